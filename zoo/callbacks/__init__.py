@@ -1,0 +1,6 @@
+"""Callbacks: sample grids and scatter plots, run summaries, in-training evaluation."""
+
+from zoo.callbacks.samples import SampleGrid
+from zoo.callbacks.summary import RunSummary
+
+__all__ = ["RunSummary", "SampleGrid"]

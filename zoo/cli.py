@@ -1,0 +1,97 @@
+"""The ``zoo`` command.
+
+``zoo fit|validate|test --config configs/<paper>/<dataset>.yaml`` trains and evaluates through
+LightningCLI, with the model and data chosen by class path. The other subcommands are tools:
+``zoo eval``, ``zoo reproduce``, ``zoo latent`` and ``zoo train-classifier``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from typing import Any
+
+from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+from zoo.callbacks import RunSummary, SampleGrid
+from zoo.core.strategy import gan_strategy
+from zoo.errors import ZooError
+
+TOOLS = {
+    "eval": "zoo.eval.command",
+    "reproduce": "zoo.reproduce.command",
+    "latent": "zoo.latent.command",
+    "train-classifier": "zoo.eval.classifier_command",
+}
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "default_root_dir": "runs",
+    "logger": {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": "zoo"}},
+}
+
+
+class ZooCLI(LightningCLI):
+    """LightningCLI with the zoo's callbacks always on and a DDP setup that suits two players."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(SampleGrid, "samples")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunSummary, "summary")
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.filename": "{epoch:03d}-{step:07d}"})
+
+    def before_instantiate_classes(self) -> None:
+        trainer = self.config[self.subcommand]["trainer"] if self.subcommand else self.config["trainer"]
+        trainer["strategy"] = gan_strategy(trainer.get("strategy", "auto"), trainer.get("devices", "auto"), trainer.get("num_nodes", 1))
+
+
+def _one_line(error: BaseException) -> str:
+    """Reduce jsonargparse's multi-line parse errors to their first informative line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for line in lines:
+        match = re.search(r"(Import path [^ ]+ .*|No module named .*|.*does not (?:exist|correspond).*)", line)
+        if match:
+            return match.group(1).rstrip(":")
+    return lines[0] if lines else type(error).__name__
+
+
+def run_lightning_cli(args: list[str]) -> ZooCLI:
+    """Build and run the LightningCLI on ``args``; parse and config errors raise :class:`ZooError`."""
+    from pytorch_lightning import LightningDataModule, LightningModule
+
+    try:
+        return ZooCLI(
+            LightningModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            trainer_defaults={**TRAINER_DEFAULTS, "callbacks": [RichProgressBar()]},
+            seed_everything_default=0,
+            auto_configure_optimizers=False,
+            parser_kwargs={"exit_on_error": False},
+            args=args,
+        )
+    except ZooError:
+        raise
+    except Exception as error:  # jsonargparse's ArgumentError and friends
+        if type(error).__name__ in ("ArgumentError", "ParserError", "NSKeyError"):
+            raise ZooError(f"bad configuration: {_one_line(error)}") from error
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] in TOOLS:
+            return int(importlib.import_module(TOOLS[args[0]]).main(args[1:]) or 0)
+        run_lightning_cli(args)
+    except ZooError as error:
+        print(f"zoo: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

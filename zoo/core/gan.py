@@ -1,0 +1,243 @@
+"""The two-player LightningModule every paper of the zoo builds on.
+
+One ``training_step`` consumes one minibatch of real data and makes one discriminator update; every
+``d_steps_per_g_step``-th step also makes a generator update. This is Algorithm 1 of Goodfellow et
+al. (2014) with k = ``d_steps_per_g_step``. With ``update="simultaneous"`` both players instead take
+one gradient step each from the same point (θ_t, ω_t), as in Algorithm 1 of Nowozin et al. (2016).
+
+A paper subclass builds its nets, passes them to ``__init__`` and overrides only what the paper
+changes, normally :meth:`discriminator_loss` and :meth:`generator_loss`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from zoo.core.ema import GeneratorEMA
+from zoo.core.prior import NoisePrior
+from zoo.core.strategy import check_ddp_strategy
+from zoo.errors import ZooConfigError, require
+
+
+class TwoPlayerGAN(pl.LightningModule):
+    """A generator G: z ↦ x and a discriminator (or critic) D, trained by manual optimization.
+
+    Args:
+        generator: maps ``(n, latent_dim)`` noise to samples; may declare ``output_range``.
+        discriminator: maps samples to one score per sample.
+        latent_dim: dimension of z.
+        prior: ``"normal"`` or ``"uniform"`` on ``[prior_low, prior_high]``.
+        update: ``"alternating"`` (D then G) or ``"simultaneous"`` (both from the same point).
+        d_steps_per_g_step: k, the discriminator updates per generator update.
+        optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``), for both players.
+        g_lr, d_lr: learning rates.
+        betas: Adam's (β1, β2).
+        lr_decay: per-update multiplicative decay of each learning rate (1.0 keeps it constant).
+        min_lr: floor of the decayed learning rate.
+        grad_clip_norm: clip each player's gradient norm to this value (``None``: no clipping).
+        ema_decay: keep an exponential moving average of G with this decay (``None``: none).
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        latent_dim: int = 100,
+        prior: Literal["normal", "uniform"] = "normal",
+        prior_low: float = -1.0,
+        prior_high: float = 1.0,
+        update: Literal["alternating", "simultaneous"] = "alternating",
+        d_steps_per_g_step: int = 1,
+        optimizer: Literal["adam", "sgd"] = "adam",
+        g_lr: float = 2e-4,
+        d_lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        momentum: float = 0.0,
+        lr_decay: float = 1.0,
+        min_lr: float = 0.0,
+        grad_clip_norm: float | None = None,
+        ema_decay: float | None = None,
+    ) -> None:
+        super().__init__()
+        require(update in ("alternating", "simultaneous"), f"model.update must be 'alternating' or 'simultaneous', got {update!r}")
+        require(d_steps_per_g_step >= 1, f"model.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
+        require(optimizer in ("adam", "sgd"), f"model.optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+        require(g_lr > 0 and d_lr > 0, f"learning rates must be positive, got g_lr={g_lr}, d_lr={d_lr}")
+        require(0 < lr_decay <= 1, f"model.lr_decay must lie in (0, 1], got {lr_decay}")
+        require(grad_clip_norm is None or grad_clip_norm > 0, f"model.grad_clip_norm must be positive, got {grad_clip_norm}")
+        self.save_hyperparameters(ignore=["generator", "discriminator"])
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.prior = NoisePrior(latent_dim, prior, prior_low, prior_high)
+        self.ema = GeneratorEMA(generator, ema_decay) if ema_decay is not None else None
+        self.generator_steps = 0
+        self.discriminator_steps = 0
+
+    # ----------------------------------------------------------------- what a paper overrides
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """The loss D minimises, given a real batch and a detached fake batch."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
+        """The loss G minimises, given a fake batch that carries G's graph, and the real batch."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------- sampling
+    def sample_noise(self, n: int) -> Tensor:
+        return self.prior.sample(n, device=self.device)
+
+    def generate(self, z: Tensor, use_ema: bool = True) -> Tensor:
+        """G(z) in eval mode, without gradients; the averaged G when one is kept."""
+        net = self.ema.shadow if (use_ema and self.ema is not None) else self.generator
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            out = net(z.to(self.device))
+        net.train(was_training)
+        return out
+
+    def sample(self, n: int, use_ema: bool = True) -> Tensor:
+        """``n`` samples from the model."""
+        return self.generate(self.sample_noise(n), use_ema=use_ema)
+
+    # ---------------------------------------------------------------------------- training
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if self.hparams.update == "simultaneous":
+            self._simultaneous_update(real)
+        else:
+            self._discriminator_update(real)
+            if self.discriminator_steps % self.hparams.d_steps_per_g_step == 0:
+                self._generator_update(real)
+        self.log_dict(
+            {"generator_step": float(self.generator_steps), "discriminator_step": float(self.discriminator_steps)},
+            on_step=True, on_epoch=False,
+        )
+
+    def _backward(self, optimizer: Any, loss: Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if self.hparams.grad_clip_norm is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm")
+
+    def _discriminator_update(self, real: Tensor) -> None:
+        g_opt, d_opt = self.optimizers()
+        with torch.no_grad():
+            fake = self.generator(self.sample_noise(real.shape[0]))
+        self.toggle_optimizer(d_opt)
+        loss = self.discriminator_loss(real, fake)
+        self._backward(d_opt, loss)
+        d_opt.step()
+        self.untoggle_optimizer(d_opt)
+        self._after_discriminator_step(loss)
+
+    def _generator_update(self, real: Tensor) -> None:
+        g_opt, d_opt = self.optimizers()
+        self.toggle_optimizer(g_opt)
+        loss = self.generator_loss(self.generator(self.sample_noise(real.shape[0])), real)
+        self._backward(g_opt, loss)
+        g_opt.step()
+        self.untoggle_optimizer(g_opt)
+        self._after_generator_step(loss)
+
+    def _simultaneous_update(self, real: Tensor) -> None:
+        """Both gradients at (θ_t, ω_t) from one noise batch, then both steps (f-GAN Algorithm 1)."""
+        g_opt, d_opt = self.optimizers()
+        self.toggle_optimizer(g_opt)
+        fake = self.generator(self.sample_noise(real.shape[0]))
+        g_loss = self.generator_loss(fake, real)
+        self._backward(g_opt, g_loss)
+        self.untoggle_optimizer(g_opt)
+        self.toggle_optimizer(d_opt)
+        d_loss = self.discriminator_loss(real, fake.detach())
+        self._backward(d_opt, d_loss)
+        self.untoggle_optimizer(d_opt)
+        d_opt.step()
+        g_opt.step()
+        self._after_discriminator_step(d_loss)
+        self._after_generator_step(g_loss)
+
+    def _after_discriminator_step(self, loss: Tensor) -> None:
+        self.discriminator_steps += 1
+        self.lr_schedulers()[1].step()
+        self.log("train/d_loss", loss.detach(), prog_bar=True)
+
+    def _after_generator_step(self, loss: Tensor) -> None:
+        self.generator_steps += 1
+        self.lr_schedulers()[0].step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        self.log("train/g_loss", loss.detach(), prog_bar=True)
+
+    # -------------------------------------------------------------------------- evaluation
+    def _evaluation_losses(self, batch: Any, prefix: str) -> None:
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        fake = self.sample(real.shape[0], use_ema=False)
+        self.log(f"{prefix}/d_loss", self.discriminator_loss(real, fake), sync_dist=True)
+        self.log(f"{prefix}/g_loss", self.generator_loss(fake, real), sync_dist=True)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluation_losses(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluation_losses(batch, "test")
+
+    # ----------------------------------------------------------------------- optimizers
+    def _make_optimizer(self, params: Any, lr: float) -> torch.optim.Optimizer:
+        if self.hparams.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=self.hparams.momentum)
+        return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas))
+
+    def _decay(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:
+        decay, floor = self.hparams.lr_decay, self.hparams.min_lr / lr
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(decay**step, floor))
+
+    def configure_optimizers(self) -> Any:
+        g_opt = self._make_optimizer(self.generator.parameters(), self.hparams.g_lr)
+        d_opt = self._make_optimizer(self.discriminator.parameters(), self.hparams.d_lr)
+        return [g_opt, d_opt], [self._decay(g_opt, self.hparams.g_lr), self._decay(d_opt, self.hparams.d_lr)]
+
+    # ---------------------------------------------------------------------- setup checks
+    def setup(self, stage: str) -> None:
+        check_ddp_strategy(self.trainer)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "value_range"):
+            self.check_data_compatibility(tuple(datamodule.sample_shape), tuple(datamodule.value_range))
+
+    def check_data_compatibility(self, sample_shape: tuple[int, ...], value_range: tuple[float, float]) -> None:
+        """Raise one line when G's output shape or range cannot match the data."""
+        produced = tuple(self.generate(self.prior.sample(2), use_ema=False).shape[1:])
+        if produced != sample_shape:
+            raise ZooConfigError(
+                f"{type(self).__name__} generates samples of shape {list(produced)} but the data has "
+                f"shape {list(sample_shape)}: set model.init_args.data_shape to {list(sample_shape)}"
+            )
+        output_range = getattr(self.generator, "output_range", None)
+        if output_range is not None and tuple(map(float, output_range)) != tuple(map(float, value_range)):
+            raise ZooConfigError(
+                f"the generator outputs values in {list(output_range)} but the data lies in {list(value_range)}: "
+                f"set data.init_args.value_range to {list(output_range)} or change the generator's output"
+            )
+
+    # ------------------------------------------------------------------- checkpoint state
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["zoo"] = {
+            "generator_steps": self.generator_steps,
+            "discriminator_steps": self.discriminator_steps,
+            "cpu_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("zoo", {})
+        self.generator_steps = state.get("generator_steps", 0)
+        self.discriminator_steps = state.get("discriminator_steps", 0)
+        if self._trainer is not None and "cpu_rng" in state:  # resuming: continue the same random stream
+            torch.set_rng_state(state["cpu_rng"])
+            if state["cuda_rng"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])

@@ -1,0 +1,114 @@
+"""The DataModule contract every dataset of the zoo follows.
+
+A zoo DataModule yields ``(x, y)`` batches, where ``x`` lies in :attr:`value_range` and has shape
+``(batch, *sample_shape)``; ``y`` is a label (or zeros for unlabelled data). Generators declare the
+range of their output, and :class:`zoo.core.TwoPlayerGAN` checks the two agree at setup time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from zoo.errors import require
+
+DATA_ENV = "ZOO_DATA"
+
+
+def resolve_data_root(data_root: str | os.PathLike | None) -> Path:
+    """The data folder: the configured one, else ``$ZOO_DATA``, else ``./data``."""
+    if data_root is not None:
+        return Path(data_root).expanduser()
+    return Path(os.environ.get(DATA_ENV, "data")).expanduser()
+
+
+class EpochSeededSampler(Sampler[int]):
+    """A shuffling sampler whose order depends only on ``(seed, epoch)``.
+
+    Lightning calls :meth:`set_epoch` at each epoch, so a run resumed from a checkpoint sees the
+    same batches as an uninterrupted one (torch's default sampler draws from the global RNG).
+    """
+
+    def __init__(self, length: int, seed: int = 0) -> None:
+        self.length, self.seed, self.epoch = length, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.length, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class ZooDataModule(pl.LightningDataModule):
+    """Shared loaders, data root, value range and sample shape.
+
+    Subclasses set ``self.train_set``, ``self.val_set`` and ``self.test_set`` in :meth:`setup`, and
+    define :attr:`sample_shape`.
+    """
+
+    sample_shape: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        data_root: str | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        require(batch_size > 0, f"data.batch_size must be positive, got {batch_size}")
+        require(num_workers >= 0, f"data.num_workers must be >= 0, got {num_workers}")
+        low, high = value_range
+        require(low < high, f"data.value_range must be (low, high) with low < high, got {value_range}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.value_range = (float(low), float(high))
+        self.data_root = resolve_data_root(data_root)
+        self.seed = seed
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.test_set: Dataset | None = None
+
+    def rescale(self, unit_images: torch.Tensor) -> torch.Tensor:
+        """Map tensors in [0, 1] to :attr:`value_range`."""
+        low, high = self.value_range
+        return unit_images * (high - low) + low
+
+    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+        require(dataset is not None, f"{type(self).__name__} has no such split; call setup() first")
+        sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=shuffle and len(dataset) >= self.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    def split_tensors(self, split: str) -> torch.Tensor:
+        """All images of a split as one tensor (used by evaluation), set up on demand."""
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        if dataset is None:
+            self.setup("fit" if split in ("train", "val") else "test")
+            dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        loader = DataLoader(dataset, batch_size=1024, shuffle=False)
+        return torch.cat([x for x, _ in loader])

@@ -1,0 +1,23 @@
+"""Errors meant for people: one line that says what is wrong and how to fix it."""
+
+
+class ZooError(Exception):
+    """Base class of every error the zoo raises on purpose; the CLI prints it as one line."""
+
+
+class ZooConfigError(ZooError, ValueError):
+    """A configuration value is invalid or inconsistent with another one."""
+
+
+class ZooDataError(ZooError, FileNotFoundError):
+    """A dataset's files are missing or malformed."""
+
+
+class ZooWeightsError(ZooError, FileNotFoundError):
+    """Pretrained weights (Inception, a domain classifier) are missing."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ZooConfigError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ZooConfigError(message)

@@ -1,0 +1,448 @@
+"""FID, IS, KID (and precision/recall) through torchmetrics or torch-fidelity, with cached real statistics.
+
+The metric maths is the backends'; this module feeds them images and records what was measured:
+
+- FID, Fréchet Inception Distance (Heusel et al., 2017, Eq. 6): ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2(Σ_rΣ_g)^½)
+  between Gaussians fitted to pool features of real and generated images.
+- IS, Inception Score (Salimans et al., 2016, Sec. 4): exp(E_x KL(p(y|x) ‖ p(y))), averaged over splits.
+- KID, Kernel Inception Distance (Bińkowski et al., 2018, Sec. 3): unbiased MMD² with the cubic
+  polynomial kernel, averaged over random subsets.
+- Precision/recall (Kynkäänniemi et al., 2019), through torch-fidelity only.
+
+Images come in as float tensors in ``value_range`` (N×C×H×W, C = 1 or 3). For Inception they become
+uint8 RGB (grey repeated), resized to 299×299 with the TF-1.x-compatible bilinear filter, using the
+2015-12-05 weights (:mod:`zoo.eval.inception`). A custom feature extractor (an ``nn.Module``, or
+``"mnist-classifier"``) receives the images mapped to [0, 1], channels unchanged; its ``features`` method
+(else ``forward``) gives FID/KID features and its ``logits`` method (else ``forward``) the IS logits.
+
+Sources: ``fake`` is a tensor, an iterable of batches (``x`` or ``(x, y)``) or a sampler
+``fake(batch_size) -> Tensor`` drawn until ``n_fake`` images. ``real`` is a tensor, an iterable, or a
+zero-argument loader returning one, called only when the cached statistics are missing.
+
+Real statistics are cached as ``<cache_dir()>/fidelity/<cache_key>-<extractor id>-n<n_real>-<kind>.pt``
+when ``cache_key`` (e.g. ``"cifar10-train"``) is given; the file stores ``mean``/``cov`` (FID) or the raw
+``features`` (KID) and the number of real images. The torch-fidelity backend uses torch-fidelity's own
+cache (same key, under ``<cache_dir()>/torch-fidelity``) plus a small record of n_real.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Union
+
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import ZooConfigError, ZooDataError, require
+from zoo.eval.inception import (
+    build_torchmetrics_inception,
+    cache_dir,
+    inception_weights_hash,
+    module_hash,
+    resolve_inception_weights,
+)
+
+ImageSource = Union[Tensor, Iterable, Callable]
+FeatureExtractor = Union[nn.Module, str]
+BACKENDS = ("torchmetrics", "torch-fidelity")
+DEFAULT_FID_SAMPLES = 50_000
+DEFAULT_IS_SAMPLES = 50_000
+DEFAULT_IS_SPLITS = 10
+DEFAULT_KID_SUBSETS = 100
+DEFAULT_KID_SUBSET_SIZE = 1000
+POOL_LAYER, LOGITS_LAYER = "2048", "logits_unbiased"
+
+
+class LayerOf(nn.Module):
+    """``module.<method>`` (``features`` or ``logits``) as the forward of a module, else ``module`` itself."""
+
+    def __init__(self, module: nn.Module, method: str) -> None:
+        super().__init__()
+        self.module, self.method = module, method
+        self.num_features = getattr(module, "num_features", None) if method == "features" else None
+
+    def forward(self, images: Tensor) -> Tensor:
+        call = getattr(self.module, self.method, None)
+        return call(images) if callable(call) else self.module(images)
+
+
+class Extractor:
+    """A resolved feature extractor: the network, its identity for cache keys, and the weights' hash."""
+
+    def __init__(self, spec: FeatureExtractor, weights_path: str | None, method: str) -> None:
+        self.is_inception = spec == "inception"
+        self.layer = POOL_LAYER if method == "features" else LOGITS_LAYER
+        self.weights_sha256: str | None = None
+        if self.is_inception:
+            self.weights = resolve_inception_weights(weights_path)
+            self.weights_sha256 = inception_weights_hash(self.weights)
+            self.identity = f"inception-v3-compat-{self.layer}-{self.weights_sha256}"
+            self.module: nn.Module | None = None
+        elif spec == "mnist-classifier":
+            from zoo.eval.classifier import load_mnist_classifier
+
+            classifier = load_mnist_classifier(weights_path)
+            self.weights_sha256 = classifier.metadata["sha256"]
+            self.identity = f"mnist-classifier-{method}-{self.weights_sha256}"
+            self.module = LayerOf(classifier, method)
+        elif isinstance(spec, nn.Module):
+            self.identity = getattr(spec, "extractor_id", None) or f"{type(spec).__name__}-{method}-{module_hash(spec)}"
+            self.module = LayerOf(spec, method)
+        else:
+            raise ZooConfigError(f"feature_extractor must be 'inception', 'mnist-classifier' or an nn.Module, got {spec!r}")
+
+    def torchmetrics_module(self) -> nn.Module:
+        return build_torchmetrics_inception(self.weights, self.layer) if self.is_inception else self.module.eval()
+
+    def prepare(self, images: Tensor, value_range: tuple[float, float]) -> Tensor:
+        """Inception: uint8 RGB in 0..255 (rounded, grey repeated); custom: float mapped to [0, 1]."""
+        low, high = value_range
+        unit = (images.float() - low) / (high - low)
+        if not self.is_inception:
+            return unit
+        require(images.dim() == 4 and images.shape[1] in (1, 3), f"Inception takes N×1×H×W or N×3×H×W, got {tuple(images.shape)}")
+        return unit.expand(-1, 3, -1, -1).mul(255).add(0.5).clamp(0, 255).to(torch.uint8)
+
+    def describe(self) -> dict:
+        return {"feature_extractor": self.identity, "weights_sha256": self.weights_sha256}
+
+
+def iterate_batches(source: ImageSource, limit: int | None, batch_size: int) -> Iterator[Tensor]:
+    """Batches of at most ``limit`` images from a tensor, an iterable of batches, or a sampler ``f(n)``."""
+    remaining = float("inf") if limit is None else limit
+    if isinstance(source, Tensor):
+        batches: Iterable = source.split(batch_size)
+    elif callable(source):
+        require(limit is not None, "a sampler source needs n_fake (how many images to draw)")
+        batches = (source(min(batch_size, int(limit - start))) for start in range(0, int(limit), batch_size))
+    else:
+        batches = source
+    for batch in batches:
+        if remaining <= 0:
+            return
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        images = images[: int(min(remaining, len(images)))].detach()
+        remaining -= len(images)
+        yield images
+
+
+def _cache_path(cache_key: str, extractor: Extractor, n_real: int | None, kind: str, folder: str = "fidelity"):
+    require(bool(re.fullmatch(r"[\w.\-]+", cache_key)), f"cache_key must be letters, digits, '.', '-', '_': {cache_key!r}")
+    path = cache_dir() / folder / f"{cache_key}-{extractor.identity}-n{n_real if n_real else 'all'}-{kind}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _resolve_real(real: ImageSource | None) -> ImageSource:
+    require(real is not None, "no real images given and no cached statistics for this cache_key")
+    return real() if callable(real) and not isinstance(real, (Tensor, nn.Module)) else real
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    return torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _feed(metric, source, limit, batch_size, extractor, value_range, device, **update_kwargs) -> int:
+    count = 0
+    with torch.no_grad():
+        for images in iterate_batches(source, limit, batch_size):
+            metric.update(extractor.prepare(images, value_range).to(device), **update_kwargs)
+            count += len(images)
+    return count
+
+
+def _record(metric: str, value, std, n_real, n_fake, extractor: Extractor, backend: str, **settings) -> dict:
+    """The result every metric returns: value, sample counts and what measured them."""
+    return {"metric": metric, "value": float(value), "std": None if std is None else float(std), "n_real": n_real,
+            "n_fake": n_fake, **extractor.describe(), "backend": backend, **settings}
+
+
+# ----------------------------------------------------------------------------------------- torchmetrics
+def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, **kw):
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        if kind == "fid":
+            metric = FrechetInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False)
+        else:
+            metric = KernelInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False, **kw)
+    metric = metric.to(device)
+    path = _cache_path(cache_key, extractor, n_real, kind) if cache_key else None
+    if path is not None and path.exists():
+        cached = torch.load(path, map_location=device, weights_only=True)
+        count = int(cached["n"])
+        if kind == "fid":
+            metric.real_features_sum.copy_(cached["mean"] * count)
+            metric.real_features_cov_sum.copy_(cached["cov"] * (count - 1) + count * torch.outer(cached["mean"], cached["mean"]))
+            metric.real_features_num_samples.fill_(count)
+        else:
+            metric.real_features.append(cached["features"])
+        real_count = count
+    else:
+        real_count = _feed(metric, _resolve_real(real), n_real, batch_size, extractor, value_range, device, real=True)
+        if path is not None:
+            if kind == "fid":
+                count = metric.real_features_num_samples.item()
+                mean = metric.real_features_sum / count
+                cov = (metric.real_features_cov_sum - count * torch.outer(mean, mean)) / (count - 1)
+                torch.save({"mean": mean.cpu(), "cov": cov.cpu(), "n": count}, path)
+            else:
+                torch.save({"features": torch.cat(metric.real_features).cpu(), "n": real_count}, path)
+    fake_count = _feed(metric, fake, n_fake, batch_size, extractor, value_range, device, real=False)
+    if kind == "kid":
+        metric.subset_size = min(metric.subset_size, real_count, fake_count)
+    result = metric.compute()
+    return result, real_count, fake_count
+
+
+# ---------------------------------------------------------------------------------------- torch-fidelity
+def _as_uint8_or_unit_tensor(source, limit, batch_size, extractor, value_range) -> Tensor:
+    batches = [extractor.prepare(images, value_range) for images in iterate_batches(source, limit, batch_size)]
+    require(len(batches) > 0, "an image source gave no images")
+    return torch.cat(batches)
+
+
+class _TensorDataset(torch.utils.data.Dataset):
+    def __init__(self, images: Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.images[index]
+
+
+class _UnreadableDataset(torch.utils.data.Dataset):
+    """Stands for real images whose features torch-fidelity has cached; reading it means the cache is broken."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __len__(self) -> int:
+        raise ZooDataError(self.message)
+
+    def __getitem__(self, index: int) -> Tensor:
+        raise ZooDataError(self.message)
+
+
+def _register_module_extractor() -> str:
+    """Register (once) a torch-fidelity extractor that wraps the zoo's custom module, passed as a kwarg."""
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    class ZooModuleExtractor(FeatureExtractorBase):
+        def __init__(self, name, features_list, zoo_module=None, **kwargs):
+            super().__init__(name, features_list)
+            self.zoo_module = zoo_module
+
+        def forward(self, images):
+            return tuple(LayerOf(self.zoo_module, name)(images) for name in self.features_list)
+
+        @staticmethod
+        def get_provided_features_list():
+            return "features", "logits"
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric):
+            return "logits" if metric == "isc" else "features"
+
+        @staticmethod
+        def can_be_compiled():
+            return False
+
+    if "zoo-module" not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor("zoo-module", ZooModuleExtractor)
+    return "zoo-module"
+
+
+def _torch_fidelity(metrics: dict, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device,
+                    seed: int, **options) -> tuple[dict, int | None, int]:
+    from torch_fidelity import calculate_metrics
+
+    device = _device(device)
+    kwargs = dict(metrics, cuda=device.type == "cuda", batch_size=batch_size, verbose=False, save_cpu_ram=True,
+                  rng_seed=seed, cache=False, **options)
+    if extractor.is_inception:
+        kwargs.update(feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(extractor.weights))
+    else:
+        kwargs.update(feature_extractor=_register_module_extractor(), zoo_module=extractor.module.module.eval())
+    fakes = _as_uint8_or_unit_tensor(fake, n_fake, batch_size, extractor, value_range)
+    kwargs["input1"] = _TensorDataset(fakes)
+    real_count = None
+    if kwargs.get("fid") or kwargs.get("kid") or kwargs.get("prc"):
+        kind = "fid" if kwargs.get("fid") else "features"  # torch-fidelity caches FID statistics or raw features
+        record = _cache_path(cache_key, extractor, n_real, kind, "torch-fidelity").with_suffix(".json") if cache_key else None
+        if record is not None:
+            kwargs.update(cache=True, cache_root=str(record.parent), input2_cache_name=record.stem[: -len(kind) - 1])
+        if record is not None and record.exists():
+            real_count = json.loads(record.read_text())["n_real"]
+            kwargs["input2"] = _UnreadableDataset(f"torch-fidelity's cache for {record.stem} is incomplete: delete {record}")
+        else:
+            reals = _as_uint8_or_unit_tensor(_resolve_real(real), n_real, batch_size, extractor, value_range)
+            kwargs["input2"], real_count = _TensorDataset(reals), len(reals)
+        if "kid_subset_size" in kwargs:
+            kwargs["kid_subset_size"] = min(kwargs["kid_subset_size"], len(fakes), real_count)
+        result = calculate_metrics(**kwargs)
+        if record is not None and not record.exists():
+            record.write_text(json.dumps({"n_real": real_count}))
+    else:
+        result = calculate_metrics(**kwargs)
+    return result, real_count, len(fakes)
+
+
+# ---------------------------------------------------------------------------------------------- public
+def _check_backend(backend: str) -> None:
+    require(backend in BACKENDS, f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def compute_fid(
+    fake: ImageSource,
+    real: ImageSource | None = None,
+    feature_extractor: FeatureExtractor = "inception",
+    weights_path: str | None = None,
+    cache_key: str | None = None,
+    backend: str = "torchmetrics",
+    value_range: tuple[float, float] = (0.0, 1.0),
+    n_fake: int | None = DEFAULT_FID_SAMPLES,
+    n_real: int | None = DEFAULT_FID_SAMPLES,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+) -> dict:
+    """FID (Heusel et al., 2017, Eq. 6) of ``n_fake`` generated images against ``n_real`` real ones.
+
+    ``weights_path`` is the Inception weights file (or, for ``"mnist-classifier"``, the classifier file);
+    ``cache_key`` (``"<dataset>-<split>"``) caches the real statistics. Returns ``{"metric": "fid", "value",
+    "n_real", "n_fake", "feature_extractor", "weights_sha256", "backend", ...}``.
+    """
+    _check_backend(backend)
+    extractor = Extractor(feature_extractor, weights_path, "features")
+    if backend == "torchmetrics":
+        require(extractor.is_inception or getattr(extractor.module, "num_features", None),
+                "a custom FID feature extractor needs a num_features attribute (its feature size)")
+        value, real_count, fake_count = _torchmetrics_pair(
+            "fid", fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, _device(device))
+    else:
+        result, real_count, fake_count = _torch_fidelity(
+            {"fid": True}, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, seed=0)
+        value = result["frechet_inception_distance"]
+    return _record("fid", value, None, real_count, fake_count, extractor, backend)
+
+
+def compute_kid(
+    fake: ImageSource,
+    real: ImageSource | None = None,
+    feature_extractor: FeatureExtractor = "inception",
+    weights_path: str | None = None,
+    cache_key: str | None = None,
+    backend: str = "torchmetrics",
+    value_range: tuple[float, float] = (0.0, 1.0),
+    n_fake: int | None = DEFAULT_FID_SAMPLES,
+    n_real: int | None = DEFAULT_FID_SAMPLES,
+    subsets: int = DEFAULT_KID_SUBSETS,
+    subset_size: int = DEFAULT_KID_SUBSET_SIZE,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+) -> dict:
+    """KID (Bińkowski et al., 2018): mean and std of the unbiased polynomial-kernel MMD² over ``subsets``.
+
+    ``subset_size`` is capped at the number of images on either side (recorded in the result).
+    Arguments and result as :func:`compute_fid`, plus ``std``, ``subsets`` and ``subset_size``.
+    """
+    _check_backend(backend)
+    extractor = Extractor(feature_extractor, weights_path, "features")
+    if backend == "torchmetrics":
+        device = _device(device)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            (mean, std), real_count, fake_count = _torchmetrics_pair(
+                "kid", fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device,
+                subsets=subsets, subset_size=subset_size)
+    else:
+        result, real_count, fake_count = _torch_fidelity(
+            {"kid": True}, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, seed=seed,
+            kid_subsets=subsets, kid_subset_size=subset_size)
+        mean, std = result["kernel_inception_distance_mean"], result["kernel_inception_distance_std"]
+    used = min(subset_size, real_count, fake_count)
+    return _record("kid", mean, std, real_count, fake_count, extractor, backend, subsets=subsets, subset_size=used)
+
+
+def compute_inception_score(
+    fake: ImageSource,
+    feature_extractor: FeatureExtractor = "inception",
+    weights_path: str | None = None,
+    backend: str = "torchmetrics",
+    value_range: tuple[float, float] = (0.0, 1.0),
+    n_fake: int | None = DEFAULT_IS_SAMPLES,
+    splits: int = DEFAULT_IS_SPLITS,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+) -> dict:
+    """IS (Salimans et al., 2016, Sec. 4): mean and std over ``splits`` of exp(E KL(p(y|x) ‖ p(y))).
+
+    Inception's 1008 unbiased logits by default (as torch-fidelity and the TF reference); a custom
+    extractor's ``logits``. Returns :func:`compute_fid`'s record with ``std`` and ``splits``, n_real None.
+    """
+    _check_backend(backend)
+    extractor = Extractor(feature_extractor, weights_path, "logits")
+    if backend == "torchmetrics":
+        from torchmetrics.image.inception import InceptionScore
+
+        device = _device(device)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+            metric = InceptionScore(feature=extractor.torchmetrics_module(), splits=splits).to(device)
+        fake_count = _feed(metric, fake, n_fake, batch_size, extractor, value_range, device)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            mean, std = metric.compute()
+    else:
+        result, _, fake_count = _torch_fidelity(
+            {"isc": True}, fake, None, extractor, n_fake, None, None, value_range, batch_size, device, seed=seed,
+            isc_splits=splits)
+        mean, std = result["inception_score_mean"], result["inception_score_std"]
+    return _record("is", mean, std, None, fake_count, extractor, backend, splits=splits)
+
+
+def compute_precision_recall(
+    fake: ImageSource,
+    real: ImageSource | None = None,
+    feature_extractor: FeatureExtractor = "inception",
+    weights_path: str | None = None,
+    cache_key: str | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    n_fake: int | None = 10_000,
+    n_real: int | None = 10_000,
+    neighborhood: int = 3,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+) -> dict:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) through torch-fidelity's ``prc``.
+
+    Uses the chosen extractor's pool features (the paper used VGG-16; Inception features are the common
+    cheap substitute, so compare only like with like). Returns ``{"metric": "precision_recall", "value":
+    F-score, "precision", "recall", ...}`` with the usual counts and extractor identity.
+    """
+    extractor = Extractor(feature_extractor, weights_path, "features")
+    result, real_count, fake_count = _torch_fidelity(
+        {"prc": True}, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, seed=0,
+        prc_neighborhood=neighborhood)
+    return _record("precision_recall", result["f_score"], None, real_count, fake_count, extractor, "torch-fidelity",
+                   precision=float(result["precision"]), recall=float(result["recall"]), neighborhood=neighborhood)
+
+
+def mnist_fid(fake: ImageSource, real: ImageSource | None = None, classifier_path: str | None = None, **kwargs) -> dict:
+    """FID on the MNIST classifier's 128-d features (:mod:`zoo.eval.classifier`); no Inception needed."""
+    return compute_fid(fake, real, feature_extractor="mnist-classifier", weights_path=classifier_path, **kwargs)
+
+
+def mnist_inception_score(fake: ImageSource, classifier_path: str | None = None, **kwargs) -> dict:
+    """IS on the MNIST classifier's 10 class posteriors (at most 10; 1 for a single digit)."""
+    return compute_inception_score(fake, feature_extractor="mnist-classifier", weights_path=classifier_path, **kwargs)

@@ -1,0 +1,119 @@
+"""Inception-v3 weights, file hashes and the zoo's cache folder.
+
+FID (Heusel et al., 2017) and IS (Salimans et al., 2016) are only comparable to published numbers when
+computed with the TensorFlow Inception graph of 2015-12-05; torch-fidelity ships a PyTorch port of it as
+``weights-inception-2015-12-05-6726825d.pth``. Nothing here downloads: the file is found from an explicit
+path, ``$ZOO_INCEPTION_WEIGHTS``, the zoo cache folder, or torch's hub checkpoint folder (where
+torch-fidelity keeps it after its own download), in that order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zoo.errors import ZooWeightsError
+
+INCEPTION_WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_WEIGHTS_NAME}"
+INCEPTION_WEIGHTS_ENV = "ZOO_INCEPTION_WEIGHTS"
+INCEPTION_WEIGHTS_CONFIG_KEY = "eval.inception_weights"
+CACHE_ENV = "ZOO_CACHE"
+# torch.hub names files <stem>-<first 8 hex digits of sha256>.<ext>; the official file's prefix:
+_OFFICIAL_SHA256_PREFIX = "6726825d"
+HASH_HEX_DIGITS = 16
+
+_hash_memo: dict[tuple[str, int, int], str] = {}
+
+
+def cache_dir() -> Path:
+    """The zoo's cache folder: ``$ZOO_CACHE``, else ``~/.cache/gan-zoo`` (created on demand)."""
+    folder = Path(os.environ.get(CACHE_ENV, "~/.cache/gan-zoo")).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """The first :data:`HASH_HEX_DIGITS` hex digits of the file's sha256 (memoised per size and mtime)."""
+    path = Path(path)
+    stat = path.stat()
+    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _hash_memo:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _hash_memo[memo_key] = digest.hexdigest()[:HASH_HEX_DIGITS]
+    return _hash_memo[memo_key]
+
+
+def module_hash(module: nn.Module) -> str:
+    """A short hash of a module's class name and state (parameters and buffers), to key cached statistics."""
+    digest = hashlib.sha256(type(module).__qualname__.encode())
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:HASH_HEX_DIGITS]
+
+
+def _missing_message(reason: str) -> str:
+    return (
+        f"{reason}: download {INCEPTION_WEIGHTS_NAME} from {INCEPTION_WEIGHTS_URL} and set "
+        f"${INCEPTION_WEIGHTS_ENV} (or {INCEPTION_WEIGHTS_CONFIG_KEY}) to its path, or put it in {cache_dir()}/"
+    )
+
+
+def resolve_inception_weights(path: str | os.PathLike | None = None) -> Path:
+    """The Inception weights file to use, or :class:`ZooWeightsError` (one line) saying how to get it.
+
+    Looks at ``path``, then ``$ZOO_INCEPTION_WEIGHTS``, then ``<cache_dir()>/<official name>``, then
+    ``$TORCH_HOME/hub/checkpoints/<official name>``. An explicit path or environment variable that points
+    nowhere is an error (it is not silently replaced by a fallback).
+    """
+    from_env = os.environ.get(INCEPTION_WEIGHTS_ENV)
+    for source, candidate in ((INCEPTION_WEIGHTS_CONFIG_KEY, path), (f"${INCEPTION_WEIGHTS_ENV}", from_env)):
+        if candidate:
+            candidate = Path(candidate).expanduser()
+            if not candidate.is_file():
+                raise ZooWeightsError(_missing_message(f"Inception weights {candidate} (from {source}) do not exist"))
+            return candidate
+    for folder in (cache_dir(), Path(torch.hub.get_dir()) / "checkpoints"):
+        candidate = folder / INCEPTION_WEIGHTS_NAME
+        if candidate.is_file():
+            return candidate
+    raise ZooWeightsError(_missing_message("Inception weights not found (no download without internet)"))
+
+
+def inception_weights_hash(path: Path) -> str:
+    """:func:`file_hash` of the weights, warning when they are not the TF-comparable 2015-12-05 file."""
+    digest = file_hash(path)
+    if not digest.startswith(_OFFICIAL_SHA256_PREFIX):
+        warnings.warn(
+            f"Inception weights {path} (sha256 {digest}) are not {INCEPTION_WEIGHTS_NAME}; "
+            "FID/IS/KID will not be comparable to published numbers",
+            stacklevel=3,
+        )
+    return digest
+
+
+def build_torchmetrics_inception(weights: Path, layer: str) -> nn.Module:
+    """torchmetrics' Inception (the torch-fidelity port) returning ``layer``, resized like TF 1.x.
+
+    ``antialias=False`` selects torch-fidelity's bilinear resize that matches TensorFlow 1.x, as the
+    reference FID/IS implementations did. ``layer`` is ``"2048"`` (pool features) or ``"logits_unbiased"``.
+    """
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    network = NoTrainInceptionV3(
+        name="inception-v3-compat",
+        features_list=[layer],
+        feature_extractor_weights_path=str(weights),
+        antialias=False,
+    )
+    network.num_features = 1008 if layer.startswith("logits") else int(layer)
+    return network

@@ -1,0 +1,1 @@
+"""One file per paper; each reads like the paper's algorithm box."""

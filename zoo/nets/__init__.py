@@ -1,0 +1,1 @@
+"""Network architectures of the zoo's papers, each in its own module (e.g. :mod:`zoo.nets.dcgan`)."""
