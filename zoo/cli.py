@@ -8,17 +8,18 @@ LightningCLI, with the model and data chosen by class path. The other subcommand
 from __future__ import annotations
 
 import importlib
+from argparse import ArgumentError
 import os
 import re
 import sys
 from typing import Any
 
-from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar, RichProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from zoo.callbacks import RunSummary, SampleGrid
 from zoo.core.strategy import gan_strategy
-from zoo.errors import ZooError
+from zoo.errors import ZooConfigError, ZooError
 
 TOOLS = {
     "eval": "zoo.eval.command",
@@ -45,18 +46,40 @@ class ZooCLI(LightningCLI):
         trainer = self.config[self.subcommand]["trainer"] if self.subcommand else self.config["trainer"]
         trainer["strategy"] = gan_strategy(trainer.get("strategy", "auto"), trainer.get("devices", "auto"), trainer.get("num_nodes", 1))
 
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """Show a rich progress bar unless the config turns bars off or brings its own."""
+        config = self._get(self.config_init, "trainer", default={})
+        callbacks = list(config.get("callbacks") or [])
+        if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+            kwargs.setdefault("callbacks", callbacks + [RichProgressBar()])
+        return super().instantiate_trainer(**kwargs)
+
+
+_NOISE = ("Parser key", "Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'NoneType'>")
+
 
 def _one_line(error: BaseException) -> str:
-    """Reduce jsonargparse's multi-line parse errors to their first informative line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    for line in lines:
-        match = re.search(r"(Import path [^ ]+ .*|No module named .*|.*does not (?:exist|correspond).*)", line)
-        if match:
-            return match.group(1).rstrip(":")
-    return lines[0] if lines else type(error).__name__
+    """Reduce jsonargparse's multi-line parse errors to the key and the first real complaint."""
+    text = str(error)
+    key = re.search(r'Parser key "([^"]+)"', text)
+    lines = [line.strip().lstrip("- ").strip() for line in text.splitlines()]
+    details = [line for line in lines if line and not line.startswith(_NOISE)]
+    message = " ".join(details[:2]) if details else (lines[0] if lines else type(error).__name__)
+    return f"{key.group(1)}: {message}" if key else message
 
 
-def run_lightning_cli(args: list[str]) -> ZooCLI:
+def _zoo_error_in_chain(error: BaseException | None) -> ZooError | None:
+    """The ZooError that caused ``error``, if any (jsonargparse wraps errors raised in __init__)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ZooError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def run_lightning_cli(args: list[str] | None) -> ZooCLI:
     """Build and run the LightningCLI on ``args``; parse and config errors raise :class:`ZooError`."""
     from pytorch_lightning import LightningDataModule, LightningModule
 
@@ -66,17 +89,18 @@ def run_lightning_cli(args: list[str]) -> ZooCLI:
             LightningDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            trainer_defaults={**TRAINER_DEFAULTS, "callbacks": [RichProgressBar()]},
+            trainer_defaults=TRAINER_DEFAULTS,
             seed_everything_default=0,
             auto_configure_optimizers=False,
             parser_kwargs={"exit_on_error": False},
             args=args,
         )
-    except ZooError:
-        raise
-    except Exception as error:  # jsonargparse's ArgumentError and friends
-        if type(error).__name__ in ("ArgumentError", "ParserError", "NSKeyError"):
-            raise ZooError(f"bad configuration: {_one_line(error)}") from error
+    except Exception as error:
+        cause = _zoo_error_in_chain(error)
+        if cause is not None:
+            raise cause from None
+        if isinstance(error, ArgumentError):
+            raise ZooConfigError(f"bad configuration: {_one_line(error)}") from None
         raise
 
 
@@ -85,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args and args[0] in TOOLS:
             return int(importlib.import_module(TOOLS[args[0]]).main(args[1:]) or 0)
-        run_lightning_cli(args)
+        run_lightning_cli(None if argv is None else args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
         return 2

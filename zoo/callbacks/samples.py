@@ -12,8 +12,15 @@ from zoo.errors import require
 
 
 def run_dir(trainer: pl.Trainer) -> Path:
-    """The folder of this run: the first logger's version folder, else ``default_root_dir``."""
-    return Path(trainer.log_dir or trainer.default_root_dir)
+    """The folder of this run: the first logger's version folder, else ``default_root_dir``.
+
+    Unlike ``trainer.log_dir``, this makes no collective call, so rank 0 alone may use it.
+    """
+    for logger in trainer.loggers[:1]:
+        folder = getattr(logger, "log_dir", None) or logger.save_dir
+        if folder:
+            return Path(folder)
+    return Path(trainer.default_root_dir)
 
 
 def save_image_grid(images: torch.Tensor, path: Path, value_range: tuple[float, float], nrow: int | None = None) -> Path:

@@ -1,0 +1,41 @@
+"""Shared test set-up: offline W&B, the MNIST folder, tiny models and a quiet Trainer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ["WANDB_MODE"] = "offline"
+os.environ.setdefault("ZOO_DATA", str(REPO.parent / "shared" / "datasets"))
+os.environ.setdefault("ZOO_CACHE", str(REPO / ".cache" / "tests"))
+
+
+@pytest.fixture
+def mnist_root() -> Path:
+    """The folder holding MNIST/raw (genuine files; CI points ZOO_DATA at them)."""
+    root = Path(os.environ["ZOO_DATA"])
+    if not (root / "MNIST" / "raw").is_dir():
+        pytest.skip(f"needs the MNIST files in {root}/MNIST/raw (set ZOO_DATA)")
+    return root
+
+
+def quiet_trainer(**kwargs):
+    """A CPU Trainer that prints nothing and writes only where told."""
+    import pytorch_lightning as pl
+
+    defaults = dict(
+        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+    )
+    return pl.Trainer(**{**defaults, **kwargs})
+
+
+def tiny_vanilla(data_shape=(1, 8, 8), **kwargs):
+    """Goodfellow et al.'s nets, shrunk to a few units."""
+    from zoo.models.vanilla import VanillaGAN
+
+    options = dict(data_shape=data_shape, latent_dim=8, g_hidden=(16,), d_hidden=(16,), d_pieces=2)
+    return VanillaGAN(**{**options, **kwargs})
