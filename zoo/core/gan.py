@@ -226,7 +226,11 @@ class TwoPlayerGAN(pl.LightningModule):
 
     # ------------------------------------------------------------------- checkpoint state
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         checkpoint["zoo"] = {
+            "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "datamodule_class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}" if datamodule else None,
+            "datamodule_hparams": dict(datamodule.hparams) if datamodule is not None else None,
             "generator_steps": self.generator_steps,
             "discriminator_steps": self.discriminator_steps,
             "cpu_rng": torch.get_rng_state(),

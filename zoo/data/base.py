@@ -65,6 +65,7 @@ class ZooDataModule(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters()  # also records the subclass's arguments, for `zoo eval --ckpt`
         require(batch_size > 0, f"data.batch_size must be positive, got {batch_size}")
         require(num_workers >= 0, f"data.num_workers must be >= 0, got {num_workers}")
         low, high = value_range

@@ -61,7 +61,8 @@ class MNISTClassifier(nn.Module):
         if images.dim() == 3:
             images = images.unsqueeze(1)
         if images.dim() != 4 or images.shape[1] != 1 or images.shape[-2:] not in ((28, 28), (32, 32)):
-            raise ZooConfigError(f"the MNIST classifier takes N×1×28×28 or N×1×32×32 images, got {tuple(images.shape)}")
+            shape = tuple(images.shape)
+            raise ZooConfigError(f"the MNIST classifier takes N×1×28×28 or N×1×32×32 images, got {shape}")
         if images.shape[-1] == 32:
             images = images[..., 2:30, 2:30]
         low, high = value_range
@@ -114,9 +115,9 @@ def train_mnist_classifier(
 ) -> dict:
     """Train :class:`MNISTClassifier` on the 60k MNIST training digits and save it with its test accuracy.
 
-    Adam (lr ``lr``), batch ``batch_size``, ``epochs`` passes (or ``max_steps`` steps when set), then the
-    accuracy on the 10k test digits (or the first ``test_subset``). ``train_subset`` trains on the first
-    n digits only (for quick tests). Saves ``{"state_dict", "metadata"}`` to ``out_path`` (default
+    Adam (lr ``lr``, a tenth of it in the last epoch), batch ``batch_size``, ``epochs`` passes (or
+    ``max_steps`` steps when set), then the accuracy on the 10k test digits (or the first
+    ``test_subset``). ``train_subset`` trains on the first n digits only (for quick tests). Saves ``{"state_dict", "metadata"}`` to ``out_path`` (default
     :func:`default_classifier_path`) and returns the metadata (test accuracy, steps, seconds, path...).
     """
     from zoo.data.mnist import load_mnist_tensors
@@ -134,7 +135,10 @@ def train_mnist_classifier(
     order_rng = torch.Generator().manual_seed(seed)
     steps = 0
     classifier.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        if epochs > 1 and epoch == epochs - 1:  # a last epoch at a tenth of the rate settles the weights
+            for group in optimiser.param_groups:
+                group["lr"] = lr / 10
         for index in torch.randperm(len(train_images), generator=order_rng).split(batch_size):
             loss = F.cross_entropy(classifier(train_images[index]), train_labels[index])
             optimiser.zero_grad(set_to_none=True)
@@ -158,7 +162,7 @@ def train_mnist_classifier(
         "lr": lr,
         "seed": seed,
         "seconds": round(time.perf_counter() - started, 1),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     path = Path(out_path).expanduser() if out_path is not None else default_classifier_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +170,9 @@ def train_mnist_classifier(
     return {**metadata, "path": str(path), "sha256": file_hash(path)}
 
 
-def load_mnist_classifier(path: str | os.PathLike | None = None, map_location: str | torch.device = "cpu") -> MNISTClassifier:
+def load_mnist_classifier(
+    path: str | os.PathLike | None = None, map_location: str | torch.device = "cpu"
+) -> MNISTClassifier:
     """The classifier saved by :func:`train_mnist_classifier`, in eval mode, with ``.metadata`` set.
 
     ``metadata`` includes ``test_accuracy``, ``path`` and ``sha256`` (the file's :func:`file_hash`).

@@ -2,10 +2,10 @@
 
 The metric maths is the backends'; this module feeds them images and records what was measured:
 
-- FID, Fréchet Inception Distance (Heusel et al., 2017, Eq. 6): ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2(Σ_rΣ_g)^½)
+- FID, Fréchet Inception Distance (Heusel et al., 2017): ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2(Σ_rΣ_g)^½)
   between Gaussians fitted to pool features of real and generated images.
 - IS, Inception Score (Salimans et al., 2016, Sec. 4): exp(E_x KL(p(y|x) ‖ p(y))), averaged over splits.
-- KID, Kernel Inception Distance (Bińkowski et al., 2018, Sec. 3): unbiased MMD² with the cubic
+- KID, Kernel Inception Distance (Bińkowski et al., 2018): unbiased MMD² with the cubic
   polynomial kernel, averaged over random subsets.
 - Precision/recall (Kynkäänniemi et al., 2019), through torch-fidelity only.
 
@@ -37,77 +37,15 @@ import torch
 from torch import Tensor, nn
 
 from zoo.errors import ZooConfigError, ZooDataError, require
-from zoo.eval.inception import (
-    build_torchmetrics_inception,
-    cache_dir,
-    inception_weights_hash,
-    module_hash,
-    resolve_inception_weights,
-)
+from zoo.eval.inception import Extractor, FeatureExtractor, LayerOf, cache_dir
 
 ImageSource = Union[Tensor, Iterable, Callable]
-FeatureExtractor = Union[nn.Module, str]
 BACKENDS = ("torchmetrics", "torch-fidelity")
 DEFAULT_FID_SAMPLES = 50_000
 DEFAULT_IS_SAMPLES = 50_000
 DEFAULT_IS_SPLITS = 10
 DEFAULT_KID_SUBSETS = 100
 DEFAULT_KID_SUBSET_SIZE = 1000
-POOL_LAYER, LOGITS_LAYER = "2048", "logits_unbiased"
-
-
-class LayerOf(nn.Module):
-    """``module.<method>`` (``features`` or ``logits``) as the forward of a module, else ``module`` itself."""
-
-    def __init__(self, module: nn.Module, method: str) -> None:
-        super().__init__()
-        self.module, self.method = module, method
-        self.num_features = getattr(module, "num_features", None) if method == "features" else None
-
-    def forward(self, images: Tensor) -> Tensor:
-        call = getattr(self.module, self.method, None)
-        return call(images) if callable(call) else self.module(images)
-
-
-class Extractor:
-    """A resolved feature extractor: the network, its identity for cache keys, and the weights' hash."""
-
-    def __init__(self, spec: FeatureExtractor, weights_path: str | None, method: str) -> None:
-        self.is_inception = spec == "inception"
-        self.layer = POOL_LAYER if method == "features" else LOGITS_LAYER
-        self.weights_sha256: str | None = None
-        if self.is_inception:
-            self.weights = resolve_inception_weights(weights_path)
-            self.weights_sha256 = inception_weights_hash(self.weights)
-            self.identity = f"inception-v3-compat-{self.layer}-{self.weights_sha256}"
-            self.module: nn.Module | None = None
-        elif spec == "mnist-classifier":
-            from zoo.eval.classifier import load_mnist_classifier
-
-            classifier = load_mnist_classifier(weights_path)
-            self.weights_sha256 = classifier.metadata["sha256"]
-            self.identity = f"mnist-classifier-{method}-{self.weights_sha256}"
-            self.module = LayerOf(classifier, method)
-        elif isinstance(spec, nn.Module):
-            self.identity = getattr(spec, "extractor_id", None) or f"{type(spec).__name__}-{method}-{module_hash(spec)}"
-            self.module = LayerOf(spec, method)
-        else:
-            raise ZooConfigError(f"feature_extractor must be 'inception', 'mnist-classifier' or an nn.Module, got {spec!r}")
-
-    def torchmetrics_module(self) -> nn.Module:
-        return build_torchmetrics_inception(self.weights, self.layer) if self.is_inception else self.module.eval()
-
-    def prepare(self, images: Tensor, value_range: tuple[float, float]) -> Tensor:
-        """Inception: uint8 RGB in 0..255 (rounded, grey repeated); custom: float mapped to [0, 1]."""
-        low, high = value_range
-        unit = (images.float() - low) / (high - low)
-        if not self.is_inception:
-            return unit
-        require(images.dim() == 4 and images.shape[1] in (1, 3), f"Inception takes N×1×H×W or N×3×H×W, got {tuple(images.shape)}")
-        return unit.expand(-1, 3, -1, -1).mul(255).add(0.5).clamp(0, 255).to(torch.uint8)
-
-    def describe(self) -> dict:
-        return {"feature_extractor": self.identity, "weights_sha256": self.weights_sha256}
 
 
 def iterate_batches(source: ImageSource, limit: int | None, batch_size: int) -> Iterator[Tensor]:
@@ -130,15 +68,16 @@ def iterate_batches(source: ImageSource, limit: int | None, batch_size: int) -> 
 
 
 def _cache_path(cache_key: str, extractor: Extractor, n_real: int | None, kind: str, folder: str = "fidelity"):
-    require(bool(re.fullmatch(r"[\w.\-]+", cache_key)), f"cache_key must be letters, digits, '.', '-', '_': {cache_key!r}")
-    path = cache_dir() / folder / f"{cache_key}-{extractor.identity}-n{n_real if n_real else 'all'}-{kind}.pt"
+    """``<cache_dir()>/<folder>/<cache_key>-<extractor identity>-n<n_real>-<kind>.pt``, folder created."""
+    require(bool(re.fullmatch(r"[\w.\-]+", cache_key)), f"cache_key may hold letters, digits, '.-_': {cache_key!r}")
+    path = cache_dir() / folder / f"{cache_key}-{extractor.identity}-n{n_real or 'all'}-{kind}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def _resolve_real(real: ImageSource | None) -> ImageSource:
     require(real is not None, "no real images given and no cached statistics for this cache_key")
-    return real() if callable(real) and not isinstance(real, (Tensor, nn.Module)) else real
+    return real() if callable(real) else real
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -177,8 +116,9 @@ def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, v
         cached = torch.load(path, map_location=device, weights_only=True)
         count = int(cached["n"])
         if kind == "fid":
-            metric.real_features_sum.copy_(cached["mean"] * count)
-            metric.real_features_cov_sum.copy_(cached["cov"] * (count - 1) + count * torch.outer(cached["mean"], cached["mean"]))
+            mean, cov = cached["mean"], cached["cov"]
+            metric.real_features_sum.copy_(mean * count)
+            metric.real_features_cov_sum.copy_(cov * (count - 1) + count * torch.outer(mean, mean))
             metric.real_features_num_samples.fill_(count)
         else:
             metric.real_features.append(cached["features"])
@@ -269,7 +209,8 @@ def _torch_fidelity(metrics: dict, fake, real, extractor, n_fake, n_real, cache_
     kwargs = dict(metrics, cuda=device.type == "cuda", batch_size=batch_size, verbose=False, save_cpu_ram=True,
                   rng_seed=seed, cache=False, **options)
     if extractor.is_inception:
-        kwargs.update(feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(extractor.weights))
+        kwargs.update(feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(extractor.weights),
+                      **{f"feature_layer_{metric}": extractor.layer for metric in ("fid", "kid", "prc", "isc")})
     else:
         kwargs.update(feature_extractor=_register_module_extractor(), zoo_module=extractor.module.module.eval())
     fakes = _as_uint8_or_unit_tensor(fake, n_fake, batch_size, extractor, value_range)
@@ -277,12 +218,13 @@ def _torch_fidelity(metrics: dict, fake, real, extractor, n_fake, n_real, cache_
     real_count = None
     if kwargs.get("fid") or kwargs.get("kid") or kwargs.get("prc"):
         kind = "fid" if kwargs.get("fid") else "features"  # torch-fidelity caches FID statistics or raw features
-        record = _cache_path(cache_key, extractor, n_real, kind, "torch-fidelity").with_suffix(".json") if cache_key else None
-        if record is not None:
+        record = None
+        if cache_key:
+            record = _cache_path(cache_key, extractor, n_real, kind, "torch-fidelity").with_suffix(".json")
             kwargs.update(cache=True, cache_root=str(record.parent), input2_cache_name=record.stem[: -len(kind) - 1])
         if record is not None and record.exists():
             real_count = json.loads(record.read_text())["n_real"]
-            kwargs["input2"] = _UnreadableDataset(f"torch-fidelity's cache for {record.stem} is incomplete: delete {record}")
+            kwargs["input2"] = _UnreadableDataset(f"torch-fidelity's cache for {record.stem} is bad: delete {record}")
         else:
             reals = _as_uint8_or_unit_tensor(_resolve_real(real), n_real, batch_size, extractor, value_range)
             kwargs["input2"], real_count = _TensorDataset(reals), len(reals)
@@ -313,15 +255,20 @@ def compute_fid(
     n_real: int | None = DEFAULT_FID_SAMPLES,
     batch_size: int = 64,
     device: str | torch.device | None = None,
+    inception_layer: str = "2048",
 ) -> dict:
-    """FID (Heusel et al., 2017, Eq. 6) of ``n_fake`` generated images against ``n_real`` real ones.
+    """FID (Heusel et al., 2017) of ``n_fake`` generated images against ``n_real`` real ones.
 
     ``weights_path`` is the Inception weights file (or, for ``"mnist-classifier"``, the classifier file);
-    ``cache_key`` (``"<dataset>-<split>"``) caches the real statistics. Returns ``{"metric": "fid", "value",
-    "n_real", "n_fake", "feature_extractor", "weights_sha256", "backend", ...}``.
+    ``cache_key`` (``"<dataset>-<split>"``) caches the real statistics; ``inception_layer`` picks the
+    Inception features (the standard 2048-d pool, or the 64/192/768-d earlier ones).
+
+    Returns ``{"metric": "fid", "value", "std": None, "n_real", "n_fake", "feature_extractor",
+    "weights_sha256", "backend"}``; ``weights_sha256`` is None for a custom module, whose identity
+    (class name and a hash of its state) is in ``feature_extractor``.
     """
     _check_backend(backend)
-    extractor = Extractor(feature_extractor, weights_path, "features")
+    extractor = Extractor(feature_extractor, weights_path, "features", inception_layer)
     if backend == "torchmetrics":
         require(extractor.is_inception or getattr(extractor.module, "num_features", None),
                 "a custom FID feature extractor needs a num_features attribute (its feature size)")
@@ -349,6 +296,7 @@ def compute_kid(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     seed: int = 0,
+    inception_layer: str = "2048",
 ) -> dict:
     """KID (Bińkowski et al., 2018): mean and std of the unbiased polynomial-kernel MMD² over ``subsets``.
 
@@ -356,7 +304,7 @@ def compute_kid(
     Arguments and result as :func:`compute_fid`, plus ``std``, ``subsets`` and ``subset_size``.
     """
     _check_backend(backend)
-    extractor = Extractor(feature_extractor, weights_path, "features")
+    extractor = Extractor(feature_extractor, weights_path, "features", inception_layer)
     if backend == "torchmetrics":
         device = _device(device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -1,4 +1,4 @@
-"""Inception-v3 weights, file hashes and the zoo's cache folder.
+"""Feature extractors for FID/IS/KID: Inception-v3 weights, custom modules, file hashes, the cache folder.
 
 FID (Heusel et al., 2017) and IS (Salimans et al., 2016) are only comparable to published numbers when
 computed with the TensorFlow Inception graph of 2015-12-05; torch-fidelity ships a PyTorch port of it as
@@ -13,11 +13,12 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
+from typing import Union
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from zoo.errors import ZooWeightsError
+from zoo.errors import ZooConfigError, ZooWeightsError, require
 
 INCEPTION_WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_WEIGHTS_NAME}"
@@ -27,6 +28,9 @@ CACHE_ENV = "ZOO_CACHE"
 # torch.hub names files <stem>-<first 8 hex digits of sha256>.<ext>; the official file's prefix:
 _OFFICIAL_SHA256_PREFIX = "6726825d"
 HASH_HEX_DIGITS = 16
+POOL_LAYER, LOGITS_LAYER = "2048", "logits_unbiased"
+INCEPTION_FEATURE_LAYERS = ("64", "192", "768", "2048")  # the standard FID/KID layer is the 2048-d pool
+FeatureExtractor = Union[nn.Module, str]
 
 _hash_memo: dict[tuple[str, int, int], str] = {}
 
@@ -117,3 +121,62 @@ def build_torchmetrics_inception(weights: Path, layer: str) -> nn.Module:
     )
     network.num_features = 1008 if layer.startswith("logits") else int(layer)
     return network
+
+
+class LayerOf(nn.Module):
+    """``module.<method>`` (``features`` or ``logits``) as the forward of a module, else ``module`` itself."""
+
+    def __init__(self, module: nn.Module, method: str) -> None:
+        super().__init__()
+        self.module, self.method = module, method
+        self.num_features = getattr(module, "num_features", None) if method == "features" else None
+
+    def forward(self, images: Tensor) -> Tensor:
+        call = getattr(self.module, self.method, None)
+        return call(images) if callable(call) else self.module(images)
+
+
+class Extractor:
+    """A resolved feature extractor: the network, its identity for cache keys, and the weights' hash."""
+
+    def __init__(self, spec: FeatureExtractor, weights_path: str | None, method: str, layer: str = POOL_LAYER) -> None:
+        """``method`` is ``"features"`` (FID/KID; Inception ``layer``) or ``"logits"`` (IS)."""
+        self.is_inception = spec == "inception"
+        self.layer = str(layer) if method == "features" else LOGITS_LAYER
+        require(self.layer in INCEPTION_FEATURE_LAYERS + (LOGITS_LAYER,),
+                f"inception_layer must be one of {INCEPTION_FEATURE_LAYERS}, got {layer!r}")
+        self.weights_sha256: str | None = None
+        if self.is_inception:
+            self.weights = resolve_inception_weights(weights_path)
+            self.weights_sha256 = inception_weights_hash(self.weights)
+            self.identity = f"inception-v3-compat-{self.layer}-{self.weights_sha256}"
+            self.module: nn.Module | None = None
+        elif spec == "mnist-classifier":
+            from zoo.eval.classifier import load_mnist_classifier
+
+            classifier = load_mnist_classifier(weights_path)
+            self.weights_sha256 = classifier.metadata["sha256"]
+            self.identity = f"mnist-classifier-{method}-{self.weights_sha256}"
+            self.module = LayerOf(classifier, method)
+        elif isinstance(spec, nn.Module):
+            default_identity = f"{type(spec).__name__}-{method}-{module_hash(spec)}"
+            self.identity = getattr(spec, "extractor_id", None) or default_identity
+            self.module = LayerOf(spec, method)
+        else:
+            raise ZooConfigError(f"feature_extractor must be 'inception', 'mnist-classifier' or a module, got {spec!r}")
+
+    def torchmetrics_module(self) -> nn.Module:
+        return build_torchmetrics_inception(self.weights, self.layer) if self.is_inception else self.module.eval()
+
+    def prepare(self, images: Tensor, value_range: tuple[float, float]) -> Tensor:
+        """Inception: uint8 RGB in 0..255 (rounded, grey repeated); custom: float mapped to [0, 1]."""
+        low, high = value_range
+        unit = (images.float() - low) / (high - low)
+        if not self.is_inception:
+            return unit
+        shape = tuple(images.shape)
+        require(images.dim() == 4 and images.shape[1] in (1, 3), f"Inception takes N×1×H×W or N×3×H×W: {shape}")
+        return unit.expand(-1, 3, -1, -1).mul(255).add(0.5).clamp(0, 255).to(torch.uint8)
+
+    def describe(self) -> dict:
+        return {"feature_extractor": self.identity, "weights_sha256": self.weights_sha256}

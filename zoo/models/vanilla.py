@@ -9,16 +9,18 @@ this file only fixes the MNIST architecture of the paper and of its released cod
 * G: z ∈ U[−√3, √3]^100 → 1200 ReLU → 1200 ReLU → 784 sigmoid, weights U(−0.05, 0.05);
 * D: dropout (keep 0.8) → maxout 240×5 → dropout (keep 0.5) → maxout 240×5 → dropout (keep
   0.5) → sigmoid unit, weights U(−0.005, 0.005);
-* SGD, learning rate 0.1 decayed by 1/1.000004 per update down to 1e-6, momentum 0.5, batch 100.
-
-Not reproduced: the code's max-column-norm constraint on maxout weights and its momentum ramp
-from 0.5 to 0.7; neither is described in the paper.
+* G's output biases start at the logit of each pixel's mean over the training set (pylearn2's
+  ``init_sigmoid_bias_from_marginals``), so G starts out drawing the "average digit";
+* SGD, learning rate 0.1 decayed by 1/1.000004 per update down to 1e-6, batch 100, momentum
+  0.5 rising linearly to 0.7 between epochs 1 and 250 (the code's ``MomentumAdjustor``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+import torch
 
 from zoo.core import MinimaxGAN
 from zoo.core.prior import SQRT3
@@ -35,6 +37,9 @@ class VanillaGAN(MinimaxGAN):
         d_hidden: units of D's maxout layers; ``d_pieces`` pieces each.
         d_input_dropout, d_hidden_dropout: drop probabilities (1 − the paper's keep rates).
         g_init_range, d_init_range: bounds of the uniform weight initialisation.
+        final_momentum, momentum_saturate_epoch: SGD momentum ramps from ``momentum`` at epoch 1 to
+            ``final_momentum`` at this epoch.
+        g_output_bias_from_data: start G's sigmoid biases at the logit of the mean training image.
         **kwargs: the options of :class:`zoo.core.MinimaxGAN` and :class:`zoo.core.TwoPlayerGAN`.
     """
 
@@ -59,6 +64,9 @@ class VanillaGAN(MinimaxGAN):
         momentum: float = 0.5,
         lr_decay: float = 1 / 1.000004,
         min_lr: float = 1e-6,
+        final_momentum: float = 0.7,
+        momentum_saturate_epoch: int = 250,
+        g_output_bias_from_data: bool = True,
         **kwargs: Any,
     ) -> None:
         generator = MLPGenerator(latent_dim, data_shape, g_hidden, "relu", g_output)
@@ -70,3 +78,22 @@ class VanillaGAN(MinimaxGAN):
             prior_high=prior_high, optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, momentum=momentum,
             lr_decay=lr_decay, min_lr=min_lr, **kwargs,
         )
+
+    def on_fit_start(self) -> None:
+        fresh_start = self.generator_steps == 0
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if fresh_start and self.hparams.g_output_bias_from_data and self.hparams.g_output == "sigmoid" and datamodule:
+            mean_image = datamodule.split_tensors("train").mean(dim=0).flatten().clamp(1e-7, 1 - 1e-7)
+            with torch.no_grad():
+                self.generator.net[-2].bias.copy_(torch.logit(mean_image).to(self.device))
+                if self.ema is not None:
+                    self.ema.shadow.net[-2].bias.copy_(self.generator.net[-2].bias)
+
+    def on_train_epoch_start(self) -> None:
+        if self.hparams.optimizer != "sgd":
+            return
+        start, end = self.hparams.momentum, self.hparams.final_momentum
+        progress = min(1.0, max(0, self.current_epoch - 1) / max(1, self.hparams.momentum_saturate_epoch - 1))
+        for optimizer in self.trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["momentum"] = start + (end - start) * progress

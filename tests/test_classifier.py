@@ -1,0 +1,78 @@
+"""The MNIST domain classifier: quick training, save/load, input forms, and classifier FID/IS."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from zoo.data.base import resolve_data_root
+from zoo.errors import ZooWeightsError
+from zoo.eval.classifier import MNISTClassifier, load_mnist_classifier, train_mnist_classifier
+from zoo.eval.fidelity import compute_fid, compute_inception_score, mnist_fid, mnist_inception_score
+
+
+@pytest.fixture(scope="module")
+def quick_classifier(tmp_path_factory):
+    """A classifier trained for 60 steps on 3000 digits (the real one trains for 3 epochs on 60k)."""
+    root = resolve_data_root(None)  # $ZOO_DATA, set by conftest
+    if not (root / "MNIST" / "raw").is_dir():
+        pytest.skip(f"needs the MNIST files in {root}/MNIST/raw (set ZOO_DATA)")
+    path = tmp_path_factory.mktemp("classifier") / "mnist_classifier.pt"
+    metadata = train_mnist_classifier(root, epochs=2, seed=0, out_path=path, batch_size=64, max_steps=60,
+                                      train_subset=3000, test_subset=2000)
+    return path, metadata, root
+
+
+def test_quick_training_beats_chance_and_records_metadata(quick_classifier):
+    path, metadata, _ = quick_classifier
+    assert metadata["steps"] == 60 and metadata["train_size"] == 3000 and metadata["test_size"] == 2000
+    assert metadata["test_accuracy"] > 0.6  # chance is 0.1
+    assert metadata["path"] == str(path) and len(metadata["sha256"]) == 16
+
+
+def test_save_load_round_trip_and_input_forms(quick_classifier):
+    from zoo.data.mnist import load_mnist_tensors
+
+    path, metadata, root = quick_classifier
+    images, labels = load_mnist_tensors(root, train=False)
+    images, labels = images[:256], labels[:256]
+    loaded = load_mnist_classifier(path)
+    assert loaded.metadata["test_accuracy"] == metadata["test_accuracy"]
+    assert not loaded.training
+    again = load_mnist_classifier(path)
+    predictions = loaded.predict(images)
+    assert torch.equal(predictions, again.predict(images))
+    assert predictions.shape == (256,) and (predictions == labels).float().mean() > 0.5
+    assert torch.equal(loaded.predict(F.pad(images, (2, 2, 2, 2))), predictions)  # 32×32 padded MNIST
+    assert torch.equal(loaded.predict(images * 2 - 1, value_range=(-1, 1)), predictions)
+    with torch.no_grad():
+        assert loaded.features(images[:5]).shape == (5, MNISTClassifier.num_features)
+        assert loaded.logits(images[:5]).shape == (5, 10)
+    stacked = torch.cat([images[:8], images[8:16], images[16:24]], dim=1)  # Stacked MNIST: one digit per channel
+    per_channel = loaded.predict_channels(stacked)
+    assert per_channel.shape == (8, 3)
+    assert torch.equal(per_channel[:, 1], predictions[8:16])
+
+
+def test_missing_classifier_is_one_line(tmp_path):
+    with pytest.raises(ZooWeightsError) as caught:
+        load_mnist_classifier(tmp_path / "nothing.pt")
+    assert "\n" not in str(caught.value) and "zoo train-classifier mnist" in str(caught.value)
+
+
+def test_classifier_fid_and_is_need_no_inception(quick_classifier):
+    from zoo.data.mnist import load_mnist_tensors
+
+    path, _, root = quick_classifier
+    images, labels = load_mnist_tensors(root, train=False)
+    real, other = images[:300], images[300:600]
+    ones = images[labels == 1][:300]
+    same = mnist_fid(other, real, classifier_path=str(path))
+    collapsed = compute_fid(ones, real, feature_extractor="mnist-classifier", weights_path=str(path))
+    assert 0 <= same["value"] < collapsed["value"]
+    assert same["weights_sha256"] == load_mnist_classifier(path).metadata["sha256"]
+    assert same["feature_extractor"].startswith("mnist-classifier-features")
+    varied = mnist_inception_score(other, classifier_path=str(path), splits=1)
+    single = compute_inception_score(ones, feature_extractor="mnist-classifier", weights_path=str(path), splits=1)
+    assert 1.0 <= single["value"] < varied["value"] <= 10.0

@@ -1,0 +1,48 @@
+"""Unsupervised Representation Learning with Deep Convolutional GANs — Radford, Metz & Chintala,
+ICLR 2016.
+
+DCGAN keeps Goodfellow et al.'s (2014) game and changes the nets (§3's guidelines, in
+:mod:`zoo.nets.dcgan`) and the recipe (§4): minibatch 128, Adam with learning rate 2e-4 and
+β1 = 0.5, weights from N(0, 0.02), images scaled to [−1, 1] for G's tanh. The generator uses the
+non-saturating loss −log D(G(z)). A generator EMA is optional (``ema_decay``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.core import MinimaxGAN
+from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
+
+
+class DCGAN(MinimaxGAN):
+    """DCGAN for square images of any power-of-two size from 32 up and any channel count.
+
+    Args:
+        image_size: side of the images (32, 64, 128, …).
+        channels: 1 for grey-scale, 3 for colour.
+        latent_dim: dimension of z (100 in the paper).
+        g_width, d_width: channels of the widest-resolution layer of G and D.
+        **kwargs: the options of :class:`zoo.core.MinimaxGAN` and :class:`zoo.core.TwoPlayerGAN`.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        latent_dim: int = 100,
+        g_width: int = 64,
+        d_width: int = 64,
+        prior: str = "normal",
+        optimizer: str = "adam",
+        g_lr: float = 2e-4,
+        d_lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        **kwargs: Any,
+    ) -> None:
+        generator = dcgan_init_(DCGANGenerator(latent_dim, image_size, channels, g_width))
+        discriminator = dcgan_init_(DCGANDiscriminator(image_size, channels, d_width))
+        super().__init__(
+            generator, discriminator, latent_dim=latent_dim, prior=prior, optimizer=optimizer,
+            g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
+        )
