@@ -1,0 +1,109 @@
+"""``zoo eval``: score a checkpoint with the harness, print a table and write JSON.
+
+    zoo eval --ckpt runs/vanilla-mnist/version_0/checkpoints/last.ckpt --metrics parzen,fid
+    zoo eval --ckpt … --metrics parzen --devices 2          # same numbers, two processes
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooConfigError
+from zoo.provenance import run_provenance
+
+
+def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) -> Any:
+    """Rebuild the DataModule a zoo checkpoint was trained on (recorded by the GAN core)."""
+    record = checkpoint.get("zoo") or {}
+    class_path = record.get("datamodule_class")
+    if not class_path:
+        raise ZooConfigError("the checkpoint does not record its DataModule; it was saved without one")
+    module_name, _, class_name = class_path.rpartition(".")
+    data_class = getattr(importlib.import_module(module_name), class_name)
+    accepted = inspect.signature(data_class).parameters
+    options = {k: v for k, v in (record.get("datamodule_hparams") or {}).items() if k in accepted}
+    if data_root is not None:
+        options["data_root"] = data_root
+    return data_class(**options)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="zoo eval", description="Score a GAN checkpoint with the zoo's harness.")
+    parser.add_argument("--ckpt", required=True, help="checkpoint written by `zoo fit`")
+    parser.add_argument("--metrics", default="parzen", help="comma-separated: parzen,fid,is,kid,modes,dfeat-svm")
+    parser.add_argument("--num-samples", type=int, default=None, help="samples to draw (default: each metric's own)")
+    parser.add_argument("--protocol", default="gan2014", help="Parzen protocol for MNIST: gan2014, fgan or none")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
+    parser.add_argument("--feature-extractor", default="auto", help="auto, inception or mnist-classifier")
+    parser.add_argument("--weights", default=None, help="Inception weights file (else $ZOO_INCEPTION_WEIGHTS)")
+    parser.add_argument("--data-root", default=None, help="folder holding the datasets (else $ZOO_DATA)")
+    parser.add_argument("--devices", default="1", help="devices (processes) to spread the work over")
+    parser.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
+    parser.add_argument("--out", default=None, help="JSON file to write (default: next to the checkpoint)")
+    return parser.parse_args(argv)
+
+
+def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the checkpoint and its data, run the harness through a Trainer, return the record."""
+    import pytorch_lightning as pl
+
+    from zoo.callbacks.evaluation import Evaluation
+    from zoo.checkpoints import load_gan, read_checkpoint
+    from zoo.core.strategy import gan_strategy
+
+    started = time.time()
+    checkpoint = read_checkpoint(args.ckpt)
+    model = load_gan(args.ckpt)
+    datamodule = load_datamodule(checkpoint, args.data_root)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    protocol = None if args.protocol == "none" else args.protocol
+    callback = Evaluation(metrics, 1, args.num_samples, protocol, args.seed, args.feature_extractor, args.weights)
+    devices = int(args.devices) if str(args.devices).isdigit() else args.devices
+    trainer = pl.Trainer(
+        accelerator=args.accelerator, devices=devices, strategy=gan_strategy("auto", devices), logger=False,
+        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1, callbacks=[callback],
+    )
+    trainer.validate(model, datamodule=datamodule, verbose=False)
+    return {
+        "checkpoint": str(Path(args.ckpt).resolve()),
+        "model": type(model).__name__,
+        "data": type(datamodule).__name__,
+        "generator_steps": model.generator_steps,
+        "results": callback.results,
+        "settings": {"metrics": metrics, "num_samples": args.num_samples, "protocol": protocol, "seed": args.seed,
+                     "devices": trainer.world_size},
+        **run_provenance(started, seeds={"latents": args.seed}, device=str(trainer.strategy.root_device)),
+        "is_global_zero": trainer.is_global_zero,
+    }
+
+
+def print_table(record: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{record['model']} on {record['data']}, G step {record['generator_steps']}")
+    for column in ("metric", "value", "details"):
+        table.add_column(column)
+    for name, result in record["results"].items():
+        details = ", ".join(f"{k}={result[k]}" for k in ("stderr", "sigma", "n_samples", "n_fake", "n_real", "protocol") if result.get(k) is not None)
+        table.add_row(name, f"{result['value']:.4f}", details)
+    Console().print(table)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    record = evaluate_checkpoint(args)
+    if not record.pop("is_global_zero"):
+        return 0
+    print_table(record)
+    out = Path(args.out) if args.out else Path(args.ckpt).with_suffix(".eval.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, default=str))
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,179 @@
+"""The evaluation harness: one entry point for every metric, on one process or many.
+
+Every number the zoo reports goes through :func:`evaluate`. Work is cut into fixed chunks by index
+(generation in chunks of ``batch_size`` latent codes drawn from one seeded stream; Parzen points in
+chunks of ``POINT_CHUNK``); under DDP rank r takes chunks r, r + W, … and the results are gathered
+in order. A chunk is computed the same way whichever rank takes it, so W processes give the
+numbers of one process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from zoo.errors import ZooConfigError, require
+
+METRICS = ("parzen", "fid", "is", "kid", "modes", "dfeat-svm")
+HIGHER_IS_BETTER = {"parzen": True, "fid": False, "is": True, "kid": False, "modes": True, "dfeat-svm": True}
+POINT_CHUNK = 500
+
+
+class Distributed:
+    """The two collectives the harness needs, from a Lightning strategy (or none: one process)."""
+
+    def __init__(self, strategy: Any = None) -> None:
+        self.strategy = strategy
+        self.world_size = getattr(strategy, "world_size", 1) if strategy is not None else 1
+        self.rank = getattr(strategy, "global_rank", 0) if strategy is not None else 0
+
+    def all_gather(self, tensor: Tensor) -> Tensor:
+        return self.strategy.all_gather(tensor) if self.world_size > 1 else tensor.unsqueeze(0)
+
+    def broadcast(self, value: Any) -> Any:
+        return self.strategy.broadcast(value, src=0) if self.world_size > 1 else value
+
+
+def chunked_map(fn: Callable[[int, int], Tensor], n_items: int, chunk: int, dist: Distributed) -> Tensor:
+    """``cat(fn(a, b) for fixed chunks [a, b) of range(n_items))``, the chunks spread over ranks."""
+    bounds = [(start, min(start + chunk, n_items)) for start in range(0, n_items, chunk)]
+    if dist.world_size == 1:
+        return torch.cat([fn(a, b) for a, b in bounds])
+    mine = bounds[dist.rank :: dist.world_size] or [bounds[0]]  # a rank with nothing to do still gathers
+    outputs = [fn(a, b) for a, b in mine]
+    per_rank = math.ceil(len(bounds) / dist.world_size)
+    padded = torch.zeros(per_rank, chunk, *outputs[0].shape[1:], dtype=outputs[0].dtype, device=outputs[0].device)
+    for slot, out in enumerate(outputs[:per_rank]):
+        padded[slot, : len(out)] = out
+    gathered = dist.all_gather(padded)
+    return torch.cat([gathered[i % dist.world_size, i // dist.world_size, : b - a] for i, (a, b) in enumerate(bounds)])
+
+
+def generate_samples(model: Any, n: int, seed: int = 0, batch_size: int = 500, dist: Distributed | None = None) -> Tensor:
+    """``n`` samples of ``model`` (its EMA generator when it has one); sample i always uses the
+    i-th latent code of the stream seeded by ``seed``, so results do not depend on the ranks."""
+    dist = dist or Distributed()
+    latents = model.prior.sample(n, generator=torch.Generator().manual_seed(seed))
+    return chunked_map(lambda a, b: model.generate(latents[a:b]).float(), n, batch_size, dist).cpu()
+
+
+def to_unit_range(images: Tensor, value_range: Sequence[float]) -> Tensor:
+    """Map images from ``value_range`` to [0, 1]."""
+    low, high = map(float, value_range)
+    return ((images - low) / (high - low)).clamp_(0, 1)
+
+
+def parzen_metric(samples: Tensor, validation: Tensor, test: Tensor, sigmas: Sequence[float], dist: Distributed, protocol: str | None) -> dict:
+    """Goodfellow et al.'s (2014) Parzen protocol with points spread over ranks (see module docs)."""
+    from zoo.eval.parzen import ParzenResult, log_likelihood_grid, mean_and_stderr
+
+    samples = samples.flatten(1)
+    grid = chunked_map(lambda a, b: log_likelihood_grid(samples, validation[a:b], sigmas).T, len(validation), POINT_CHUNK, dist)
+    curve = list(zip(map(float, sigmas), grid.mean(0).tolist()))
+    sigma = max(curve, key=lambda pair: pair[1])[0]
+    values = chunked_map(lambda a, b: log_likelihood_grid(samples, test[a:b], [sigma])[0], len(test), POINT_CHUNK, dist)
+    mean, stderr = mean_and_stderr(values)
+    result = ParzenResult(mean, stderr, sigma, len(samples), len(values), protocol, tuple(curve))
+    return {"metric": "parzen", "value": mean, **result.to_dict()}
+
+
+def _parzen_sets(datamodule: Any, protocol: str | None, data_root: Any) -> tuple[Tensor, Tensor, Any]:
+    """Validation and test images in [0, 1], flattened, for the protocol (MNIST) or the data's own splits."""
+    from zoo.data.mnist import MNISTDataModule
+    from zoo.eval.protocols import DEFAULT_SIGMAS, get_protocol
+
+    if protocol is not None:
+        require(isinstance(datamodule, MNISTDataModule) or datamodule is None,
+                f"Parzen protocol {protocol!r} scores MNIST; for {type(datamodule).__name__} use --protocol none")
+        chosen = get_protocol(protocol)
+        return chosen.validation_images(data_root).flatten(1), chosen.test_images(data_root).flatten(1), chosen
+    validation = to_unit_range(datamodule.split_tensors("val"), datamodule.value_range).flatten(1)
+    test = to_unit_range(datamodule.split_tensors("test"), datamodule.value_range).flatten(1)
+    return validation, test, DEFAULT_SIGMAS
+
+
+def _mnist_like(samples: Tensor, value_range: Sequence[float]) -> Tensor:
+    """Generated MNIST in [0, 1] at 28×28 (DCGAN's 32×32 padding cropped away)."""
+    images = to_unit_range(samples, value_range)
+    return images[..., 2:30, 2:30] if images.shape[-1] == 32 else images
+
+
+def evaluate(
+    model: Any,
+    datamodule: Any,
+    metrics: Sequence[str] = ("parzen",),
+    num_samples: int | None = None,
+    seed: int = 0,
+    protocol: str | None = "gan2014",
+    feature_extractor: str = "auto",
+    weights_path: str | None = None,
+    batch_size: int = 500,
+    strategy: Any = None,
+    data_root: Any = None,
+) -> dict[str, dict]:
+    """Compute ``metrics`` for ``model`` on ``datamodule``'s data; returns ``{metric: record}``.
+
+    ``num_samples`` defaults to each metric's own default (the Parzen protocol's count, 50k for
+    FID/IS/KID, 10k for modes). ``feature_extractor="auto"`` uses the zoo's MNIST classifier for
+    MNIST-like data (no Inception weights needed) and Inception otherwise.
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ZooConfigError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
+    dist = Distributed(strategy)
+    value_range = getattr(datamodule, "value_range", (0.0, 1.0))
+    results: dict[str, dict] = {}
+    for metric in metrics:
+        if metric == "parzen":
+            is_mnist = tuple(datamodule.sample_shape)[-2:] in ((28, 28), (32, 32)) and datamodule.sample_shape[0] == 1
+            chosen = protocol if is_mnist else None
+            validation, test, spec = _parzen_sets(datamodule, chosen, data_root)
+            n = num_samples or (spec.n_samples if chosen else 10_000)
+            samples = generate_samples(model, n, seed, batch_size, dist)
+            samples = _mnist_like(samples, value_range) if chosen else to_unit_range(samples, value_range)
+            sigmas = spec.sigmas if chosen else spec
+            record = parzen_metric(samples, validation, test, sigmas, dist, chosen)
+            if chosen:
+                record["protocol_spec"] = spec.to_dict()
+            results[metric] = record
+        elif metric == "modes":
+            from zoo.eval.modes import count_modes
+
+            require(hasattr(datamodule, "centres"), f"mode counting needs a 2-D mixture; {type(datamodule).__name__} has no mode centres")
+            samples = generate_samples(model, num_samples or 10_000, seed, batch_size, dist)
+            record = count_modes(samples, datamodule.centres, datamodule.std)
+            results[metric] = {"metric": "modes", "value": record["modes_covered"], **record}
+        elif metric == "dfeat-svm":
+            from zoo.eval.dfeat import dfeat_svm_for_datamodule
+
+            results[metric] = dist.broadcast(dfeat_svm_for_datamodule(model, datamodule) if dist.rank == 0 else None)
+        else:
+            samples = generate_samples(model, num_samples or 50_000, seed, batch_size, dist)
+            record = _fidelity_metric(metric, samples, datamodule, feature_extractor, weights_path, batch_size) if dist.rank == 0 else None
+            results[metric] = dist.broadcast(record)
+    return results
+
+
+def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extractor: str, weights_path: str | None, batch_size: int) -> dict:
+    """FID, IS or KID through :mod:`zoo.eval.fidelity`, against the data's training split."""
+    from zoo.eval import fidelity
+
+    value_range = tuple(datamodule.value_range)
+    mnist_like = datamodule.sample_shape[0] == 1 and tuple(datamodule.sample_shape)[-2:] in ((28, 28), (32, 32))
+    if feature_extractor == "auto":
+        feature_extractor = "mnist-classifier" if mnist_like else "inception"
+    if feature_extractor == "mnist-classifier":
+        samples, value_range = _mnist_like(samples, value_range), (0.0, 1.0)
+    options = dict(feature_extractor=feature_extractor, weights_path=weights_path, value_range=value_range, batch_size=batch_size)
+    if metric == "is":
+        return fidelity.compute_inception_score(samples, n_fake=len(samples), **options)
+    real = datamodule.split_tensors("train")
+    if feature_extractor == "mnist-classifier":
+        real = _mnist_like(real, datamodule.value_range)
+    key = f"{type(datamodule).__name__}-train-{tuple(datamodule.sample_shape)}"
+    compute = fidelity.compute_fid if metric == "fid" else fidelity.compute_kid
+    return compute(samples, real, cache_key=key, n_fake=len(samples), n_real=len(real), **options)

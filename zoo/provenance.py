@@ -1,0 +1,44 @@
+"""Where a number came from: commit, device, versions, seeds and wall time, for result files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def git_commit() -> str:
+    """The checked-out commit, with ``+dirty`` when tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def device_description(device: str | torch.device = "cpu") -> str:
+    """A human-readable name of the device, e.g. ``cuda: NVIDIA H100`` or ``cpu: x86_64, 2 threads``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def run_provenance(started: float, seeds: dict[str, int], device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The provenance block of a result file, for a job that began at ``started`` (``time.time()``)."""
+    return {
+        "commit": git_commit(),
+        "device": device_description(device),
+        "torch": torch.__version__,
+        "seeds": seeds,
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(time.time() - started, 2),
+    }

@@ -1,0 +1,1 @@
+"""Paper tables reproduced by `zoo reproduce`: registry, runner and report."""
