@@ -1,0 +1,112 @@
+"""The evaluation harness: one process or two give the same numbers; metrics route correctly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO, quiet_trainer, tiny_vanilla
+from zoo.data.digits import DigitsDataModule
+from zoo.data.toy2d import MixtureDataModule
+from zoo.errors import ZooConfigError
+from zoo.eval.harness import Distributed, chunked_map, evaluate, generate_samples
+from zoo.eval.parzen import evaluate_parzen
+
+
+class SimulatedRank(Distributed):
+    """Rank ``rank`` of ``world``; all_gather records this rank's share and returns ``shares``."""
+
+    def __init__(self, rank, world, shares=None):
+        self.rank, self.world_size, self.shares, self.sent = rank, world, shares, None
+
+    def all_gather(self, tensor):
+        self.sent = tensor
+        return torch.stack(self.shares) if self.shares is not None else torch.stack([tensor] * self.world_size)
+
+
+def test_chunked_map_over_ranks_equals_one_process():
+    def fn(a, b):
+        return torch.arange(a, b, dtype=torch.float64)[:, None] * torch.tensor([1.0, -1.0], dtype=torch.float64)
+
+    single = chunked_map(fn, 23, 4, Distributed())
+    shares = []
+    for rank in range(3):
+        ranked = SimulatedRank(rank, 3)
+        chunked_map(fn, 23, 4, ranked)
+        shares.append(ranked.sent)
+    for rank in range(3):
+        torch.testing.assert_close(chunked_map(fn, 23, 4, SimulatedRank(rank, 3, shares)), single, rtol=0, atol=0)
+
+
+def test_samples_depend_on_the_seed_not_on_the_batch_size():
+    model = tiny_vanilla(g_output="linear", data_shape=(2,))
+    first = generate_samples(model, 37, seed=3, batch_size=5)
+    assert torch.equal(first, generate_samples(model, 37, seed=3, batch_size=5))
+    torch.testing.assert_close(first, generate_samples(model, 37, seed=3, batch_size=37))
+    assert not torch.equal(first, generate_samples(model, 37, seed=4, batch_size=5))
+
+
+def test_parzen_through_the_harness_matches_the_direct_protocol():
+    torch.manual_seed(0)
+    model, data = tiny_vanilla(), DigitsDataModule()
+    data.setup()
+    record = evaluate(model, data, ["parzen"], num_samples=300, seed=1, protocol=None)["parzen"]
+    samples = generate_samples(model, 300, seed=1)
+    direct = evaluate_parzen(samples, data.split_tensors("val"), data.split_tensors("test"))
+    assert record["sigma"] == pytest.approx(direct.sigma)
+    assert record["value"] == pytest.approx(direct.mean, rel=1e-6)
+    assert record["stderr"] == pytest.approx(direct.stderr, rel=1e-6)
+    assert record["n_samples"] == 300 and record["n_points"] == 250
+
+
+class PerfectRing(torch.nn.Module):
+    def __init__(self, centres):
+        super().__init__()
+        self.centres = centres
+
+    def forward(self, z):
+        return self.centres[torch.arange(len(z)) % len(self.centres)] + 0.01 * z[:, :2]
+
+
+def test_mode_counting_through_the_harness():
+    data = MixtureDataModule("ring", train_size=100, val_size=100, test_size=100)
+    model = tiny_vanilla(g_output="linear", data_shape=(2,))
+    model.generator = PerfectRing(data.centres)
+    record = evaluate(model, data, ["modes"], num_samples=800)["modes"]
+    assert record["value"] == 8 and record["high_quality_share"] > 0.99
+
+
+def test_unknown_metric_and_wrong_data_fail_in_one_line():
+    model, data = tiny_vanilla(), DigitsDataModule()
+    with pytest.raises(ZooConfigError, match="unknown metric"):
+        evaluate(model, data, ["sharpness"])
+    with pytest.raises(ZooConfigError, match="2-D mixture"):
+        evaluate(model, data, ["modes"])
+
+
+@pytest.mark.ddp
+def test_zoo_eval_on_two_processes_gives_the_numbers_of_one(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    fit = [sys.executable, "-m", "zoo.cli", "fit", "--config", str(REPO / "configs" / "quickstart.yaml"),
+           "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "1",
+           "--trainer.enable_progress_bar", "false"]
+    subprocess.run(fit, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    checkpoint = tmp_path / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt"
+    scores = {}
+    for devices in ("1", "2"):
+        out = tmp_path / f"eval{devices}.json"
+        command = [sys.executable, "-m", "zoo.cli", "eval", "--ckpt", str(checkpoint), "--metrics", "parzen",
+                   "--num-samples", "1100", "--devices", devices, "--accelerator", "cpu", "--out", str(out)]
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        scores[devices] = json.loads(out.read_text())
+    one, two = scores["1"]["results"]["parzen"], scores["2"]["results"]["parzen"]
+    assert scores["2"]["settings"]["devices"] == 2
+    assert two["sigma"] == one["sigma"] and two["n_samples"] == one["n_samples"] == 1100
+    assert two["value"] == pytest.approx(one["value"], rel=1e-6, abs=0)
+    assert two["stderr"] == pytest.approx(one["stderr"], rel=1e-6, abs=0)
