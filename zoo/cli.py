@@ -104,8 +104,23 @@ def run_lightning_cli(args: list[str] | None) -> ZooCLI:
         raise
 
 
+OVERVIEW = """usage: zoo <command> [options]
+
+training (LightningCLI; `zoo fit --help` for every option):
+  fit, validate, test       --config configs/<paper>/<dataset>.yaml [--ckpt_path last.ckpt]
+tools:
+  eval                      score a checkpoint: --ckpt PATH --metrics parzen,fid,is,kid,modes,dfeat-svm
+  reproduce                 reproduce a paper table: gan2014-table1, fgan-table4, fgan-table3, kde-real
+  latent                    latent walks and arithmetic: walk, sheet, arithmetic
+  train-classifier          train and cache the MNIST domain classifier
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(OVERVIEW)
+        return 0
     try:
         if args and args[0] in TOOLS:
             return int(importlib.import_module(TOOLS[args[0]]).main(args[1:]) or 0)
