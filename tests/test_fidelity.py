@@ -126,10 +126,10 @@ def test_real_statistics_are_cached_and_not_recomputed(backend):
         loads.append(1)
         return real
 
-    for compute in (compute_fid, compute_kid):
-        first = compute(fake, load_real, extractor, cache_key="toy-train", backend=backend, n_real=500)
+    for compute, options in ((compute_fid, {}), (compute_kid, {"subsets": 5})):
+        first = compute(fake, load_real, extractor, cache_key="toy-train", backend=backend, n_real=500, **options)
         seen = extractor.seen
-        second = compute(fake, load_real, extractor, cache_key="toy-train", backend=backend, n_real=500)
+        second = compute(fake, load_real, extractor, cache_key="toy-train", backend=backend, n_real=500, **options)
         assert second["value"] == pytest.approx(first["value"], rel=1e-5)
         assert second["n_real"] == first["n_real"] == 500
         assert extractor.seen - seen == 600  # only the fakes went through the extractor
@@ -196,14 +196,14 @@ def test_inception_fid_and_is_run_end_to_end_on_random_weights(random_inception_
 
 
 def test_both_backends_see_the_same_inception_features(random_inception_weights):
-    images = torch.rand(2, 3, 20, 20, generator=torch.Generator().manual_seed(2))
-    extractor = fidelity.Extractor("inception", str(random_inception_weights), "features")
+    """torchmetrics' Inception with antialias=False resizes like torch-fidelity's (TF 1.x bilinear)."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    reference = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], str(random_inception_weights))
+    images = torch.rand(2, 1, 20, 20, generator=torch.Generator().manual_seed(2))
+    extractor = fidelity.Extractor("inception", str(random_inception_weights), "features", "64")
+    reference = FeatureExtractorInceptionV3("inception-v3-compat", ["64"], str(random_inception_weights))
     prepared = extractor.prepare(images, (0.0, 1.0))
     assert prepared.dtype == torch.uint8 and prepared.shape == (2, 3, 20, 20)
+    assert torch.equal(prepared[:, 0], prepared[:, 2])
     with torch.no_grad():
-        ours = extractor.torchmetrics_module()(prepared)
-        theirs = reference(prepared)[0]
-    torch.testing.assert_close(ours, theirs)
+        torch.testing.assert_close(extractor.torchmetrics_module()(prepared), reference(prepared)[0])

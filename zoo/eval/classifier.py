@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ from zoo.eval.inception import cache_dir, file_hash
 
 CLASSIFIER_FILE_NAME = "mnist_classifier.pt"
 ARCHITECTURE = "mnist-lenet5x5-v1"
+TARGET_ACCURACY = 0.99
 
 
 def default_classifier_path() -> Path:
@@ -117,8 +119,10 @@ def train_mnist_classifier(
 
     Adam (lr ``lr``, a tenth of it in the last epoch), batch ``batch_size``, ``epochs`` passes (or
     ``max_steps`` steps when set), then the accuracy on the 10k test digits (or the first
-    ``test_subset``). ``train_subset`` trains on the first n digits only (for quick tests). Saves ``{"state_dict", "metadata"}`` to ``out_path`` (default
-    :func:`default_classifier_path`) and returns the metadata (test accuracy, steps, seconds, path...).
+    ``test_subset``). ``train_subset`` trains on the first n digits only (for quick tests).
+
+    Saves ``{"state_dict", "metadata"}`` to ``out_path`` (default :func:`default_classifier_path`) and
+    returns the metadata (test accuracy, sizes, steps, seconds, seed) with ``path`` and ``sha256``.
     """
     from zoo.data.mnist import load_mnist_tensors
 
@@ -164,6 +168,9 @@ def train_mnist_classifier(
         "seconds": round(time.perf_counter() - started, 1),
         "torch": str(torch.__version__),
     }
+    if max_steps is None and train_subset is None and metadata["test_accuracy"] < TARGET_ACCURACY:
+        warnings.warn(f"MNIST classifier reached {metadata['test_accuracy']:.4f} test accuracy, below "
+                      f"{TARGET_ACCURACY}; train longer (epochs={epochs + 2})", stacklevel=2)
     path = Path(out_path).expanduser() if out_path is not None else default_classifier_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": classifier.state_dict(), "metadata": metadata}, path)

@@ -107,9 +107,9 @@ def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, v
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         if kind == "fid":
-            metric = FrechetInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False)
+            metric = FrechetInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False, sync_on_compute=False)
         else:
-            metric = KernelInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False, **kw)
+            metric = KernelInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False, sync_on_compute=False, **kw)
     metric = metric.to(device)
     path = _cache_path(cache_key, extractor, n_real, kind) if cache_key else None
     if path is not None and path.exists():
@@ -346,7 +346,7 @@ def compute_inception_score(
         device = _device(device)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-            metric = InceptionScore(feature=extractor.torchmetrics_module(), splits=splits).to(device)
+            metric = InceptionScore(feature=extractor.torchmetrics_module(), splits=splits, sync_on_compute=False).to(device)
         fake_count = _feed(metric, fake, n_fake, batch_size, extractor, value_range, device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)

@@ -23,7 +23,7 @@ from zoo.errors import ZooConfigError, ZooWeightsError, require
 INCEPTION_WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_WEIGHTS_NAME}"
 INCEPTION_WEIGHTS_ENV = "ZOO_INCEPTION_WEIGHTS"
-INCEPTION_WEIGHTS_CONFIG_KEY = "eval.inception_weights"
+INCEPTION_WEIGHTS_CONFIG_KEY = "zoo eval --weights"
 CACHE_ENV = "ZOO_CACHE"
 # torch.hub names files <stem>-<first 8 hex digits of sha256>.<ext>; the official file's prefix:
 _OFFICIAL_SHA256_PREFIX = "6726825d"
@@ -109,7 +109,8 @@ def build_torchmetrics_inception(weights: Path, layer: str) -> nn.Module:
     """torchmetrics' Inception (the torch-fidelity port) returning ``layer``, resized like TF 1.x.
 
     ``antialias=False`` selects torch-fidelity's bilinear resize that matches TensorFlow 1.x, as the
-    reference FID/IS implementations did. ``layer`` is ``"2048"`` (pool features) or ``"logits_unbiased"``.
+    reference FID/IS implementations did. ``layer`` is one of :data:`INCEPTION_FEATURE_LAYERS` or
+    ``"logits_unbiased"`` (the 1008 logits without the bias, as torch-fidelity's IS).
     """
     from torchmetrics.image.fid import NoTrainInceptionV3
 
