@@ -32,7 +32,7 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     for key in ("commit", "device", "seeds", "wall_time_s", "sample_counts", "protocol"):
         assert key in record
     for row in record["rows"]:
-        assert row["ours"]["n_samples"] == 512 and row["ours"]["n_points"] == 10_000
+        assert row["ours"]["n_samples"] == 512 and row["ours"]["n_points"] == 1_000
         assert row["ours"]["generator_steps"] == 2
     assert record["real_data"]["paper"] == {"mean": 502.0, "stderr": 5.99}
     markdown = (out / "fgan-table4.md").read_text()

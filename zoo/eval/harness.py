@@ -114,12 +114,14 @@ def evaluate(
     batch_size: int = 500,
     strategy: Any = None,
     data_root: Any = None,
+    max_test_points: int | None = None,
 ) -> dict[str, dict]:
     """Compute ``metrics`` for ``model`` on ``datamodule``'s data; returns ``{metric: record}``.
 
     ``num_samples`` defaults to each metric's own default (the Parzen protocol's count, 50k for
     FID/IS/KID, 10k for modes). ``feature_extractor="auto"`` uses the zoo's MNIST classifier for
-    MNIST-like data (no Inception weights needed) and Inception otherwise.
+    MNIST-like data (no Inception weights needed) and Inception otherwise. ``max_test_points`` scores
+    only the first test points (for quick checks).
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
@@ -132,6 +134,7 @@ def evaluate(
             is_mnist = tuple(datamodule.sample_shape)[-2:] in ((28, 28), (32, 32)) and datamodule.sample_shape[0] == 1
             chosen = protocol if is_mnist else None
             validation, test, spec = _parzen_sets(datamodule, chosen, data_root)
+            test = test[:max_test_points]
             n = num_samples or (spec.n_samples if chosen else 10_000)
             samples = generate_samples(model, n, seed, batch_size, dist)
             samples = _mnist_like(samples, value_range) if chosen else to_unit_range(samples, value_range)

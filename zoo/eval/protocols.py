@@ -185,6 +185,7 @@ def real_data_row(
     data_root: str | Path | None = None,
     n_train: int | None = None,
     device: str | torch.device | None = None,
+    n_test: int | None = None,
 ) -> dict:
     """Parzen log-likelihood of MNIST test under a KDE whose centres are REAL MNIST train images.
 
@@ -193,7 +194,8 @@ def real_data_row(
     those 60k centres. Rather than guess, every variant of :func:`_real_data_variants` is reported:
     the literal one, one with σ chosen on centres that exclude the validation images, one with the
     train images before the validation ones (0-49,999), and one with the protocol's sample count.
-    ``n_train`` caps the number of centres of every variant (for quick checks); ``None`` uses all.
+    ``n_train`` caps the number of centres of every variant and ``n_test`` the test images (for quick
+    checks); ``None`` uses all.
 
     Each variant also carries ``test_curve_diagnostic_only``: the mean test log-likelihood at every σ
     of the grid. It picks σ on the test set, so it is not an estimate; it only shows whether any σ
@@ -205,7 +207,7 @@ def real_data_row(
     train, _ = mnist_data.load_mnist_tensors(data_root, train=True)
     train = train.reshape(train.shape[0], -1).to(device)
     validation = protocol.validation_images(data_root).to(device)
-    test = protocol.test_images(data_root).to(device)
+    test = protocol.test_images(data_root)[:n_test].to(device)
 
     variants = []
     for name, description, centres, selection_centres in _real_data_variants(protocol, train):

@@ -21,7 +21,7 @@ from typing import Any
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, run_provenance
 from zoo.reproduce.report import write_report
-from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, TABLES, Budget, ParzenTable, Row
+from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
 
 CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as many as the generator's samples
 
@@ -60,7 +60,7 @@ def train_row(row: Row, budget: Budget, run_dir: Path, seed: int, retrain: bool,
     return checkpoint
 
 
-def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int) -> dict[str, Any]:
+def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
     """The harness's Parzen record for a checkpoint, under ``protocol``."""
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.eval.command import load_datamodule
@@ -68,7 +68,8 @@ def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int) -> dic
 
     model = load_gan(checkpoint)
     datamodule = load_datamodule(read_checkpoint(checkpoint))
-    record = evaluate(model, datamodule, ["parzen"], num_samples=n_samples, seed=seed, protocol=protocol)["parzen"]
+    record = evaluate(model, datamodule, ["parzen"], num_samples=n_samples, seed=seed, protocol=protocol,
+                      max_test_points=max_test_points)["parzen"]
     record["generator_steps"] = model.generator_steps
     return record
 
@@ -95,7 +96,9 @@ def real_rows(protocol: Any, quick: bool) -> dict[str, Any]:
         if row and row["protocol"] == protocol.to_dict():
             print(f"real-data rows from {REAL_DATA_RESULTS} (commit {saved.get('commit')})")
             return {**row, "source": f"{REAL_DATA_RESULTS.name} at commit {saved.get('commit')}"}
-    return real_data_row(protocol, n_train=QUICK_REAL_CENTRES if quick else None)
+    if quick:
+        return real_data_row(protocol, n_train=QUICK_REAL_CENTRES, n_test=QUICK_TEST_POINTS)
+    return real_data_row(protocol)
 
 
 def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: int, retrain: bool) -> dict[str, Any]:
@@ -112,7 +115,7 @@ def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: in
     for row in table.rows:
         budget = QUICK_BUDGET if quick else row.budget
         checkpoint = train_row(row, budget, runs / table.name / ("quick" if quick else "full") / _slug(row.name), seed, retrain, extra)
-        score = score_row(checkpoint, table.protocol, n_samples, seed)
+        score = score_row(checkpoint, table.protocol, n_samples, seed, QUICK_TEST_POINTS if quick else None)
         rows.append({
             "name": row.name, "config": row.config, "budget": vars(budget), "paper_budget": row.paper_budget,
             "paper": None if row.paper_mean is None else {"mean": row.paper_mean, "stderr": row.paper_stderr},
@@ -134,7 +137,8 @@ def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: in
             "all_variants": [{k: v[k] for k in ("variant", "n_kernel_centres", "sigma", "mean", "stderr")} for v in real["variants"]],
         },
         "notes": list(table.notes),
-        "sample_counts": {"generated_per_row": n_samples, "test_points": protocol.to_dict()["test"]},
+        "sample_counts": {"generated_per_row": n_samples, "test_points": rows[0]["ours"]["n_points"] if rows else None,
+                          "test_set": protocol.to_dict()["test"]},
         **run_provenance(started, seeds={"training": seed, "latents": seed}),
     }
 

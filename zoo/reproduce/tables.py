@@ -51,6 +51,7 @@ class ParzenTable:
 QUICK_BUDGET = Budget(max_epochs=1, train_batches=2)
 QUICK_SAMPLES = 512
 QUICK_REAL_CENTRES = 2000
+QUICK_TEST_POINTS = 1000
 
 GAN2014_TABLE1 = ParzenTable(
     name="gan2014-table1",

@@ -1,0 +1,88 @@
+"""``zoo latent``: latent walks, numbered sample sheets and vector arithmetic from a checkpoint.
+
+    zoo latent walk --ckpt last.ckpt --steps 10 --rows 8 --mode slerp --out walk.png
+    zoo latent sheet --ckpt last.ckpt --n 64 --seed 0 --out sheet.png      # also writes sheet.pt
+    zoo latent arithmetic --ckpt last.ckpt --sheet sheet.pt --a 3,7,12 --b 5,9,20 --c 1,2,4 --out arithmetic.png
+
+``--tensorboard DIR`` and ``--wandb PROJECT`` also log the PNGs there; without them nothing is
+logged anywhere, only written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from zoo.errors import ZooConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo latent", description="Explore a trained generator's latent space (DCGAN §6).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser, default_out: str) -> None:
+        sub.add_argument("--ckpt", required=True, help="checkpoint written by `zoo fit` (…/checkpoints/last.ckpt)")
+        sub.add_argument("--out", default=default_out, help=f"PNG to write (default {default_out})")
+        sub.add_argument("--seed", type=int, default=0, help="seed of the random codes (default 0)")
+        sub.add_argument("--device", default="cpu", help="device to run the generator on (default cpu)")
+        sub.add_argument("--no-ema", action="store_true", help="use the raw generator even if the run kept an EMA one")
+        sub.add_argument("--tensorboard", metavar="DIR", help="also log the PNG to a TensorBoard folder")
+        sub.add_argument("--wandb", metavar="PROJECT", help="also log the PNG to a new W&B run in PROJECT")
+
+    walk = commands.add_parser("walk", help="interpolate between random codes (DCGAN §6.1, Figure 4)")
+    common(walk, "walk.png")
+    walk.add_argument("--steps", type=int, required=True, help="images per row, endpoints included")
+    walk.add_argument("--rows", type=int, default=8, help="number of walks, one per row (default 8)")
+    walk.add_argument("--mode", choices=("linear", "slerp"), default="slerp", help="straight line or great circle (default slerp)")
+
+    sheet = commands.add_parser("sheet", help="numbered samples and their codes, to pick exemplars from")
+    common(sheet, "sheet.png")
+    sheet.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+
+    arithmetic = commands.add_parser("arithmetic", help="a − b + c on averaged codes (DCGAN §6.3.2, Figure 7)")
+    common(arithmetic, "arithmetic.png")
+    arithmetic.add_argument("--sheet", help="sheet .pt written by `zoo latent sheet`, for index exemplars")
+    for name in ("a", "b", "c"):
+        arithmetic.add_argument(f"--{name}", required=True, help=f"concept {name}: sheet indices like 3,7,12, or a .pt file of codes")
+    arithmetic.add_argument("--variations", type=int, default=8, help="decodings of the result plus noise (default 8)")
+    arithmetic.add_argument("--noise", type=float, default=0.25, help="scale of the uniform noise of the variations (default 0.25)")
+    return parser
+
+
+def _with_ema_choice(model, no_ema: bool):
+    if no_ema:
+        model.ema = None
+    return model
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from zoo.checkpoints import load_gan
+    from zoo.latent.arithmetic import load_codes, save_arithmetic, save_sample_sheet, select_codes
+    from zoo.latent.loggers import log_png_outside_training
+    from zoo.latent.walk import save_latent_walk
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ZooConfigError(f"--out must name a .png file, got {args.out}")
+    if args.command == "arithmetic":  # check the exemplars before the (slower) checkpoint load
+        sheet = load_codes(args.sheet) if args.sheet else None
+        concepts = {name: select_codes(getattr(args, name), sheet, name) for name in ("a", "b", "c")}
+    model = _with_ema_choice(load_gan(args.ckpt, map_location=args.device), args.no_ema)
+
+    written: dict[str, Path] = {}
+    if args.command == "walk":
+        written["latent/walk"] = save_latent_walk(model, out, args.steps, args.rows, args.mode, args.seed)
+    elif args.command == "sheet":
+        png, codes = save_sample_sheet(model, out, args.n, args.seed)
+        written["latent/sheet"] = png
+        print(f"codes: {codes}")
+    else:
+        written["latent/arithmetic"] = save_arithmetic(
+            model, out, concepts["a"], concepts["b"], concepts["c"], args.variations, args.noise, args.seed
+        )
+    for path in written.values():
+        print(f"wrote {path}")
+    for destination in log_png_outside_training(written, args.tensorboard, args.wandb):
+        print(f"logged to {destination}")
+    return 0
