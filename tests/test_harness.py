@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO, quiet_trainer, tiny_vanilla
+from tests.conftest import REPO, tiny_vanilla
 from zoo.data.digits import DigitsDataModule
 from zoo.data.toy2d import MixtureDataModule
 from zoo.errors import ZooConfigError

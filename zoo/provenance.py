@@ -24,12 +24,31 @@ def git_commit() -> str:
         return "unknown (not a git checkout)"
 
 
+def uncommitted(paths: tuple[str, ...]) -> list[str]:
+    """Which of ``paths`` (relative to the repository) differ from the checked-out commit."""
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return list(paths)
+    return [line[3:] for line in status.splitlines() if line.strip()]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: str | torch.device = "cpu") -> str:
-    """A human-readable name of the device, e.g. ``cuda: NVIDIA H100`` or ``cpu: x86_64, 2 threads``."""
+    """A human-readable name of the device, e.g. ``cuda: NVIDIA H100`` or ``cpu: AMD EPYC …, 2 threads``."""
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"cpu: {_cpu_model()}, {torch.get_num_threads()} torch threads"
 
 
 def run_provenance(started: float, seeds: dict[str, int], device: str | torch.device = "cpu") -> dict[str, Any]:

@@ -208,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     model = load_gan(args.ckpt, map_location=args.device)
     protocol = mnist_protocol if args.dataset == "mnist" else cifar10_protocol
     result = protocol(model.discriminator, args.data_root, C=args.C, train_limit=args.train_limit, device=args.device, seed=args.seed)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    def git(*words: str) -> str:
+        return subprocess.run(["git", *words], capture_output=True, text=True).stdout.strip()
+
     result.update({
-        "commit": commit,
+        "commit": git("rev-parse", "HEAD") or "unknown",
+        "uncommitted_changes": bool(git("status", "--porcelain")),
         "device": args.device if args.device != "cpu" else f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)",
         "checkpoint": str(args.ckpt),
         "checkpoint_generator_steps": model.generator_steps,

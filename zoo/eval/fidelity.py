@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from zoo.errors import ZooConfigError, ZooDataError, require
+from zoo.errors import ZooDataError, require
 from zoo.eval.inception import Extractor, FeatureExtractor, LayerOf, cache_dir
 
 ImageSource = Union[Tensor, Iterable, Callable]

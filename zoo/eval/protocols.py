@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import torch
 
 from zoo.data import mnist as mnist_data
 from zoo.errors import ZooConfigError, require
+from zoo.provenance import run_provenance, uncommitted
 from zoo.eval.parzen import (
     DEFAULT_SIGMAS,
     ParzenResult,
@@ -244,51 +243,19 @@ def real_data_row(
 EVALUATION_SOURCES = ("zoo/eval/parzen.py", "zoo/eval/protocols.py", "benchmarks/parzen_speed.py")
 
 
-def provenance(sources: tuple[str, ...] = EVALUATION_SOURCES) -> dict:
-    """Commit (or ``"uncommitted"``), which ``sources`` differ from it, torch and the machine."""
-    commit, changed = "uncommitted", list(sources)
-    try:
-        commit = _git("rev-parse", "HEAD").strip() or "uncommitted"
-        status = _git("status", "--porcelain", "--", *sources)
-        changed = [line[3:] for line in status.splitlines() if line.strip()]
-    except (OSError, subprocess.SubprocessError):
-        pass
-    if torch.cuda.is_available():
-        device = f"cuda: {torch.cuda.get_device_name(0)}"
-    else:
-        device = f"cpu: {_cpu_model()}, {torch.get_num_threads()} torch threads"
-    return {"commit": commit, "uncommitted_sources": changed, "device": device, "torch": torch.__version__}
-
-
-def _git(*args: str) -> str:
-    repo_root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(["git", *args], cwd=repo_root, capture_output=True, text=True, check=True, timeout=10)
-    return result.stdout
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def write_real_data_results(
     out_path: str | Path = "results/kde_real_mnist.json",
     data_root: str | Path | None = None,
     n_train: int | None = None,
 ) -> dict:
     """Run :func:`real_data_row` for every registered protocol and write the JSON the project ships."""
-    started = time.perf_counter()
+    started = time.time()
     rows = {name: real_data_row(protocol, data_root, n_train) for name, protocol in PARZEN_PROTOCOLS.items()}
     record = {
-        "command": "python -m zoo.eval.protocols --out " + str(out_path),
-        **provenance(),
+        "command": "zoo reproduce kde-real  (or: python -m zoo.eval.protocols --out " + str(out_path) + ")",
+        **run_provenance(started, seeds={}, device="cuda" if torch.cuda.is_available() else "cpu"),
+        "uncommitted_sources": uncommitted(EVALUATION_SOURCES),
         "rows": rows,
-        "wall_time_s": time.perf_counter() - started,
     }
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

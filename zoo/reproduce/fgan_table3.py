@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ import torch
 from scipy import integrate, optimize
 from torch import Tensor, nn
 
+from zoo.provenance import git_commit
 from zoo.objectives.divergences import DIVERGENCES, fdivergence_integrand, resolve_divergence
 from zoo.objectives.fgan_losses import fgan_discriminator_loss, fgan_generator_loss, fgan_objective
 
@@ -226,15 +226,6 @@ def _train_fgan_gaussian(divergence: str, settings: Table3Settings, seed: int, d
     return {"mu_hat": mu_hat, "sigma_hat": sigma_hat, "variational_bound_at_hat": float(bound)}
 
 
-def _git_commit() -> str:
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                              capture_output=True, text=True, check=False)
-    except OSError:
-        return "uncommitted"
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "uncommitted"
-
-
 def _json_float(value: float) -> float | None:
     return round(float(value), 6) if math.isfinite(value) else None
 
@@ -271,7 +262,7 @@ def run_table3(quick: bool = False, seed: int = 0, device: str = "cpu",
                            "note": "our choice; not the mixture used in the paper"},
         "init": {"mu": settings.init_mu, "sigma": settings.init_sigma},
         "quick": quick, "seed": seed, "device": str(device), "steps": settings.steps,
-        "settings": asdict(settings), "torch": torch.__version__, "commit": _git_commit(),
+        "settings": asdict(settings), "torch": torch.__version__, "commit": git_commit(),
         "wall_time_s": round(time.perf_counter() - started, 2),
         "notes": "D_f(P||Q) = ∫ q f(p/q) (GAN row: 2 JSD - log 4); null = integral diverges",
         "rows": rows,
