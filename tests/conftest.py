@@ -39,3 +39,12 @@ def tiny_vanilla(data_shape=(1, 8, 8), **kwargs):
 
     options = dict(data_shape=data_shape, latent_dim=8, g_hidden=(16,), d_hidden=(16,), d_pieces=2)
     return VanillaGAN(**{**options, **kwargs})
+
+
+DISTRIBUTED_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "NODE_RANK", "RANK", "WORLD_SIZE", "GROUP_RANK")
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for a `zoo` subprocess: this repo importable, one thread, no stale rank variables."""
+    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_VARIABLES}
+    return {**env, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}

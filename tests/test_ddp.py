@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -10,12 +9,13 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import subprocess_env
 from zoo.core.strategy import gan_strategy
 
 
 def test_gan_strategy_picks_find_unused_parameters_only_when_needed():
     assert gan_strategy("auto", 1) == "auto"
+    assert gan_strategy("auto", "auto", accelerator="cpu") == "auto"  # one CPU process, no process group
     assert gan_strategy("auto", 2) == "ddp_find_unused_parameters_true"
     assert gan_strategy("auto", "0,1") == "ddp_find_unused_parameters_true"
     assert gan_strategy("auto", 1, num_nodes=2) == "ddp_find_unused_parameters_true"
@@ -43,7 +43,7 @@ def test_two_ranks_hold_identical_weights_after_training(tmp_path):
     }
     config_path = tmp_path / "ddp.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
+    env = subprocess_env()
     result = subprocess.run(
         [sys.executable, "-m", "zoo.cli", "fit", "--config", str(config_path)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,

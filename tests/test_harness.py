@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO, tiny_vanilla
+from tests.conftest import REPO, subprocess_env, tiny_vanilla
 from zoo.data.digits import DigitsDataModule
 from zoo.data.toy2d import MixtureDataModule
 from zoo.errors import ZooConfigError
@@ -91,7 +90,7 @@ def test_unknown_metric_and_wrong_data_fail_in_one_line():
 
 @pytest.mark.ddp
 def test_zoo_eval_on_two_processes_gives_the_numbers_of_one(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = subprocess_env()
     fit = [sys.executable, "-m", "zoo.cli", "fit", "--config", str(REPO / "configs" / "quickstart.yaml"),
            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "1",
            "--trainer.enable_progress_bar", "false"]

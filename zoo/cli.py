@@ -44,7 +44,9 @@ class ZooCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config[self.subcommand]["trainer"] if self.subcommand else self.config["trainer"]
-        trainer["strategy"] = gan_strategy(trainer.get("strategy", "auto"), trainer.get("devices", "auto"), trainer.get("num_nodes", 1))
+        trainer["strategy"] = gan_strategy(
+            trainer.get("strategy", "auto"), trainer.get("devices", "auto"), trainer.get("num_nodes", 1), trainer.get("accelerator", "auto")
+        )
 
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Show a rich progress bar unless the config turns bars off or brings its own."""

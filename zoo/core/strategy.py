@@ -24,24 +24,26 @@ _GAN_SAFE = {
 }
 
 
-def _device_count(devices: Any) -> int:
+def _device_count(devices: Any, accelerator: Any = "auto") -> int:
+    """How many devices Lightning will use for ``devices`` ("auto" and -1 mean all GPUs, else 1 CPU)."""
     if isinstance(devices, (list, tuple)):
         return len(devices)
-    if isinstance(devices, str):
-        if devices in ("auto", "-1"):
-            return 2  # may be several; the DDP-safe choice is harmless on one device
-        if "," in devices:
-            return len([d for d in devices.split(",") if d.strip()])
-        return int(devices) if devices.strip().lstrip("-").isdigit() else 1
-    return 2 if devices == -1 else int(devices)
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()])
+    if devices in ("auto", "-1", -1):
+        import torch
+
+        wants_gpu = accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+        return torch.cuda.device_count() if wants_gpu else 1
+    return int(devices) if str(devices).strip().isdigit() else 1
 
 
-def gan_strategy(strategy: Any, devices: Any = "auto", num_nodes: int = 1) -> Any:
+def gan_strategy(strategy: Any, devices: Any = "auto", num_nodes: int = 1, accelerator: Any = "auto") -> Any:
     """Return a strategy under which a two-player LightningModule trains on any number of devices."""
     if isinstance(strategy, str):
         if strategy in _GAN_SAFE:
             return _GAN_SAFE[strategy]
-        if strategy == "auto" and (num_nodes > 1 or _device_count(devices) > 1):
+        if strategy == "auto" and (num_nodes > 1 or _device_count(devices, accelerator) > 1):
             return "ddp_find_unused_parameters_true"
     return strategy
 

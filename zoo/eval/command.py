@@ -66,7 +66,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     callback = Evaluation(metrics, 1, args.num_samples, protocol, args.seed, args.feature_extractor, args.weights)
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices
     trainer = pl.Trainer(
-        accelerator=args.accelerator, devices=devices, strategy=gan_strategy("auto", devices), logger=False,
+        accelerator=args.accelerator, devices=devices, strategy=gan_strategy("auto", devices, accelerator=args.accelerator), logger=False,
         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1, callbacks=[callback],
     )
     trainer.validate(model, datamodule=datamodule, verbose=False)

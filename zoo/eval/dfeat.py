@@ -187,10 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m zoo.eval.dfeat --ckpt last.ckpt --dataset mnist --C 0.001 --out result.json``."""
     import argparse
     import json
-    import platform
-    import subprocess
 
     from zoo.checkpoints import load_gan
+    from zoo.provenance import run_provenance
 
     parser = argparse.ArgumentParser(description="DCGAN §5.1: linear L2-SVM on a trained discriminator's features")
     parser.add_argument("--ckpt", required=True)
@@ -204,23 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="JSON file for the result")
     args = parser.parse_args(argv)
 
-    started = time.perf_counter()
+    started = time.time()
     model = load_gan(args.ckpt, map_location=args.device)
     protocol = mnist_protocol if args.dataset == "mnist" else cifar10_protocol
     result = protocol(model.discriminator, args.data_root, C=args.C, train_limit=args.train_limit, device=args.device, seed=args.seed)
-    def git(*words: str) -> str:
-        return subprocess.run(["git", *words], capture_output=True, text=True).stdout.strip()
-
     result.update({
-        "commit": git("rev-parse", "HEAD") or "unknown",
-        "uncommitted_changes": bool(git("status", "--porcelain")),
-        "device": args.device if args.device != "cpu" else f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)",
         "checkpoint": str(args.ckpt),
         "checkpoint_generator_steps": model.generator_steps,
         "checkpoint_discriminator_steps": model.discriminator_steps,
         "checkpoint_training": args.training_note,
-        "svm_seed": args.seed,
-        "wall_seconds": round(time.perf_counter() - started, 1),
+        **run_provenance(started, {"svm": args.seed}, args.device),
     })
     print(json.dumps(result, indent=2))
     if args.out:
