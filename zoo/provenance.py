@@ -51,10 +51,13 @@ def device_description(device: str | torch.device = "cpu") -> str:
     return f"cpu: {_cpu_model()}, {torch.get_num_threads()} torch threads"
 
 
-def run_provenance(started: float, seeds: dict[str, int], device: str | torch.device = "cpu") -> dict[str, Any]:
-    """The provenance block of a result file, for a job that began at ``started`` (``time.time()``)."""
+def run_provenance(started: float, seeds: dict[str, int], device: str | torch.device = "cpu", commit: str | None = None) -> dict[str, Any]:
+    """The provenance block of a result file, for a job that began at ``started`` (``time.time()``).
+
+    Pass ``commit`` as read when the job began: HEAD may move while a long job runs.
+    """
     return {
-        "commit": git_commit(),
+        "commit": commit or git_commit(),
         "device": device_description(device),
         "torch": torch.__version__,
         "seeds": seeds,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import run_provenance
+from zoo.provenance import git_commit, run_provenance
 
 
 def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) -> Any:
@@ -57,7 +57,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.core.strategy import gan_strategy
 
-    started = time.time()
+    started, commit = time.time(), git_commit()
     checkpoint = read_checkpoint(args.ckpt)
     model = load_gan(args.ckpt)
     datamodule = load_datamodule(checkpoint, args.data_root)
@@ -78,7 +78,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         "results": callback.results,
         "settings": {"metrics": metrics, "num_samples": args.num_samples, "protocol": protocol, "seed": args.seed,
                      "devices": trainer.world_size},
-        **run_provenance(started, seeds={"latents": args.seed}, device=str(trainer.strategy.root_device)),
+        **run_provenance(started, seeds={"latents": args.seed}, device=str(trainer.strategy.root_device), commit=commit),
         "is_global_zero": trainer.is_global_zero,
     }
 
