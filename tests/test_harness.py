@@ -109,3 +109,25 @@ def test_zoo_eval_on_two_processes_gives_the_numbers_of_one(tmp_path):
     assert two["sigma"] == one["sigma"] and two["n_samples"] == one["n_samples"] == 1100
     assert two["value"] == pytest.approx(one["value"], rel=1e-6, abs=0)
     assert two["stderr"] == pytest.approx(one["stderr"], rel=1e-6, abs=0)
+
+
+def test_discriminator_feature_svm_through_the_harness():
+    from zoo.models.dcgan import DCGAN
+
+    class TinyDigits32(DigitsDataModule):
+        """Digits upsampled to 32×32 in [-1, 1], so a DCGAN discriminator can read them."""
+
+        sample_shape = (1, 32, 32)
+
+        def setup(self, stage=None):
+            super().setup(stage)
+            for name in ("train_set", "val_set", "test_set"):
+                images, labels = getattr(self, name).tensors
+                upsampled = torch.nn.functional.interpolate(images, size=32, mode="nearest")
+                setattr(self, name, torch.utils.data.TensorDataset(upsampled, labels))
+
+    torch.manual_seed(0)
+    model = DCGAN(image_size=32, channels=1, latent_dim=8, g_width=8, d_width=8)
+    record = evaluate(model, TinyDigits32(value_range=(-1.0, 1.0)), ["dfeat-svm"])["dfeat-svm"]
+    assert record["n_train"] == 1297 and record["n_test"] == 250
+    assert record["value"] == record["accuracy"] > 0.6  # random conv features already separate digits

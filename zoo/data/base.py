@@ -107,9 +107,13 @@ class ZooDataModule(pl.LightningDataModule):
 
     def split_tensors(self, split: str) -> torch.Tensor:
         """All images of a split as one tensor (used by evaluation), set up on demand."""
+        return self.labelled_split(split)[0]
+
+    def labelled_split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """All ``(images, labels)`` of a split, set up on demand."""
         dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
         if dataset is None:
             self.setup("fit" if split in ("train", "val") else "test")
             dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
-        loader = DataLoader(dataset, batch_size=1024, shuffle=False)
-        return torch.cat([x for x, _ in loader])
+        batches = list(DataLoader(dataset, batch_size=1024, shuffle=False))
+        return torch.cat([x for x, _ in batches]), torch.cat([torch.as_tensor(y) for _, y in batches])

@@ -151,14 +151,21 @@ def evaluate(
             record = count_modes(samples, datamodule.centres, datamodule.std)
             results[metric] = {"metric": "modes", "value": record["modes_covered"], **record}
         elif metric == "dfeat-svm":
-            from zoo.eval.dfeat import dfeat_svm_for_datamodule
-
-            results[metric] = dist.broadcast(dfeat_svm_for_datamodule(model, datamodule) if dist.rank == 0 else None)
+            results[metric] = dist.broadcast(_dfeat_svm(model, datamodule) if dist.rank == 0 else None)
         else:
             samples = generate_samples(model, num_samples or 50_000, seed, batch_size, dist)
             record = _fidelity_metric(metric, samples, datamodule, feature_extractor, weights_path, batch_size) if dist.rank == 0 else None
             results[metric] = dist.broadcast(record)
     return results
+
+
+def _dfeat_svm(model: Any, datamodule: Any) -> dict:
+    """DCGAN §5.1: a linear L2-SVM on D's pooled features, trained on the train split, scored on test."""
+    from zoo.eval.dfeat import dfeat_svm
+
+    require(hasattr(model.discriminator, "features"), f"dfeat-svm needs a discriminator with features(x); {type(model.discriminator).__name__} has none")
+    record = dfeat_svm(model.discriminator, *datamodule.labelled_split("train"), *datamodule.labelled_split("test"))
+    return {"metric": "dfeat-svm", "value": record["accuracy"], **record}
 
 
 def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extractor: str, weights_path: str | None, batch_size: int) -> dict:
