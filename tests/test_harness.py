@@ -131,3 +131,34 @@ def test_discriminator_feature_svm_through_the_harness():
     record = evaluate(model, TinyDigits32(value_range=(-1.0, 1.0)), ["dfeat-svm"])["dfeat-svm"]
     assert record["n_train"] == 1297 and record["n_test"] == 250
     assert record["value"] == record["accuracy"] > 0.6  # random conv features already separate digits
+
+
+class PixelFeatures(torch.nn.Module):
+    """A fixed random projection of the pixels: features for FID/KID and logits for IS."""
+
+    num_features = 16
+
+    def __init__(self):
+        super().__init__()
+        self.projection = torch.nn.Linear(64, 16)
+        self.head = torch.nn.Linear(16, 10)
+
+    def features(self, images):
+        return self.projection(images.float().mean(1).flatten(1) if images.shape[-1] == 8 else
+                               torch.nn.functional.interpolate(images.float().mean(1, keepdim=True), size=8).flatten(1))
+
+    def logits(self, images):
+        return self.head(self.features(images))
+
+    forward = features
+
+
+@pytest.mark.parametrize("metric", ["fid", "kid", "is"])
+def test_fidelity_metrics_through_the_harness_with_a_custom_extractor(metric, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    record = evaluate(tiny_vanilla(), DigitsDataModule(), [metric], num_samples=200, feature_extractor=PixelFeatures())[metric]
+    assert record["n_fake"] == 200 and torch.isfinite(torch.tensor(record["value"]))
+    if metric != "is":
+        assert record["n_real"] == 1297
+        assert record["value"] > 0  # an untrained generator is far from the data

@@ -109,7 +109,7 @@ def evaluate(
     num_samples: int | None = None,
     seed: int = 0,
     protocol: str | None = "gan2014",
-    feature_extractor: str = "auto",
+    feature_extractor: Any = "auto",
     weights_path: str | None = None,
     batch_size: int = 500,
     strategy: Any = None,
@@ -168,7 +168,7 @@ def _dfeat_svm(model: Any, datamodule: Any) -> dict:
     return {"metric": "dfeat-svm", "value": record["accuracy"], **record}
 
 
-def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extractor: str, weights_path: str | None, batch_size: int) -> dict:
+def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extractor: Any, weights_path: str | None, batch_size: int) -> dict:
     """FID, IS or KID through :mod:`zoo.eval.fidelity`, against the data's training split."""
     from zoo.eval import fidelity
 
@@ -184,6 +184,6 @@ def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extr
     real = datamodule.split_tensors("train")
     if feature_extractor == "mnist-classifier":
         real = _mnist_like(real, datamodule.value_range)
-    key = f"{type(datamodule).__name__}-train-{tuple(datamodule.sample_shape)}"
+    key = f"{type(datamodule).__name__}-train-{'x'.join(map(str, datamodule.sample_shape))}"
     compute = fidelity.compute_fid if metric == "fid" else fidelity.compute_kid
     return compute(samples, real, cache_key=key, n_fake=len(samples), n_real=len(real), **options)
