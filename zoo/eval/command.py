@@ -91,7 +91,9 @@ def print_table(record: dict[str, Any]) -> None:
     for column in ("metric", "value", "details"):
         table.add_column(column)
     for name, result in record["results"].items():
-        details = ", ".join(f"{k}={result[k]}" for k in ("stderr", "sigma", "n_samples", "n_fake", "n_real", "protocol") if result.get(k) is not None)
+        details = ", ".join(f"{k}={result[k]:.4g}" if isinstance(result[k], float) else f"{k}={result[k]}"
+                            for k in ("stderr", "std", "sigma", "n_samples", "n_fake", "n_real", "protocol", "feature_extractor")
+                            if result.get(k) is not None)
         table.add_row(name, f"{result['value']:.4f}", details)
     Console().print(table)
 
