@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
@@ -53,3 +54,19 @@ def test_wandb_offline_receives_the_grid(tmp_path, monkeypatch):
     logger.experiment.finish()
     media = list(Path(tmp_path).rglob("media/images/samples_*.png"))
     assert len(media) == 2  # epoch 0 and final
+
+
+def test_evaluation_callback_logs_metrics_and_keeps_the_best_checkpoint(tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from zoo.callbacks import Evaluation
+
+    evaluation = Evaluation(metrics=["parzen"], every_n_epochs=1, num_samples=200, protocol=None)
+    best = ModelCheckpoint(dirpath=tmp_path, monitor="eval/parzen", mode="max", save_top_k=1)
+    trainer = quiet_trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=1, enable_checkpointing=True,
+                            callbacks=[evaluation, best])
+    trainer.fit(tiny_vanilla(), datamodule=DigitsDataModule())
+    assert evaluation.results["parzen"]["n_samples"] == 200
+    assert trainer.callback_metrics["eval/parzen"].item() == pytest.approx(evaluation.results["parzen"]["value"], rel=1e-6)
+    assert len(list(tmp_path.glob("*.ckpt"))) == 1 and best.best_model_path
+    assert best.best_model_score.item() >= evaluation.results["parzen"]["value"] - 1e-4  # the best epoch, not the last
