@@ -13,7 +13,7 @@ os.environ.setdefault("ZOO_DATA", str(REPO.parent / "shared" / "datasets"))
 os.environ.setdefault("ZOO_CACHE", str(REPO / ".cache" / "tests"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mnist_root() -> Path:
     """The folder holding MNIST/raw (genuine files; CI points ZOO_DATA at them)."""
     root = Path(os.environ["ZOO_DATA"])

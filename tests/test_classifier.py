@@ -6,18 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zoo.data.base import resolve_data_root
 from zoo.errors import ZooWeightsError
 from zoo.eval.classifier import MNISTClassifier, load_mnist_classifier, train_mnist_classifier
 from zoo.eval.fidelity import compute_fid, compute_inception_score, mnist_fid, mnist_inception_score
 
 
 @pytest.fixture(scope="module")
-def quick_classifier(tmp_path_factory):
+def quick_classifier(tmp_path_factory, mnist_root):
     """A classifier trained for 60 steps on 3000 digits (the real one trains for 3 epochs on 60k)."""
-    root = resolve_data_root(None)  # $ZOO_DATA, set by conftest
-    if not (root / "MNIST" / "raw").is_dir():
-        pytest.skip(f"needs the MNIST files in {root}/MNIST/raw (set ZOO_DATA)")
+    root = mnist_root
     path = tmp_path_factory.mktemp("classifier") / "mnist_classifier.pt"
     metadata = train_mnist_classifier(root, epochs=2, seed=0, out_path=path, batch_size=64, max_steps=60,
                                       train_subset=3000, test_subset=2000)
