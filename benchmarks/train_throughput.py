@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from zoo.models.dcgan import DCGAN  # noqa: E402
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
-from zoo.provenance import run_provenance  # noqa: E402
+from zoo.provenance import RunStart  # noqa: E402
 
 LATENT_DIM = 100
 
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if fast:
         variants["plain+fast"] = lambda: run_plain(args, images, fast=True)
     rates: dict[str, list[float]] = {name: [] for name in variants}
-    started = time.time()
+    run = RunStart()
     for round_index in range(args.repeats):
         order = list(variants) if round_index % 2 == 0 else list(reversed(variants))
         for name in order:
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: statistics.median(values) for name, values in rates.items()}
     same_settings = "plain+fast" if fast else "plain"
     result = {
-        **run_provenance(started, {"torch": 0, "data": 0}, args.device),
+        **run.provenance({"torch": 0, "data": 0}, args.device),
         "pytorch_lightning": pl.__version__,
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "images_per_second_median": {k: round(v, 1) for k, v in medians.items()},

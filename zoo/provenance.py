@@ -51,16 +51,22 @@ def device_description(device: str | torch.device = "cpu") -> str:
     return f"cpu: {_cpu_model()}, {torch.get_num_threads()} torch threads"
 
 
-def run_provenance(started: float, seeds: dict[str, int], device: str | torch.device = "cpu", commit: str | None = None) -> dict[str, Any]:
-    """The provenance block of a result file, for a job that began at ``started`` (``time.time()``).
+class RunStart:
+    """The moment a job began: wall-clock time and the checked-out commit, both read now.
 
-    Pass ``commit`` as read when the job began: HEAD may move while a long job runs.
+    Reading the commit at the start matters: HEAD may move while a long job runs.
     """
-    return {
-        "commit": commit or git_commit(),
-        "device": device_description(device),
-        "torch": torch.__version__,
-        "seeds": seeds,
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "wall_time_s": round(time.time() - started, 2),
-    }
+
+    def __init__(self) -> None:
+        self.time, self.commit = time.time(), git_commit()
+
+    def provenance(self, seeds: dict[str, int], device: str | torch.device = "cpu") -> dict[str, Any]:
+        """The provenance block of a result file for this job, ending now."""
+        return {
+            "commit": self.commit,
+            "device": device_description(device),
+            "torch": torch.__version__,
+            "seeds": seeds,
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "wall_time_s": round(time.time() - self.time, 2),
+        }

@@ -10,12 +10,11 @@ import argparse
 import importlib
 import inspect
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import git_commit, run_provenance
+from zoo.provenance import RunStart
 
 
 def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) -> Any:
@@ -57,7 +56,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.core.strategy import gan_strategy
 
-    started, commit = time.time(), git_commit()
+    run = RunStart()
     checkpoint = read_checkpoint(args.ckpt)
     model = load_gan(args.ckpt)
     datamodule = load_datamodule(checkpoint, args.data_root)
@@ -78,7 +77,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
         "results": callback.results,
         "settings": {"metrics": metrics, "num_samples": args.num_samples, "protocol": protocol, "seed": args.seed,
                      "devices": trainer.world_size},
-        **run_provenance(started, seeds={"latents": args.seed}, device=str(trainer.strategy.root_device), commit=commit),
+        **run.provenance(seeds={"latents": args.seed}, device=str(trainer.strategy.root_device)),
         "is_global_zero": trainer.is_global_zero,
     }
 

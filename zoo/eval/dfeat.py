@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from zoo.checkpoints import load_gan
-    from zoo.provenance import run_provenance
+    from zoo.provenance import RunStart
 
     parser = argparse.ArgumentParser(description="DCGAN §5.1: linear L2-SVM on a trained discriminator's features")
     parser.add_argument("--ckpt", required=True)
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="JSON file for the result")
     args = parser.parse_args(argv)
 
-    started = time.time()
+    run = RunStart()
     model = load_gan(args.ckpt, map_location=args.device)
     protocol = mnist_protocol if args.dataset == "mnist" else cifar10_protocol
     result = protocol(model.discriminator, args.data_root, C=args.C, train_limit=args.train_limit, device=args.device, seed=args.seed)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint_generator_steps": model.generator_steps,
         "checkpoint_discriminator_steps": model.discriminator_steps,
         "checkpoint_training": args.training_note,
-        **run_provenance(started, {"svm": args.seed}, args.device),
+        **run.provenance({"svm": args.seed}, args.device),
     })
     print(json.dumps(result, indent=2))
     if args.out:

@@ -96,6 +96,12 @@ def _parzen_sets(datamodule: Any, protocol: str | None, data_root: Any) -> tuple
     return validation, test, DEFAULT_SIGMAS
 
 
+def _has_mnist_shape(datamodule: Any) -> bool:
+    """Grey-scale 28×28 or 32×32 (padded) images: MNIST's shapes."""
+    shape = tuple(datamodule.sample_shape)
+    return len(shape) == 3 and shape[0] == 1 and shape[-2:] in ((28, 28), (32, 32))
+
+
 def _mnist_like(samples: Tensor, value_range: Sequence[float]) -> Tensor:
     """Generated MNIST in [0, 1] at 28×28 (DCGAN's 32×32 padding cropped away)."""
     images = to_unit_range(samples, value_range)
@@ -131,8 +137,7 @@ def evaluate(
     results: dict[str, dict] = {}
     for metric in metrics:
         if metric == "parzen":
-            is_mnist = tuple(datamodule.sample_shape)[-2:] in ((28, 28), (32, 32)) and datamodule.sample_shape[0] == 1
-            chosen = protocol if is_mnist else None
+            chosen = protocol if _has_mnist_shape(datamodule) else None
             validation, test, spec = _parzen_sets(datamodule, chosen, data_root)
             test = test[:max_test_points]
             n = num_samples or (spec.n_samples if chosen else 10_000)
@@ -173,9 +178,8 @@ def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extr
     from zoo.eval import fidelity
 
     value_range = tuple(datamodule.value_range)
-    mnist_like = datamodule.sample_shape[0] == 1 and tuple(datamodule.sample_shape)[-2:] in ((28, 28), (32, 32))
     if feature_extractor == "auto":
-        feature_extractor = "mnist-classifier" if mnist_like else "inception"
+        feature_extractor = "mnist-classifier" if _has_mnist_shape(datamodule) else "inception"
     if feature_extractor == "mnist-classifier":
         samples, value_range = _mnist_like(samples, value_range), (0.0, 1.0)
     options = dict(feature_extractor=feature_extractor, weights_path=weights_path, value_range=value_range, batch_size=batch_size)

@@ -23,7 +23,7 @@ import torch
 
 from zoo.data import mnist as mnist_data
 from zoo.errors import ZooConfigError, require
-from zoo.provenance import run_provenance, uncommitted
+from zoo.provenance import RunStart, uncommitted
 from zoo.eval.parzen import (
     DEFAULT_SIGMAS,
     ParzenResult,
@@ -249,11 +249,11 @@ def write_real_data_results(
     n_train: int | None = None,
 ) -> dict:
     """Run :func:`real_data_row` for every registered protocol and write the JSON the project ships."""
-    started = time.time()
+    run = RunStart()
     rows = {name: real_data_row(protocol, data_root, n_train) for name, protocol in PARZEN_PROTOCOLS.items()}
     record = {
         "command": "zoo reproduce kde-real  (or: python -m zoo.eval.protocols --out " + str(out_path) + ")",
-        **run_provenance(started, seeds={}, device="cuda" if torch.cuda.is_available() else "cpu"),
+        **run.provenance(seeds={}, device="cuda" if torch.cuda.is_available() else "cpu"),
         "uncommitted_sources": uncommitted(EVALUATION_SOURCES),
         "rows": rows,
     }

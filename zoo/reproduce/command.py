@@ -14,12 +14,11 @@ import hashlib
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import REPO, git_commit, run_provenance
+from zoo.provenance import REPO, RunStart
 from zoo.reproduce.report import write_report
 from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
 
@@ -104,7 +103,7 @@ def real_rows(protocol: Any, quick: bool) -> dict[str, Any]:
 def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: int, retrain: bool) -> dict[str, Any]:
     from zoo.eval.protocols import get_protocol
 
-    started, commit = time.time(), git_commit()
+    run = RunStart()
     protocol = get_protocol(table.protocol)
     n_samples = QUICK_SAMPLES if quick else protocol.n_samples
     extra = ["--data.init_args.batch_size", "256", "--trainer.limit_val_batches", "1"] if quick else []
@@ -139,7 +138,7 @@ def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: in
         "notes": list(table.notes),
         "sample_counts": {"generated_per_row": n_samples, "test_points": rows[0]["ours"]["n_points"] if rows else None,
                           "test_set": protocol.to_dict()["test"]},
-        **run_provenance(started, seeds={"training": seed, "latents": seed}, commit=commit),
+        **run.provenance(seeds={"training": seed, "latents": seed}),
     }
 
 

@@ -253,7 +253,7 @@ def run_table3(quick: bool = False, seed: int = 0, device: str = "cpu",
     for name in names:
         resolve_divergence(name)
     settings = QUICK_SETTINGS if quick else FULL_SETTINGS
-    started = time.perf_counter()
+    started, commit = time.perf_counter(), git_commit()  # the commit the run began at
     with _one_cpu_thread(device):
         rows = [_table3_row(name, settings, seed, device) for name in names]
     return {
@@ -262,7 +262,7 @@ def run_table3(quick: bool = False, seed: int = 0, device: str = "cpu",
                            "note": "our choice; not the mixture used in the paper"},
         "init": {"mu": settings.init_mu, "sigma": settings.init_sigma},
         "quick": quick, "seed": seed, "device": str(device), "steps": settings.steps,
-        "settings": asdict(settings), "torch": torch.__version__, "commit": git_commit(),
+        "settings": asdict(settings), "torch": torch.__version__, "commit": commit,
         "wall_time_s": round(time.perf_counter() - started, 2),
         "notes": "D_f(P||Q) = ∫ q f(p/q) (GAN row: 2 JSD - log 4); null = integral diverges",
         "rows": rows,
