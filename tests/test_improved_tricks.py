@@ -1,0 +1,120 @@
+"""Minibatch discrimination and virtual batch normalization (Salimans et al. 2016, §3.2, §3.5)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from zoo.errors import ZooConfigError
+from zoo.nets.tricks import MinibatchDiscrimination, VirtualBatchNorm, forward_with_reference
+
+
+def test_minibatch_features_have_width_in_plus_kernels_and_keep_the_input():
+    layer = MinibatchDiscrimination(12, num_kernels=7, kernel_dim=3)
+    x = torch.randn(9, 12)
+    out = layer(x)
+    assert out.shape == (9, 12 + 7) and layer.out_features == 19
+    assert torch.equal(out[:, :12], x)
+
+
+def test_identical_inputs_get_identical_outputs_and_count_each_other():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(8, num_kernels=5, kernel_dim=4)
+    a = torch.randn(1, 8)
+    collapsed = layer(a.repeat(6, 1))
+    assert torch.equal(collapsed[0], collapsed[3])
+    # five identical neighbours each: c_b = exp(0) = 1, the self term left out
+    assert torch.allclose(collapsed[:, 8:], torch.full((6, 5), 5.0))
+
+
+def test_distinct_inputs_are_separated_from_a_collapsed_batch():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(8, num_kernels=5, kernel_dim=4, init_std=1.0)
+    diverse = layer(10 * torch.randn(6, 8))[:, 8:]
+    collapsed = layer(torch.randn(1, 8).repeat(6, 1) + 1e-3 * torch.randn(6, 8))[:, 8:]
+    assert diverse.max() < 0.5 and collapsed.min() > 4.5
+
+
+def test_minibatch_discrimination_gradient_is_correct():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(4, num_kernels=3, kernel_dim=2).double()
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))
+
+
+def test_minibatch_discrimination_rejects_wrong_width():
+    with pytest.raises(ZooConfigError, match="expects features of shape"):
+        MinibatchDiscrimination(4)(torch.randn(3, 5))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (5, 3, 4, 4)])
+def test_vbn_output_of_an_example_ignores_the_rest_of_its_batch(shape):
+    torch.manual_seed(0)
+    layer = VirtualBatchNorm(3)
+    layer.set_reference(torch.randn(*shape))
+    x = torch.randn(*shape)
+    other = torch.randn(*shape) * 7 + 2
+    other[1] = x[1]
+    assert torch.allclose(layer(x)[1], layer(other)[1], atol=1e-6)
+    assert not torch.allclose(layer(x)[0], layer(other)[0])
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 2, 5)])
+def test_vbn_uses_the_statistics_of_reference_and_example_together(shape):
+    torch.manual_seed(0)
+    layer = VirtualBatchNorm(3, affine=False)
+    reference = torch.randn(*shape) * 3 + 1
+    layer.set_reference(reference)
+    x = torch.randn(2, *shape[1:])
+    out = layer(x)
+    for i in range(2):
+        union = torch.cat([reference, x[i : i + 1]]).transpose(0, 1).reshape(3, -1)  # (C, values)
+        mean, var = union.mean(1), union.var(1, correction=0)
+        view = (3,) + (1,) * (len(shape) - 2)
+        assert torch.allclose(out[i], (x[i] - mean.view(view)) / torch.sqrt(var.view(view) + 1e-5), atol=1e-5)
+
+
+def test_vbn_takes_its_reference_from_the_first_batch_and_keeps_it():
+    layer = VirtualBatchNorm(2)
+    first = torch.randn(4, 2)
+    layer(first)
+    assert torch.equal(layer.reference, first)
+    layer(torch.randn(4, 2) + 10)
+    assert torch.equal(layer.reference, first)
+
+
+def test_vbn_reference_survives_a_state_dict_round_trip_into_a_fresh_module():
+    torch.manual_seed(0)
+    trained = nn.Sequential(nn.Linear(4, 3), VirtualBatchNorm(3))
+    trained[1].set_reference(torch.randn(8, 3))
+    with torch.no_grad():
+        trained[1].weight.fill_(2.0)
+    fresh = nn.Sequential(nn.Linear(4, 3), VirtualBatchNorm(3))
+    fresh.load_state_dict(trained.state_dict())
+    assert torch.equal(fresh[1].reference, trained[1].reference)
+    x = torch.randn(5, 4)
+    assert torch.equal(fresh(x), trained(x))
+
+
+def test_live_reference_matches_stored_reference_of_the_propagated_batch():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), VirtualBatchNorm(3), nn.Tanh(), nn.Linear(3, 2))
+    reference, x = torch.randn(7, 4), torch.randn(5, 4)
+    live = forward_with_reference(net, reference, x)
+    net[1].set_reference(net[0](reference).detach())
+    assert torch.allclose(live, net(x), atol=1e-6)
+    assert net[1].live_reference_rows is None
+    # live statistics follow the weights, so gradients also flow through them: they differ from the stored ones
+    (live_grad,) = torch.autograd.grad(forward_with_reference(net, reference, x).sum(), net[0].weight)
+    (stored_grad,) = torch.autograd.grad(net(x).sum(), net[0].weight)
+    assert not torch.allclose(live_grad, stored_grad, atol=1e-4)
+
+
+def test_live_reference_keeps_examples_independent():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), VirtualBatchNorm(3), nn.Tanh())
+    reference, x = torch.randn(7, 4), torch.randn(5, 4)
+    other = torch.randn(5, 4)
+    other[2] = x[2]
+    assert torch.allclose(forward_with_reference(net, reference, x)[2], forward_with_reference(net, reference, other)[2])
