@@ -18,6 +18,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar, RichProgre
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from zoo.callbacks import RunSummary, SampleGrid
+from zoo.callbacks.interrupts import GracefulStop
 from zoo.core.strategy import gan_strategy
 from zoo.errors import ZooConfigError, ZooError
 
@@ -26,6 +27,7 @@ TOOLS = {
     "reproduce": "zoo.reproduce.command",
     "latent": "zoo.latent.command",
     "train-classifier": "zoo.eval.classifier_command",
+    "compare": "zoo.compare.command",
 }
 TRAINER_DEFAULTS: dict[str, Any] = {
     "default_root_dir": "runs",
@@ -35,6 +37,10 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 
 class ZooCLI(LightningCLI):
     """LightningCLI with the zoo's callbacks always on and a DDP setup that suits two players."""
+
+    def __init__(self, *args: Any, extra_callbacks: list[Any] | None = None, **kwargs: Any) -> None:
+        self.extra_callbacks = list(extra_callbacks or [])
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(SampleGrid, "samples")
@@ -51,9 +57,12 @@ class ZooCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Show a rich progress bar unless the config turns bars off or brings its own."""
         config = self._get(self.config_init, "trainer", default={})
-        callbacks = list(config.get("callbacks") or [])
+        callbacks = list(config.get("callbacks") or []) + self.extra_callbacks
+        if not any(isinstance(c, GracefulStop) for c in callbacks):
+            callbacks.append(GracefulStop())
         if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
-            kwargs.setdefault("callbacks", callbacks + [RichProgressBar()])
+            callbacks.append(RichProgressBar())
+        kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
 
@@ -81,8 +90,9 @@ def _zoo_error_in_chain(error: BaseException | None) -> ZooError | None:
     return None
 
 
-def run_lightning_cli(args: list[str] | None) -> ZooCLI:
-    """Build and run the LightningCLI on ``args``; parse and config errors raise :class:`ZooError`."""
+def run_lightning_cli(args: list[str] | None, extra_callbacks: list[Any] | None = None) -> ZooCLI:
+    """Build and run the LightningCLI on ``args`` (with ``extra_callbacks`` added to the Trainer's);
+    parse and config errors raise :class:`ZooError`."""
     from pytorch_lightning import LightningDataModule, LightningModule
 
     try:
@@ -96,6 +106,7 @@ def run_lightning_cli(args: list[str] | None) -> ZooCLI:
             auto_configure_optimizers=False,
             parser_kwargs={"exit_on_error": False},
             args=args,
+            extra_callbacks=extra_callbacks,
         )
     except Exception as error:
         cause = _zoo_error_in_chain(error)
@@ -115,6 +126,7 @@ tools:
   reproduce                 reproduce a paper table: gan2014-table1, fgan-table4, fgan-table3, kde-real
   latent                    latent walks and arithmetic: walk, sheet, arithmetic
   train-classifier          train and cache the MNIST domain classifier
+  compare                   runs or reproduced tables side by side: RUN_DIR… [--metric eval/parzen] | --results results/*.json
 """
 
 
@@ -129,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         run_lightning_cli(None if argv is None else args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "exit_code", 2)
     return 0
 
 

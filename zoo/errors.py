@@ -17,6 +17,18 @@ class ZooWeightsError(ZooError, FileNotFoundError):
     """Pretrained weights (Inception, a domain classifier) are missing."""
 
 
+class ZooInterrupted(ZooError):
+    """Training stopped on a signal after saving a checkpoint; the exit code tells which signal."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class ZooNonFiniteError(ZooError, FloatingPointError):
+    """A loss or a weight became NaN or infinite; training stopped before saving it."""
+
+
 def require(condition: bool, message: str) -> None:
     """Raise :class:`ZooConfigError` with ``message`` unless ``condition`` holds."""
     if not condition:

@@ -13,15 +13,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> Tensor:
-    """−E[log D(x)] − E[log(1 − D(G(z)))]: the negated value function V(D, G) of Eq. 1.
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0, scale: float = 1.0) -> Tensor:
+    """−E[log D(x)] − E[log(1 − D(G(z)))]: the negated value function V(D, G) of Eq. 1, times ``scale``.
 
     ``real_target`` < 1 gives one-sided label smoothing (Salimans et al. 2016, §3.4): only the real
-    targets are smoothed, never the fake ones.
+    targets are smoothed, never the fake ones. ``scale=0.5`` is the released code's
+    ½[cost(real) + cost(fake)] (goodfeli/adversarial), which halves D's effective learning rate.
     """
     real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
     fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    return real + fake
+    return scale * (real + fake)
 
 
 def minimax_generator_loss(fake_logits: Tensor) -> Tensor:

@@ -10,16 +10,17 @@ and write ``<table>.json``, a markdown table and a bar chart.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
-import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, RunStart
-from zoo.reproduce.report import write_report
+from zoo.reproduce.report import markdown, write_report
+from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, run_store
 from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
 
 CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as many as the generator's samples
@@ -27,36 +28,6 @@ CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as m
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def _config_path(config: str) -> Path:
-    path = Path(config)
-    if not path.is_absolute() and not path.exists():
-        path = REPO / config
-    if not path.exists():
-        raise ZooConfigError(f"config {config} not found (run from the repository root)")
-    return path
-
-
-def train_row(row: Row, budget: Budget, run_dir: Path, seed: int, retrain: bool, extra: list[str]) -> Path:
-    """Train ``row`` under ``budget`` into ``run_dir``, unless a checkpoint of the same config,
-    budget and seed is already there; return the last checkpoint."""
-    from zoo.cli import run_lightning_cli
-
-    config = _config_path(row.config)
-    fingerprint = {"config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(), "budget": vars(budget), "seed": seed, "extra": extra}
-    marker, checkpoint = run_dir / "trained_with.json", run_dir / "checkpoints" / "last.ckpt"
-    if not retrain and checkpoint.exists() and marker.exists() and json.loads(marker.read_text()) == fingerprint:
-        print(f"reusing {checkpoint}")
-        return checkpoint
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_lightning_cli([
-        "fit", "--config", str(config), *budget.overrides(), *extra, "--seed_everything", str(seed),
-        "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "logs",
-        "--checkpoint.dirpath", str(run_dir / "checkpoints"),
-    ])
-    marker.write_text(json.dumps(fingerprint, indent=2))
-    return checkpoint
 
 
 def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
@@ -100,32 +71,58 @@ def real_rows(protocol: Any, quick: bool) -> dict[str, Any]:
     return real_data_row(protocol)
 
 
-def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: int, retrain: bool) -> dict[str, Any]:
+def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str, Any] | None, ceiling: dict, store: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": row.name, "config": row.config, "budget": vars(budget), "paper_budget": row.paper_budget,
+        "paper": None if row.paper_mean is None else {"mean": row.paper_mean, "stderr": row.paper_stderr},
+        "status": "not started" if state is None else ("complete" if state.complete else "partial"),
+    }
+    if state is None or score is None:
+        return {**entry, "ours": None, "curve": [], "verdict": "not started"}
+    return {
+        **entry,
+        "ours": {**{k: score[k] for k in ("mean", "stderr", "sigma", "n_samples", "n_points", "generator_steps")},
+                 "epochs": state.epochs_done},
+        "minus_ceiling": score["mean"] - ceiling["mean"],
+        "verdict": verdict(score["mean"], score["stderr"], row.paper_mean, row.paper_stderr)
+        + ("" if state.complete else f" (partial: {state.epochs_done}/{budget.max_epochs} epochs)"),
+        "curve": state.curve,
+        "trained_in": state.segments,
+        "checkpoint": portable_path(state.checkpoint, store),
+    }
+
+
+def reproduce_parzen_table(
+    table: ParzenTable, quick: bool, store: Path, seed: int, retrain: bool, resume: bool = False, deadline: float | None = None,
+) -> dict[str, Any]:
+    """Train (or continue) every row of ``table`` until its budget or ``deadline``, then score them all."""
     from zoo.eval.protocols import get_protocol
 
     run = RunStart()
     protocol = get_protocol(table.protocol)
     n_samples = QUICK_SAMPLES if quick else protocol.n_samples
     extra = ["--data.init_args.batch_size", "256", "--trainer.limit_val_batches", "1"] if quick else []
+    curve = CurveSpec(1, table.protocol, QUICK_SAMPLES, QUICK_TEST_POINTS) if quick else CurveSpec(table.curve_every_epochs, table.protocol)
     real = real_rows(protocol, quick)
     variants = {variant["variant"]: variant for variant in real["variants"]}
     ceiling = variants[CEILING_VARIANT]
+    folder = store / table.name / ("quick" if quick else "full")
+    runs = {row.name: RowRun(folder / f"{_slug(row.name)}-seed{seed}", row, seed, extra + list(row.extra)) for row in table.rows}
+    budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in table.rows}
+    for row in sorted(table.rows, key=lambda r: budgets[r.name].max_epochs):  # short rows first: their answers come early
+        state = runs[row.name].train(budgets[row.name], curve, deadline, resume, retrain)
+        if not state.complete:
+            break
     rows = []
     for row in table.rows:
-        budget = QUICK_BUDGET if quick else row.budget
-        checkpoint = train_row(row, budget, runs / table.name / ("quick" if quick else "full") / _slug(row.name), seed, retrain, extra)
-        score = score_row(checkpoint, table.protocol, n_samples, seed, QUICK_TEST_POINTS if quick else None)
-        rows.append({
-            "name": row.name, "config": row.config, "budget": vars(budget), "paper_budget": row.paper_budget,
-            "paper": None if row.paper_mean is None else {"mean": row.paper_mean, "stderr": row.paper_stderr},
-            "ours": {k: score[k] for k in ("mean", "stderr", "sigma", "n_samples", "n_points", "generator_steps")},
-            "minus_ceiling": score["mean"] - ceiling["mean"],
-            "verdict": verdict(score["mean"], score["stderr"], row.paper_mean, row.paper_stderr),
-            "checkpoint": str(checkpoint),
-        })
+        state = runs[row.name].state(budgets[row.name])
+        score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, seed, QUICK_TEST_POINTS if quick else None)
+        rows.append(_row_entry(row, budgets[row.name], state, score, ceiling, store))
     literal = variants["all_train"]
+    scored = [r for r in rows if r["ours"]]
     return {
         "table": table.name, "title": table.title, "citation": table.citation, "quick": quick,
+        "complete": all(r["status"] == "complete" for r in rows),
         "protocol": protocol.to_dict(), "rows": rows,
         "real_data": {
             "label": table.real_row_label,
@@ -136,10 +133,24 @@ def reproduce_parzen_table(table: ParzenTable, quick: bool, runs: Path, seed: in
             "all_variants": [{k: v[k] for k in ("variant", "n_kernel_centres", "sigma", "mean", "stderr")} for v in real["variants"]],
         },
         "notes": list(table.notes),
-        "sample_counts": {"generated_per_row": n_samples, "test_points": rows[0]["ours"]["n_points"] if rows else None,
-                          "test_set": protocol.to_dict()["test"]},
+        "sample_counts": {"generated_per_row": n_samples, "test_points": scored[0]["ours"]["n_points"] if scored else None,
+                          "test_set": protocol.to_dict()["test"], "curve_every_epochs": curve.every_n_epochs},
         **run.provenance(seeds={"training": seed, "latents": seed}),
     }
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``HH:MM:SS`` (or ``MM:SS``, or plain seconds)."""
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        raise ZooConfigError(f"--max-time must look like HH:MM:SS, got {text!r}") from None
+    if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts):
+        raise ZooConfigError(f"--max-time must look like HH:MM:SS, got {text!r}")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
 
 
 def main(argv: list[str]) -> int:
@@ -147,10 +158,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("table", choices=sorted([*TABLES, *OTHER_TABLES]))
     parser.add_argument("--quick", action="store_true", help="tiny budgets: check the pipeline, not the numbers")
     parser.add_argument("--out", default=None, help="folder for the result files (default: results/, or runs/reproduce/quick/ with --quick)")
-    parser.add_argument("--runs", default="runs/reproduce", help="folder for the rows' training runs")
+    parser.add_argument("--runs", default=None, help="run store for the rows' training runs (default: $ZOO_RUNS, else ~/.cache/zoo/runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain", action="store_true", help="train every row again even if a checkpoint exists")
+    parser.add_argument("--resume", action="store_true", help="continue rows that an earlier, interrupted invocation left partial")
+    parser.add_argument("--max-time", default=None, metavar="HH:MM:SS",
+                        help="stop at the last epoch end that fits in this time; rerun with --resume to continue")
     args = parser.parse_args(argv)
+    deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
     if args.table == "fgan-table3":
         from zoo.reproduce.fgan_table3 import run_table3, write_outputs
@@ -163,8 +178,13 @@ def main(argv: list[str]) -> int:
         write_real_data_results(str(path), None, QUICK_REAL_CENTRES if args.quick else None)
         paths = {"json": path}
     else:
-        record = reproduce_parzen_table(TABLES[args.table], args.quick, Path(args.runs), args.seed, args.retrain)
+        store = Path(args.runs).expanduser() if args.runs else run_store()
+        record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline)
         paths = write_report(record, out)
+        print(markdown(record))
     for path in paths.values():
         print(f"wrote {path}")
+    if args.table in TABLES and not record["complete"]:
+        print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
+        return 3
     return 0

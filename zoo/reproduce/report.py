@@ -25,9 +25,12 @@ def markdown(record: dict[str, Any]) -> str:
     ]
     for row in record["rows"]:
         budget = f"{row['budget']['max_epochs']} epochs" + (f" × {row['budget']['train_batches']} batches" if row["budget"]["train_batches"] else "")
+        if row["ours"] is None:
+            lines.append(f"| {row['name']} | {_cell(row['paper'])} | — | — | — | {budget} | {row['verdict']} |")
+            continue
         lines.append(
             f"| {row['name']} | {_cell(row['paper'])} | {_cell(row['ours'])} (σ={row['ours']['sigma']:.3g}) | "
-            f"{row['minus_ceiling']:+.1f} | {row['ours']['generator_steps']} | {budget} | {row['verdict']} |"
+            f"{row['minus_ceiling']:+.1f} | {row['ours']['generator_steps']} ({row['ours']['epochs']} epochs) | {budget} | {row['verdict']} |"
         )
     ceiling = real["ceiling"]
     lines.append(f"| real data, first {ceiling['n_kernel_centres']} train images (ceiling) | — | {_cell(ceiling)} "
@@ -37,35 +40,55 @@ def markdown(record: dict[str, Any]) -> str:
     lines += ["", f"Real-data KDE rows under this protocol ({real.get('source', 'computed in this run')}):", "",
               "| centres | σ | log-likelihood |", "|---|---|---|"]
     lines += [f"| {v['variant']} ({v['n_kernel_centres']}) | {v['sigma']:.3g} | {_cell(v)} |" for v in real["all_variants"]]
-    commit_note = f" ({record['commit_note']})" if record.get("commit_note") else ""
-    lines += ["", f"Commit `{record['commit']}`{commit_note}; {record['device']}; seeds {record['seeds']}; "
-                  f"wall time {record['wall_time_s']:.0f} s."]
+    curves = [row for row in record["rows"] if row.get("curve")]
+    if curves:
+        lines += ["", "Learning curves (Parzen log-likelihood at generator steps):", ""]
+        for row in curves:
+            points = ", ".join(f"{p['mean']:.1f} @ {p['generator_steps']}" for p in row["curve"])
+            lines.append(f"- {row['name']}: {points}")
+    lines += ["", f"Scored at commit `{record['commit']}`; {record['device']}; seeds {record['seeds']}; "
+                  f"scoring wall time {record['wall_time_s']:.0f} s."]
+    for row in record["rows"]:
+        for segment in row.get("trained_in", []):
+            lines.append(f"- {row['name']}: epochs {segment['epochs'][0]}–{segment['epochs'][1]} trained at commit "
+                         f"`{segment['commit']}` in {segment['wall_time_s']:.0f} s{' (interrupted)' if segment.get('interrupted') else ''}")
     lines += [f"- {note}" for note in record.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
 def bar_chart(record: dict[str, Any], path: Path) -> None:
-    """Ours with error bars, the paper's values as markers, the real-data ceiling as a line."""
+    """Left: ours with error bars beside the paper's values and the real-data ceiling.
+    Right: each row's learning curve against generator steps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = record["rows"]
-    names = [row["name"] for row in rows]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(rows) + 2), 4), dpi=110)
-    positions = range(len(rows))
-    ax.bar(positions, [r["ours"]["mean"] for r in rows], yerr=[r["ours"]["stderr"] for r in rows], color="tab:blue", label="ours")
+    ceiling = record["real_data"]["ceiling"]
+    fig, (bars, curves) = plt.subplots(1, 2, figsize=(max(4.0, 1.1 * len(rows) + 2) + 5, 4.2), dpi=110)
+    positions = list(range(len(rows)))
+    scored = [(i, r["ours"]) for i, r in enumerate(rows) if r["ours"]]
+    bars.bar([i for i, _ in scored], [o["mean"] for _, o in scored], yerr=[o["stderr"] for _, o in scored], color="tab:blue", label="ours")
     paper = [(i, r["paper"]) for i, r in enumerate(rows) if r["paper"]]
     if paper:
-        ax.errorbar([i for i, _ in paper], [p["mean"] for _, p in paper], yerr=[p["stderr"] for _, p in paper],
-                    fmt="D", color="tab:orange", label="paper")
-    ceiling = record["real_data"]["ceiling"]
-    ax.axhline(ceiling["mean"], color="black", linestyle="--", label=f"real data, {ceiling['n_kernel_centres']} centres")
-    ax.set_xticks(list(positions), names, rotation=30, ha="right")
-    ax.set_ylabel("Parzen log-likelihood (nats)")
-    ax.set_title(record["table"] + (" (quick)" if record["quick"] else ""))
-    ax.legend(fontsize=8)
+        bars.errorbar([i for i, _ in paper], [p["mean"] for _, p in paper], yerr=[p["stderr"] for _, p in paper],
+                      fmt="D", color="tab:orange", label="paper")
+    bars.axhline(ceiling["mean"], color="black", linestyle="--", label=f"real data, {ceiling['n_kernel_centres']} centres")
+    bars.set_xticks(positions, [r["name"] for r in rows], rotation=30, ha="right", fontsize=7)
+    bars.set_ylabel("Parzen log-likelihood (nats)")
+    bars.set_title(record["table"] + (" (quick)" if record["quick"] else ""))
+    bars.legend(fontsize=7)
+    for row in rows:
+        if row.get("curve"):
+            steps = [p["generator_steps"] for p in row["curve"]]
+            curves.errorbar(steps, [p["mean"] for p in row["curve"]], yerr=[p.get("stderr", 0) for p in row["curve"]],
+                            marker="o", markersize=3, label=row["name"])
+    curves.axhline(ceiling["mean"], color="black", linestyle="--", linewidth=1)
+    curves.set_xlabel("generator steps")
+    curves.set_title("learning curves")
+    if any(row.get("curve") for row in rows):
+        curves.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -1,0 +1,119 @@
+"""Stopping a run without losing it: on SIGTERM/SIGINT (preemption, Ctrl-C) and at a deadline.
+
+Lightning on its own finishes the epoch after a SIGTERM and then exits 0 with no checkpoint; on a
+cluster the grace period is shorter than an epoch and the scheduler reads exit 0 as "done". Here
+a signal only sets a flag; at the next batch end every rank saves one checkpoint together and the
+run stops with :class:`zoo.errors.ZooInterrupted` (exit 130 for SIGINT, 143 for SIGTERM) and a
+one-line resume command. A second Ctrl-C quits at once.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+
+from zoo.errors import ZooInterrupted
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def resume_command(checkpoint: Path, argv: list[str] | None = None) -> str:
+    """The command that started this process, with ``--ckpt_path`` pointing at ``checkpoint``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "--ckpt_path":
+            skip = True
+            continue
+        if arg.startswith("--ckpt_path="):
+            continue
+        kept.append(arg)
+    return shlex.join(["zoo", *kept, "--ckpt_path", str(checkpoint)])
+
+
+class GracefulStop(pl.Callback):
+    """Save and stop on SIGTERM/SIGINT; stop between epochs before ``deadline`` (a UNIX time).
+
+    Args:
+        deadline: stop at the end of the last epoch that fits before this time (``None``: no limit).
+            The run then ends normally and a later ``--ckpt_path last.ckpt`` continues it exactly.
+        resume_hint: what to print after an interruption (default: this command plus ``--ckpt_path``).
+    """
+
+    def __init__(self, deadline: float | None = None, resume_hint: str | None = None) -> None:
+        super().__init__()
+        self.deadline, self.resume_hint = deadline, resume_hint
+        self.received: int | None = None
+        self.stopped_for_deadline = False
+        self._previous: dict[int, Any] = {}
+        self._epoch_started = time.time()
+
+    # ------------------------------------------------------------------------------ signals
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # second Ctrl-C: the user wants out now
+        self.received = signum
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Registered after Lightning's own SIGTERM handler (set up before this hook), so ours wins.
+        for signum in _SIGNALS:
+            self._previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._handle)
+
+    def _restore_handlers(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._restore_handlers()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._restore_handlers()
+
+    def _checkpoint_path(self, trainer: pl.Trainer) -> Path:
+        callback = trainer.checkpoint_callback
+        folder = getattr(callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
+        return Path(folder) / "last.ckpt"
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        flagged = self.received is not None
+        if trainer.world_size > 1:  # every rank must agree to save together, or the save deadlocks
+            flagged = trainer.strategy.reduce_boolean_decision(flagged, all=False)
+        if not flagged:
+            return
+        signum = self.received if self.received is not None else signal.SIGTERM
+        path = self._checkpoint_path(trainer)
+        trainer.save_checkpoint(path)
+        name = signal.Signals(signum).name
+        steps = getattr(pl_module, "generator_steps", trainer.global_step)
+        hint = self.resume_hint or resume_command(path)
+        raise ZooInterrupted(
+            f"stopped by {name} at generator step {steps} (epoch {trainer.current_epoch}); saved {path}; resume with: {hint}",
+            exit_code=128 + int(signum),
+        )
+
+    # ----------------------------------------------------------------------------- deadline
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_started = time.time()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.deadline is None:
+            return
+        epoch_seconds = time.time() - self._epoch_started
+        out_of_time = time.time() + epoch_seconds > self.deadline
+        if trainer.world_size > 1:  # ranks' clocks differ a little; they must stop at the same epoch
+            out_of_time = trainer.strategy.reduce_boolean_decision(out_of_time, all=False)
+        if out_of_time:
+            self.stopped_for_deadline = True
+            trainer.should_stop = True

@@ -1,0 +1,158 @@
+"""The run store of ``zoo reproduce``: one folder per trained row, kept outside the work tree so a
+long reproduction survives a fresh checkout, and continued where it stopped with ``--resume``.
+
+A row's folder holds ``checkpoints/last.ckpt``, ``curve.json`` (the learning curve) and
+``run.json``: what the row trains (config hash, seed, extra options) and one segment per
+invocation (the commit it ran at, epochs before and after, wall time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooConfigError
+from zoo.provenance import REPO, git_commit
+from zoo.reproduce.tables import Budget, Row
+
+RUNS_ENV = "ZOO_RUNS"
+
+
+def run_store() -> Path:
+    """``$ZOO_RUNS``, else ``$XDG_CACHE_HOME/zoo/runs``, else ``~/.cache/zoo/runs``."""
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "zoo" / "runs"
+
+
+def portable_path(path: Path, store: Path) -> str:
+    """``path`` without this machine's prefix: ``$ZOO_RUNS/…`` inside the store, else repo-relative."""
+    path = Path(path).resolve()
+    for root, label in ((Path(store).resolve(), f"${RUNS_ENV}"), (REPO, ".")):
+        try:
+            return f"{label}/{path.relative_to(root).as_posix()}"
+        except ValueError:
+            continue
+    return path.name
+
+
+def config_path(config: str) -> Path:
+    path = Path(config)
+    if not path.is_absolute() and not path.exists():
+        path = REPO / config
+    if not path.exists():
+        raise ZooConfigError(f"config {config} not found (run from the repository root)")
+    return path
+
+
+@dataclass
+class CurveSpec:
+    """How often and how thoroughly the learning curve scores a row."""
+
+    every_n_epochs: int
+    protocol: str | None
+    num_samples: int | None = None
+    max_test_points: int | None = None
+
+
+@dataclass
+class RowState:
+    checkpoint: Path
+    epochs_done: int
+    complete: bool
+    curve: list[dict[str, Any]]
+    segments: list[dict[str, Any]]
+
+
+class RowRun:
+    """The folder of one row of one table, trained under one seed."""
+
+    def __init__(self, run_dir: Path, row: Row, seed: int, extra: list[str]) -> None:
+        self.dir, self.row, self.seed, self.extra = Path(run_dir), row, seed, list(extra)
+        self.checkpoint = self.dir / "checkpoints" / "last.ckpt"
+        self.record_path, self.curve_path = self.dir / "run.json", self.dir / "curve.json"
+
+    def identity(self) -> dict[str, Any]:
+        config = config_path(self.row.config)
+        return {"config": self.row.config, "config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(),
+                "seed": self.seed, "extra": self.extra}
+
+    def record(self) -> dict[str, Any]:
+        return json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
+
+    def _save_record(self, record: dict[str, Any]) -> None:
+        temporary = self.record_path.with_name(".run.json.tmp")
+        temporary.write_text(json.dumps(record, indent=2))
+        os.replace(temporary, self.record_path)
+
+    def state(self, budget: Budget) -> RowState | None:
+        record = self.record()
+        if not record or not self.checkpoint.exists():
+            return None
+        curve = json.loads(self.curve_path.read_text()) if self.curve_path.exists() else []
+        done = record.get("epochs_done", 0)
+        return RowState(self.checkpoint, done, done >= budget.max_epochs, curve, record.get("segments", []))
+
+    def check_resumable(self) -> None:
+        """Refuse to continue a run that trains something else (another config, seed or options)."""
+        saved = {k: self.record().get(k) for k in ("config_sha256", "seed", "extra")}
+        wanted = {k: v for k, v in self.identity().items() if k in saved}
+        changed = [k for k in saved if saved[k] != wanted[k]]
+        if changed:
+            raise ZooConfigError(
+                f"{self.dir} was trained with another {', '.join(changed)}: pass --retrain to start it over"
+            )
+
+    def train(self, budget: Budget, curve: CurveSpec, deadline: float | None, resume: bool, retrain: bool) -> RowState:
+        """Train until ``budget`` or ``deadline``, continuing the saved run when ``resume``."""
+        from zoo.callbacks.curve import LearningCurve
+        from zoo.callbacks.interrupts import GracefulStop
+        from zoo.cli import run_lightning_cli
+
+        state = self.state(budget)
+        if state is not None and not retrain:
+            self.check_resumable()
+            if state.complete:
+                return state
+            if not resume:
+                raise ZooConfigError(
+                    f"{self.dir} holds a partial run ({state.epochs_done}/{budget.max_epochs} epochs): "
+                    f"add --resume to continue it or --retrain to start over"
+                )
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir.mkdir(parents=True)
+            self._save_record({**self.identity(), "epochs_done": 0, "segments": []})
+        before = self.record().get("epochs_done", 0)
+        args = [
+            "fit", "--config", str(config_path(self.row.config)), *budget.overrides(), *self.extra,
+            "--seed_everything", str(self.seed),
+            "--trainer.logger.init_args.save_dir", str(self.dir), "--trainer.logger.init_args.name", "logs",
+            "--checkpoint.dirpath", str(self.dir / "checkpoints"),
+        ]
+        if self.checkpoint.exists():
+            args += ["--ckpt_path", str(self.checkpoint)]
+        stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
+        learning_curve = LearningCurve(str(self.curve_path), curve.every_n_epochs, "parzen", curve.protocol,
+                                       curve.num_samples, curve.max_test_points, seed=self.seed)
+        started, commit = time.time(), git_commit()
+        segment: dict[str, Any] = {"commit": commit, "epochs": [before, before]}
+        try:
+            cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve])
+            segment["epochs"][1] = int(cli.trainer.current_epoch)
+        except BaseException:
+            segment["interrupted"] = True  # last.ckpt holds the mid-epoch state the signal saved
+            raise
+        finally:
+            record = self.record()
+            record["epochs_done"] = segment["epochs"][1]
+            record["segments"].append({**segment, "wall_time_s": round(time.time() - started, 1)})
+            self._save_record(record)
+        return self.state(budget)
