@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from zoo.errors import ZooWeightsError
-from zoo.eval import fidelity
+from zoo.eval.cache import cache_dir
 from zoo.eval.fidelity import compute_fid, compute_inception_score, compute_kid, compute_precision_recall
-from zoo.eval.inception import INCEPTION_WEIGHTS_ENV, INCEPTION_WEIGHTS_NAME, file_hash, resolve_inception_weights
+from zoo.eval.inception import INCEPTION_WEIGHTS_ENV, INCEPTION_WEIGHTS_NAME, Extractor, file_hash, resolve_inception_weights
 
 BACKENDS = ["torchmetrics", "torch-fidelity"]
 
@@ -134,7 +134,7 @@ def test_real_statistics_are_cached_and_not_recomputed(backend):
         assert second["n_real"] == first["n_real"] == 500
         assert extractor.seen - seen == 600  # only the fakes went through the extractor
     assert len(loads) == 2  # the real loader ran once per metric, on the cache miss
-    cached = list((fidelity.cache_dir()).rglob("toy-train-*"))
+    cached = list(cache_dir().rglob("toy-train-*"))
     assert cached, "no cache file written"
     other = compute_fid(fake, real[:100], extractor, cache_key="toy-val", backend=backend)
     assert other["n_real"] == 100
@@ -200,7 +200,7 @@ def test_both_backends_see_the_same_inception_features(random_inception_weights)
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     images = torch.rand(2, 1, 20, 20, generator=torch.Generator().manual_seed(2))
-    extractor = fidelity.Extractor("inception", str(random_inception_weights), "features", "64")
+    extractor = Extractor("inception", str(random_inception_weights), "features", "64")
     reference = FeatureExtractorInceptionV3("inception-v3-compat", ["64"], str(random_inception_weights))
     prepared = extractor.prepare(images, (0.0, 1.0))
     assert prepared.dtype == torch.uint8 and prepared.shape == (2, 3, 20, 20)

@@ -6,13 +6,16 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from tests.conftest import REPO, subprocess_env, tiny_vanilla
 from zoo.data.digits import DigitsDataModule
+from zoo.data.folders import ImageFolderDataModule, LSUNDataModule
 from zoo.data.toy2d import MixtureDataModule
 from zoo.errors import ZooConfigError
+from zoo.eval.cache import datamodule_cache_key
 from zoo.eval.harness import Distributed, chunked_map, evaluate, generate_samples
 from zoo.eval.parzen import evaluate_parzen
 
@@ -162,3 +165,65 @@ def test_fidelity_metrics_through_the_harness_with_a_custom_extractor(metric, tm
     if metric != "is":
         assert record["n_real"] == 1297
         assert record["value"] > 0  # an untrained generator is far from the data
+
+
+# ------------------------------------------------------------------ cached real statistics: keyed on the data
+
+
+def image_folder(path, brightness, count=40):
+    """``count`` 8×8 grey PNGs around ``brightness`` (0..255), so two folders differ in their statistics."""
+    from PIL import Image
+
+    path.mkdir(parents=True)
+    generator = np.random.default_rng(brightness)
+    for index in range(count):
+        pixels = np.clip(generator.normal(brightness, 40, size=(8, 8)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels, mode="L").save(path / f"{index:03d}.png")
+    return path
+
+
+def folder_data(folder, **kwargs):
+    return ImageFolderDataModule(str(folder), image_size=8, channels=1, value_range=(0.0, 1.0), val_fraction=0.0, **kwargs)
+
+
+def test_cache_keys_tell_apart_categories_folders_roots_and_ranges(tmp_path):
+    bedroom = datamodule_cache_key(LSUNDataModule("bedroom", data_root=str(tmp_path)))
+    assert bedroom == datamodule_cache_key(LSUNDataModule("bedroom", data_root=str(tmp_path), batch_size=7, num_workers=2))
+    assert bedroom != datamodule_cache_key(LSUNDataModule("church_outdoor", data_root=str(tmp_path)))
+    assert bedroom != datamodule_cache_key(LSUNDataModule("bedroom", data_root=str(tmp_path / "other")))
+    assert bedroom != datamodule_cache_key(LSUNDataModule("bedroom", data_root=str(tmp_path), image_size=32))
+    assert bedroom != datamodule_cache_key(LSUNDataModule("bedroom", data_root=str(tmp_path), value_range=(0.0, 1.0)))
+    assert bedroom != datamodule_cache_key(LSUNDataModule("bedroom", data_root=str(tmp_path)), split="val")
+    assert folder_data(tmp_path / "a").hparams and \
+        datamodule_cache_key(folder_data(tmp_path / "a")) != datamodule_cache_key(folder_data(tmp_path / "b"))
+    assert datamodule_cache_key(folder_data(tmp_path / "a")) == datamodule_cache_key(folder_data(tmp_path / "x" / ".." / "a"))
+    assert datamodule_cache_key(DigitsDataModule(seed=0)) != datamodule_cache_key(DigitsDataModule(seed=1))  # seed splits digits
+
+
+def fail_on_read(*args, **kwargs):
+    raise AssertionError("the data were read despite cached statistics")
+
+
+@pytest.mark.parametrize("metric", ["fid", "kid"])
+def test_two_folders_get_their_own_statistics_and_a_cache_hit_reads_no_data(metric, tmp_path, monkeypatch):
+    from zoo.eval.fidelity import compute_fid, compute_kid
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    dark, bright = image_folder(tmp_path / "dark", 60), image_folder(tmp_path / "bright", 110)
+    model, extractor = tiny_vanilla(), PixelFeatures()
+    samples = generate_samples(model, 64, seed=0)
+    direct = compute_fid if metric == "fid" else compute_kid
+    records, expected = {}, {}
+    for name, folder in (("dark", dark), ("bright", bright)):
+        records[name] = evaluate(model, folder_data(folder), [metric], num_samples=64, feature_extractor=extractor)[metric]
+        real = folder_data(folder).split_tensors("train")
+        expected[name] = direct(samples, real, extractor, n_fake=64, n_real=None, batch_size=500)["value"]
+        assert records[name]["n_real"] == 40 and records[name]["n_fake"] == 64
+        assert records[name]["value"] == pytest.approx(expected[name], rel=1e-3)  # KID: float32 cancellation
+    assert records["dark"]["value"] != pytest.approx(records["bright"]["value"], rel=1e-2)
+
+    unreadable = folder_data(dark)
+    for method in ("setup", "labelled_split", "split_tensors", "train_dataloader"):
+        monkeypatch.setattr(unreadable, method, fail_on_read)
+    again = evaluate(model, unreadable, [metric], num_samples=64, feature_extractor=extractor)[metric]
+    assert again["value"] == pytest.approx(records["dark"]["value"], rel=1e-3) and again["n_real"] == 40

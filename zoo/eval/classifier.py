@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.errors import ZooConfigError, ZooWeightsError, require
-from zoo.eval.inception import cache_dir, file_hash
+from zoo.eval.cache import cache_dir, file_hash
 
 CLASSIFIER_FILE_NAME = "mnist_classifier.pt"
 ARCHITECTURE = "mnist-lenet5x5-v1"

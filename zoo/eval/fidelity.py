@@ -20,68 +20,32 @@ Sources: ``fake`` is a tensor, an iterable of batches (``x`` or ``(x, y)``) or a
 zero-argument loader returning one, called only when the cached statistics are missing.
 
 Real statistics are cached as ``<cache_dir()>/fidelity/<cache_key>-<extractor id>-n<n_real>-<kind>.pt``
-when ``cache_key`` (e.g. ``"cifar10-train"``) is given; the file stores ``mean``/``cov`` (FID) or the raw
+when ``cache_key`` is given. The key must name the data exactly (the harness uses
+:func:`zoo.eval.cache.datamodule_cache_key`: class, split, shape, value range, root and every hparam): two
+data sets sharing a key share statistics, and give a wrong FID. The file stores ``mean``/``cov`` (FID) or the raw
 ``features`` (KID) and the number of real images. The torch-fidelity backend uses torch-fidelity's own
 cache (same key, under ``<cache_dir()>/torch-fidelity``) plus a small record of n_real.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from typing import Union
 
 import torch
-from torch import Tensor
 
-from zoo.errors import ZooDataError, require
-from zoo.eval.inception import Extractor, FeatureExtractor, LayerOf, cache_dir
+from zoo.errors import require
+from zoo.eval.image_sources import ImageSource, iterate_batches, pick_device, resolve_real, statistics_path
+from zoo.eval.inception import Extractor, FeatureExtractor
+from zoo.eval.torch_fidelity_backend import torch_fidelity_metrics
 
-ImageSource = Union[Tensor, Iterable, Callable]
+__all__ = ["BACKENDS", "ImageSource", "compute_fid", "compute_inception_score", "compute_kid",
+           "compute_precision_recall", "iterate_batches", "mnist_fid", "mnist_inception_score"]
 BACKENDS = ("torchmetrics", "torch-fidelity")
 DEFAULT_FID_SAMPLES = 50_000
 DEFAULT_IS_SAMPLES = 50_000
 DEFAULT_IS_SPLITS = 10
 DEFAULT_KID_SUBSETS = 100
 DEFAULT_KID_SUBSET_SIZE = 1000
-
-
-def iterate_batches(source: ImageSource, limit: int | None, batch_size: int) -> Iterator[Tensor]:
-    """Batches of at most ``limit`` images from a tensor, an iterable of batches, or a sampler ``f(n)``."""
-    remaining = float("inf") if limit is None else limit
-    if isinstance(source, Tensor):
-        batches: Iterable = source.split(batch_size)
-    elif callable(source):
-        require(limit is not None, "a sampler source needs n_fake (how many images to draw)")
-        batches = (source(min(batch_size, int(limit - start))) for start in range(0, int(limit), batch_size))
-    else:
-        batches = source
-    for batch in batches:
-        if remaining <= 0:
-            return
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        images = images[: int(min(remaining, len(images)))].detach()
-        remaining -= len(images)
-        yield images
-
-
-def _cache_path(cache_key: str, extractor: Extractor, n_real: int | None, kind: str, folder: str = "fidelity"):
-    """``<cache_dir()>/<folder>/<cache_key>-<extractor identity>-n<n_real>-<kind>.pt``, folder created."""
-    require(bool(re.fullmatch(r"[\w.\-]+", cache_key)), f"cache_key may hold letters, digits, '.-_': {cache_key!r}")
-    path = cache_dir() / folder / f"{cache_key}-{extractor.identity}-n{n_real or 'all'}-{kind}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _resolve_real(real: ImageSource | None) -> ImageSource:
-    require(real is not None, "no real images given and no cached statistics for this cache_key")
-    return real() if callable(real) else real
-
-
-def _device(device: str | torch.device | None) -> torch.device:
-    return torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _feed(metric, source, limit, batch_size, extractor, value_range, device, **update_kwargs) -> int:
@@ -111,7 +75,7 @@ def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, v
         else:
             metric = KernelInceptionDistance(feature=extractor.torchmetrics_module(), reset_real_features=False, sync_on_compute=False, **kw)
     metric = metric.to(device)
-    path = _cache_path(cache_key, extractor, n_real, kind) if cache_key else None
+    path = statistics_path(cache_key, extractor, n_real, kind) if cache_key else None
     if path is not None and path.exists():
         cached = torch.load(path, map_location=device, weights_only=True)
         count = int(cached["n"])
@@ -124,7 +88,7 @@ def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, v
             metric.real_features.append(cached["features"])
         real_count = count
     else:
-        real_count = _feed(metric, _resolve_real(real), n_real, batch_size, extractor, value_range, device, real=True)
+        real_count = _feed(metric, resolve_real(real), n_real, batch_size, extractor, value_range, device, real=True)
         if path is not None:
             if kind == "fid":
                 count = metric.real_features_num_samples.item()
@@ -138,104 +102,6 @@ def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, v
         metric.subset_size = min(metric.subset_size, real_count, fake_count)
     result = metric.compute()
     return result, real_count, fake_count
-
-
-# ---------------------------------------------------------------------------------------- torch-fidelity
-def _as_uint8_or_unit_tensor(source, limit, batch_size, extractor, value_range) -> Tensor:
-    batches = [extractor.prepare(images, value_range) for images in iterate_batches(source, limit, batch_size)]
-    require(len(batches) > 0, "an image source gave no images")
-    return torch.cat(batches)
-
-
-class _TensorDataset(torch.utils.data.Dataset):
-    def __init__(self, images: Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> Tensor:
-        return self.images[index]
-
-
-class _UnreadableDataset(torch.utils.data.Dataset):
-    """Stands for real images whose features torch-fidelity has cached; reading it means the cache is broken."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __len__(self) -> int:
-        raise ZooDataError(self.message)
-
-    def __getitem__(self, index: int) -> Tensor:
-        raise ZooDataError(self.message)
-
-
-def _register_module_extractor() -> str:
-    """Register (once) a torch-fidelity extractor that wraps the zoo's custom module, passed as a kwarg."""
-    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
-
-    class ZooModuleExtractor(FeatureExtractorBase):
-        def __init__(self, name, features_list, zoo_module=None, **kwargs):
-            super().__init__(name, features_list)
-            self.zoo_module = zoo_module
-
-        def forward(self, images):
-            return tuple(LayerOf(self.zoo_module, name)(images) for name in self.features_list)
-
-        @staticmethod
-        def get_provided_features_list():
-            return "features", "logits"
-
-        @staticmethod
-        def get_default_feature_layer_for_metric(metric):
-            return "logits" if metric == "isc" else "features"
-
-        @staticmethod
-        def can_be_compiled():
-            return False
-
-    if "zoo-module" not in FEATURE_EXTRACTORS_REGISTRY:
-        register_feature_extractor("zoo-module", ZooModuleExtractor)
-    return "zoo-module"
-
-
-def _torch_fidelity(metrics: dict, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device,
-                    seed: int, **options) -> tuple[dict, int | None, int]:
-    from torch_fidelity import calculate_metrics
-
-    device = _device(device)
-    kwargs = dict(metrics, cuda=device.type == "cuda", batch_size=batch_size, verbose=False, save_cpu_ram=True,
-                  rng_seed=seed, cache=False, **options)
-    if extractor.is_inception:
-        kwargs.update(feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(extractor.weights),
-                      **{f"feature_layer_{metric}": extractor.layer for metric in ("fid", "kid", "prc", "isc")})
-    else:
-        kwargs.update(feature_extractor=_register_module_extractor(), zoo_module=extractor.module.module.eval())
-    fakes = _as_uint8_or_unit_tensor(fake, n_fake, batch_size, extractor, value_range)
-    kwargs["input1"] = _TensorDataset(fakes)
-    real_count = None
-    if kwargs.get("fid") or kwargs.get("kid") or kwargs.get("prc"):
-        kind = "fid" if kwargs.get("fid") else "features"  # torch-fidelity caches FID statistics or raw features
-        record = None
-        if cache_key:
-            record = _cache_path(cache_key, extractor, n_real, kind, "torch-fidelity").with_suffix(".json")
-            kwargs.update(cache=True, cache_root=str(record.parent), input2_cache_name=record.stem[: -len(kind) - 1])
-        if record is not None and record.exists():
-            real_count = json.loads(record.read_text())["n_real"]
-            kwargs["input2"] = _UnreadableDataset(f"torch-fidelity's cache for {record.stem} is bad: delete {record}")
-        else:
-            reals = _as_uint8_or_unit_tensor(_resolve_real(real), n_real, batch_size, extractor, value_range)
-            kwargs["input2"], real_count = _TensorDataset(reals), len(reals)
-        if "kid_subset_size" in kwargs:
-            kwargs["kid_subset_size"] = min(kwargs["kid_subset_size"], len(fakes), real_count)
-        result = calculate_metrics(**kwargs)
-        if record is not None and not record.exists():
-            record.write_text(json.dumps({"n_real": real_count}))
-    else:
-        result = calculate_metrics(**kwargs)
-    return result, real_count, len(fakes)
 
 
 # ---------------------------------------------------------------------------------------------- public
@@ -273,9 +139,9 @@ def compute_fid(
         require(extractor.is_inception or getattr(extractor.module, "num_features", None),
                 "a custom FID feature extractor needs a num_features attribute (its feature size)")
         value, real_count, fake_count = _torchmetrics_pair(
-            "fid", fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, _device(device))
+            "fid", fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, pick_device(device))
     else:
-        result, real_count, fake_count = _torch_fidelity(
+        result, real_count, fake_count = torch_fidelity_metrics(
             {"fid": True}, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, seed=0)
         value = result["frechet_inception_distance"]
     return _record("fid", value, None, real_count, fake_count, extractor, backend)
@@ -306,14 +172,14 @@ def compute_kid(
     _check_backend(backend)
     extractor = Extractor(feature_extractor, weights_path, "features", inception_layer)
     if backend == "torchmetrics":
-        device = _device(device)
+        device = pick_device(device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             (mean, std), real_count, fake_count = _torchmetrics_pair(
                 "kid", fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device,
                 subsets=subsets, subset_size=subset_size)
     else:
-        result, real_count, fake_count = _torch_fidelity(
+        result, real_count, fake_count = torch_fidelity_metrics(
             {"kid": True}, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, seed=seed,
             kid_subsets=subsets, kid_subset_size=subset_size)
         mean, std = result["kernel_inception_distance_mean"], result["kernel_inception_distance_std"]
@@ -343,7 +209,7 @@ def compute_inception_score(
     if backend == "torchmetrics":
         from torchmetrics.image.inception import InceptionScore
 
-        device = _device(device)
+        device = pick_device(device)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
             metric = InceptionScore(feature=extractor.torchmetrics_module(), splits=splits, sync_on_compute=False).to(device)
@@ -352,7 +218,7 @@ def compute_inception_score(
             torch.manual_seed(seed)
             mean, std = metric.compute()
     else:
-        result, _, fake_count = _torch_fidelity(
+        result, _, fake_count = torch_fidelity_metrics(
             {"isc": True}, fake, None, extractor, n_fake, None, None, value_range, batch_size, device, seed=seed,
             isc_splits=splits)
         mean, std = result["inception_score_mean"], result["inception_score_std"]
@@ -379,7 +245,7 @@ def compute_precision_recall(
     F-score, "precision", "recall", ...}`` with the usual counts and extractor identity.
     """
     extractor = Extractor(feature_extractor, weights_path, "features")
-    result, real_count, fake_count = _torch_fidelity(
+    result, real_count, fake_count = torch_fidelity_metrics(
         {"prc": True}, fake, real, extractor, n_fake, n_real, cache_key, value_range, batch_size, device, seed=0,
         prc_neighborhood=neighborhood)
     return _record("precision_recall", result["f_score"], None, real_count, fake_count, extractor, "torch-fidelity",

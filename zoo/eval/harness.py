@@ -174,8 +174,12 @@ def _dfeat_svm(model: Any, datamodule: Any) -> dict:
 
 
 def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extractor: Any, weights_path: str | None, batch_size: int) -> dict:
-    """FID, IS or KID through :mod:`zoo.eval.fidelity`, against the data's training split."""
+    """FID, IS or KID through :mod:`zoo.eval.fidelity`, against the data's whole training split.
+
+    The split is read only when no statistics are cached under its :func:`~zoo.eval.cache.datamodule_cache_key`.
+    """
     from zoo.eval import fidelity
+    from zoo.eval.cache import datamodule_cache_key
 
     value_range = tuple(datamodule.value_range)
     if feature_extractor == "auto":
@@ -185,9 +189,11 @@ def _fidelity_metric(metric: str, samples: Tensor, datamodule: Any, feature_extr
     options = dict(feature_extractor=feature_extractor, weights_path=weights_path, value_range=value_range, batch_size=batch_size)
     if metric == "is":
         return fidelity.compute_inception_score(samples, n_fake=len(samples), **options)
-    real = datamodule.split_tensors("train")
-    if feature_extractor == "mnist-classifier":
-        real = _mnist_like(real, datamodule.value_range)
-    key = f"{type(datamodule).__name__}-train-{'x'.join(map(str, datamodule.sample_shape))}"
+
+    def load_real() -> Tensor:  # called only when the cached statistics are missing
+        real = datamodule.split_tensors("train")
+        return _mnist_like(real, datamodule.value_range) if feature_extractor == "mnist-classifier" else real
+
+    key = datamodule_cache_key(datamodule, "train")
     compute = fidelity.compute_fid if metric == "fid" else fidelity.compute_kid
-    return compute(samples, real, cache_key=key, n_fake=len(samples), n_real=len(real), **options)
+    return compute(samples, load_real, cache_key=key, n_fake=len(samples), n_real=None, **options)

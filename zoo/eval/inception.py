@@ -1,4 +1,4 @@
-"""Feature extractors for FID/IS/KID: Inception-v3 weights, custom modules, file hashes, the cache folder.
+"""Feature extractors for FID/IS/KID: Inception-v3 weights and custom modules.
 
 FID (Heusel et al., 2017) and IS (Salimans et al., 2016) are only comparable to published numbers when
 computed with the TensorFlow Inception graph of 2015-12-05; torch-fidelity ships a PyTorch port of it as
@@ -19,41 +19,17 @@ import torch
 from torch import Tensor, nn
 
 from zoo.errors import ZooConfigError, ZooWeightsError, require
+from zoo.eval.cache import HASH_HEX_DIGITS, cache_dir, file_hash
 
 INCEPTION_WEIGHTS_NAME = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_WEIGHTS_NAME}"
 INCEPTION_WEIGHTS_ENV = "ZOO_INCEPTION_WEIGHTS"
 INCEPTION_WEIGHTS_CONFIG_KEY = "zoo eval --weights"
-CACHE_ENV = "ZOO_CACHE"
 # torch.hub names files <stem>-<first 8 hex digits of sha256>.<ext>; the official file's prefix:
 _OFFICIAL_SHA256_PREFIX = "6726825d"
-HASH_HEX_DIGITS = 16
 POOL_LAYER, LOGITS_LAYER = "2048", "logits_unbiased"
 INCEPTION_FEATURE_LAYERS = ("64", "192", "768", "2048")  # the standard FID/KID layer is the 2048-d pool
 FeatureExtractor = Union[nn.Module, str]
-
-_hash_memo: dict[tuple[str, int, int], str] = {}
-
-
-def cache_dir() -> Path:
-    """The zoo's cache folder: ``$ZOO_CACHE``, else ``~/.cache/gan-zoo`` (created on demand)."""
-    folder = Path(os.environ.get(CACHE_ENV, "~/.cache/gan-zoo")).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    """The first :data:`HASH_HEX_DIGITS` hex digits of the file's sha256 (memoised per size and mtime)."""
-    path = Path(path)
-    stat = path.stat()
-    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo_key not in _hash_memo:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _hash_memo[memo_key] = digest.hexdigest()[:HASH_HEX_DIGITS]
-    return _hash_memo[memo_key]
 
 
 def module_hash(module: nn.Module) -> str:
