@@ -156,10 +156,14 @@ def test_evaluate_parzen_reports_mean_and_stderr_of_the_test_points():
     assert record["mean"] == result.mean and len(record["validation_curve"]) == len(DEFAULT_SIGMAS)
 
 
-def test_evaluate_parzen_checks_the_protocols_sample_count():
+def test_a_protocol_checks_its_sample_count_and_scores_with_its_own_grid():
     samples = torch.rand(10, 4)
     with pytest.raises(ZooConfigError, match="10000 samples"):
-        evaluate_parzen(samples, samples, samples, protocol="gan2014")
+        GAN2014.score(samples, samples, samples)
+    centres, validation = clusters_with_noise(DEFAULT_SIGMAS[4])
+    small = dataclasses.replace(GAN2014, name="small", n_samples=len(centres), sigmas=(0.05, 3.0))
+    result = small.score(centres, validation, validation[:20])
+    assert result.protocol == "small" and [s for s, _ in result.validation_curve] == [0.05, 3.0]
 
 
 def fake_mnist(train_size: int = 60_000, test_size: int = 7, pixels: int = 1):

@@ -27,14 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import torch
 
 from zoo.errors import require
-
-if TYPE_CHECKING:
-    from zoo.eval.protocols import ParzenProtocol
 
 # Goodfellow et al. (2014)'s grid, 10 ** linspace(-1, 0, 10): 0.1, 0.129, ..., 1.0.
 DEFAULT_SIGMAS: tuple[float, ...] = tuple(10.0 ** (-1.0 + i / 9.0) for i in range(10))
@@ -254,29 +251,16 @@ def evaluate_parzen(
     validation: torch.Tensor,
     test: torch.Tensor,
     sigmas: Sequence[float] | None = None,
-    protocol: ParzenProtocol | str | None = None,
     *,
+    protocol_name: str | None = None,
     point_chunk: int | None = None,
     sample_chunk: int | None = None,
 ) -> ParzenResult:
     """Choose σ on ``validation``, then score ``test``: the full Parzen protocol of Goodfellow et al. (2014).
 
-    With a ``protocol`` (a :class:`~zoo.eval.protocols.ParzenProtocol` or its registry name), its σ grid
-    is the default and the number of samples must be the one it prescribes.
+    ``protocol_name`` is only recorded; to score under a named protocol (its σ grid, its sample count
+    checked) use :meth:`zoo.eval.protocols.ParzenProtocol.score`.
     """
-    protocol_name = None
-    if protocol is not None:
-        from zoo.eval.protocols import get_protocol
-
-        protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
-        protocol_name = protocol.name
-        sigmas = protocol.sigmas if sigmas is None else sigmas
-        n_given = _as_matrix(samples, "samples").shape[0]
-        require(
-            n_given == protocol.n_samples,
-            f"protocol {protocol.name} scores {protocol.n_samples} samples, got {n_given}; "
-            "draw that many or pass protocol=None",
-        )
     chunks = {"point_chunk": point_chunk, "sample_chunk": sample_chunk}
     curve = validation_curve(samples, validation, sigmas, **chunks)
     sigma = max(curve, key=lambda pair: pair[1])[0]

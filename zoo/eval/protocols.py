@@ -72,11 +72,18 @@ class ParzenProtocol:
         images, _ = mnist_data.load_mnist_tensors(data_root, train=False)
         return images.reshape(images.shape[0], -1)
 
+    def score(self, samples: torch.Tensor, validation: torch.Tensor, test: torch.Tensor) -> ParzenResult:
+        """:func:`~zoo.eval.parzen.evaluate_parzen` with this protocol's σ grid, once the sample count is checked."""
+        n_given = torch.as_tensor(samples).shape[0]
+        require(
+            n_given == self.n_samples,
+            f"protocol {self.name} scores {self.n_samples} samples, got {n_given}; draw that many or pass protocol=None",
+        )
+        return evaluate_parzen(samples, validation, test, self.sigmas, protocol_name=self.name)
+
     def evaluate(self, samples: torch.Tensor, data_root: str | Path | None = None) -> ParzenResult:
         """Score ``n_samples`` generated images (values in [0, 1], any shape ``(N, ...)``) under this protocol."""
-        return evaluate_parzen(
-            samples, self.validation_images(data_root), self.test_images(data_root), protocol=self
-        )
+        return self.score(samples, self.validation_images(data_root), self.test_images(data_root))
 
     def to_dict(self) -> dict:
         return {
