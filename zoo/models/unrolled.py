@@ -1,0 +1,80 @@
+"""Unrolled Generative Adversarial Networks — Metz, Poole, Pfau & Sohl-Dickstein, ICLR 2017.
+
+For each training iteration:
+
+1. D takes its normal step on V(D, G) (Eq. 1), with its own optimizer;
+2. G descends the surrogate f_K(θ_G, θ_D) = f(θ_G, θ_D^K(θ_G, θ_D)) (Eq. 5): its loss against the
+   discriminator θ_D^K reached by K further steps of D's optimizer (Eq. 4), from D's current
+   parameters and optimizer state, differentiated *through* those K steps. The unrolled copy is
+   thrown away: D and its optimizer state never see it.
+
+K = 0 is the plain GAN; ``second_order=False`` drops dθ_D^K/dθ_G, the paper's first-order variant.
+The unrolled steps reuse G's minibatch (real and generated), as the authors' notebook does.
+
+2-D mixtures (§3.1, Appendix A): the nets of :mod:`zoo.nets.toy`, G minimising the minimax form
+log(1 − D(G(z))) against the unrolled D, Adam 1e-4 with β1 = 0.5 for both players, batch 512,
+alternating updates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from zoo.core import MinimaxGAN
+from zoo.core.unroll import unroll
+from zoo.errors import require
+from zoo.nets.toy import ToyDiscriminator, ToyGenerator
+
+
+class UnrolledGAN(MinimaxGAN):
+    """A GAN whose generator looks K steps ahead of its discriminator.
+
+    Args:
+        unroll_steps: K, the discriminator steps G looks ahead (0: a plain GAN).
+        second_order: back-propagate through the K steps (``False``: first-order variant).
+        data_dim: dimension of the data (2 for the mixtures).
+        g_hidden, d_hidden: widths of G's and D's ReLU layers.
+        d_input_scale: D multiplies its input by this first (Appendix A: ¼).
+        init_gain: gain of the orthogonal weight initialisation (Appendix A: 0.8).
+        **kwargs: the options of :class:`zoo.core.MinimaxGAN` and :class:`zoo.core.TwoPlayerGAN`.
+    """
+
+    def __init__(
+        self,
+        unroll_steps: int = 10,
+        second_order: bool = True,
+        data_dim: int = 2,
+        latent_dim: int = 256,
+        g_hidden: Sequence[int] = (128, 128),
+        d_hidden: Sequence[int] = (128,),
+        d_input_scale: float = 0.25,
+        init_gain: float = 0.8,
+        generator_objective: str = "minimax",
+        optimizer: str = "adam",
+        g_lr: float = 1e-4,
+        d_lr: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        **kwargs: Any,
+    ) -> None:
+        require(unroll_steps >= 0, f"model.unroll_steps must be >= 0, got {unroll_steps}")
+        generator = ToyGenerator(latent_dim, g_hidden, data_dim, init_gain)
+        discriminator = ToyDiscriminator(d_hidden, data_dim, d_input_scale, init_gain)
+        super().__init__(
+            generator, discriminator, generator_objective=generator_objective, latent_dim=latent_dim,
+            optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
+        )
+
+    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
+        """G's loss against θ_D^K (Eq. 5). Without autograd (validation) there is nothing to
+        differentiate through, and the loss is taken against the current D."""
+        steps = self.hparams.unroll_steps if torch.is_grad_enabled() else 0
+        d_optimizer = self.optimizers(use_pl_optimizer=False)[1] if steps else None
+        lookahead = unroll(
+            self.discriminator, lambda: self.discriminator_loss(real, fake), d_optimizer, steps,
+            self.hparams.second_order, self.hparams.grad_clip_norm,
+        )
+        return lookahead(super().generator_loss, fake, real)
