@@ -1,14 +1,25 @@
-"""Rebuild a trained GAN from a checkpoint written by ``zoo fit``, without knowing its class.
+"""Read zoo checkpoints safely and rebuild the GAN (and its DataModule) they name.
 
 A zoo checkpoint names the LightningModule that wrote it twice: ``checkpoint["zoo"]["model_class"]``
 (written by :meth:`zoo.core.TwoPlayerGAN.on_save_checkpoint`) and
 ``checkpoint["hyper_parameters"]["_class_path"]`` (written by LightningCLI). Either is enough to
-import the class; the remaining hyper-parameters are its constructor arguments.
+find the class; the remaining hyper-parameters are its constructor arguments.
+
+A checkpoint is untrusted input, so two rules hold everywhere in the zoo:
+
+* files are read with ``torch.load(weights_only=True)``: tensors and plain values only, never a
+  pickled object whose unpickling could run code (zoo checkpoints need nothing more);
+* a class named in a checkpoint goes through :func:`resolve_class`, which refuses anything that is
+  not a subclass of the expected Lightning base before anything is called.
 """
 
 from __future__ import annotations
 
 import importlib
+import pathlib
+import pickle
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +29,23 @@ from zoo.core.gan import TwoPlayerGAN
 from zoo.errors import ZooConfigError
 
 _PRIVATE_KEYS = ("_class_path", "_instantiator")
+_DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+# Building a path from its parts runs no code; hyper-parameters such as data_root may hold one.
+_SAFE_EXTRA_GLOBALS = [pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath]
+_RESUME_KEYS = ("epoch", "global_step", "loops", "optimizer_states")
+
+
+def _load_error(error: BaseException) -> str:
+    """The informative line of a torch.load error (weights-only errors bury it after a preamble)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = next((lines[i + 1] for i, line in enumerate(lines[:-1]) if line.endswith("WeightsUnpickler error:")), None)
+    text = detail or (lines[0] if lines else "")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The raw checkpoint dict; one-line errors for a missing or unreadable file."""
+    """The raw checkpoint dict, read as plain data; one-line errors for a missing, unreadable,
+    unsafe or non-Lightning file."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise ZooConfigError(
@@ -29,19 +53,35 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"e.g. runs/<name>/version_N/checkpoints/last.ckpt)"
         )
     try:
-        # weights_only=False: Lightning checkpoints hold plain Python objects (loops, callbacks).
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as error:  # a truncated download, a text file, another pickle format
-        raise ZooConfigError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+        with torch.serialization.safe_globals(_SAFE_EXTRA_GLOBALS):
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # a pickled object, a truncated download, a text file, an empty file
+        name = re.search(r"GLOBAL ([\w.]+)", str(error)) if isinstance(error, pickle.UnpicklingError) else None
+        if name:
+            raise ZooConfigError(
+                f"refused to load {path}: it holds a pickled Python object ({name.group(1)}) that could run code "
+                f"when read; the zoo reads only plain-data checkpoints (tensors, numbers, strings) as `zoo fit` writes them"
+            ) from None
+        raise ZooConfigError(
+            f"cannot read checkpoint {path}: it is truncated or not a PyTorch checkpoint ({_load_error(error)}); "
+            f"pass an intact .ckpt written by `zoo fit`"
+        ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ZooConfigError(f"{path} is not a Lightning checkpoint (it has no 'state_dict')")
+        raise ZooConfigError(
+            f"{path} is not a Lightning checkpoint (it has no 'state_dict'); pass a .ckpt written by `zoo fit`"
+        )
     return checkpoint
 
 
-def model_class_path(checkpoint: dict[str, Any]) -> str:
-    """``package.module.Class`` of the LightningModule that wrote ``checkpoint``."""
+def saved_model_class(checkpoint: dict[str, Any]) -> str | None:
+    """``package.module.Class`` of the LightningModule that wrote ``checkpoint``, if it says."""
     class_path = (checkpoint.get("zoo") or {}).get("model_class")
-    class_path = class_path or (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    return class_path or (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+
+
+def model_class_path(checkpoint: dict[str, Any]) -> str:
+    """``package.module.Class`` of the LightningModule that wrote ``checkpoint`` (required)."""
+    class_path = saved_model_class(checkpoint)
     if not class_path:
         raise ZooConfigError(
             "the checkpoint does not name its model class (no zoo.model_class, no hyper_parameters._class_path): "
@@ -50,16 +90,47 @@ def model_class_path(checkpoint: dict[str, Any]) -> str:
     return class_path
 
 
-def _import_class(class_path: str) -> type:
-    module_name, _, class_name = class_path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError):
-        raise ZooConfigError(f"the checkpoint's model class {class_path!r} cannot be imported") from None
+def _may_import(module_name: str) -> bool:
+    # Importing a module runs its top-level code, so a name read from a file may import only the
+    # zoo's own modules; any other module must already be loaded by the program itself.
+    return module_name == "zoo" or module_name.startswith("zoo.") or module_name in sys.modules
+
+
+def resolve_class(class_path: str, base: type, what: str = "class") -> type:
+    """The class ``class_path`` names, if it is a subclass of ``base``; else a one-line refusal.
+
+    Nothing named is called. Modules are imported only from the ``zoo`` package; a class of
+    another package resolves only when its module is already imported. ``what`` says in the error
+    what the name was for (e.g. ``"model"``).
+    """
+    if not isinstance(class_path, str) or not _DOTTED_NAME.match(class_path):
+        raise ZooConfigError(f"refused {what} class {class_path!r}: not a dotted name like package.module.Class")
+    parts = class_path.split(".")
+    for split in range(len(parts) - 1, 0, -1):  # the longest importable module prefix; the rest are attributes
+        module_name = ".".join(parts[:split])
+        if not _may_import(module_name):
+            continue
+        try:
+            found: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        break
+    else:
+        raise ZooConfigError(
+            f"refused {what} class {class_path!r}: the zoo imports classes only from its own package "
+            f"(zoo.*) or from modules already imported; import {parts[0]} before loading"
+        )
+    if found is None:
+        raise ZooConfigError(f"the {what} class {class_path!r} cannot be found; is the zoo up to date?")
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise ZooConfigError(f"refused {what} class {class_path!r}: it is not a {base.__name__} subclass")
+    return found
 
 
 def load_gan(path: str | Path, map_location: str | torch.device = "cpu") -> TwoPlayerGAN:
-    """The :class:`TwoPlayerGAN` saved at ``path``, weights and step counters restored, in eval mode.
+    """The :class:`zoo.core.TwoPlayerGAN` saved at ``path``, weights and step counters restored, in eval mode.
 
     Works for every model of the zoo (DCGAN, f-GAN, vanilla GAN, …): the class is read from the
     checkpoint and rebuilt from its saved hyper-parameters. The EMA generator, when the run kept
@@ -67,15 +138,55 @@ def load_gan(path: str | Path, map_location: str | torch.device = "cpu") -> TwoP
     """
     checkpoint = read_checkpoint(path, map_location)
     class_path = model_class_path(checkpoint)
-    model_class = _import_class(class_path)
-    if not (isinstance(model_class, type) and issubclass(model_class, TwoPlayerGAN)):
-        raise ZooConfigError(f"the checkpoint's model {class_path} is not a zoo GAN (TwoPlayerGAN)")
+    model_class = resolve_class(class_path, TwoPlayerGAN, "model")
     hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k not in _PRIVATE_KEYS}
     try:
         model = model_class(**hparams)
         model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, RuntimeError) as error:
+    except (TypeError, RuntimeError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ZooConfigError(f"cannot rebuild {class_path} from {path}: {first_line}") from None
     model.on_load_checkpoint(checkpoint)  # step counters; no trainer, so the RNG is left alone
     return model.to(map_location).eval()
+
+
+def _same_class(saved: str, configured: str) -> bool:
+    if saved == configured:
+        return True
+    if "." not in configured:  # a short class name, as LightningCLI accepts
+        return saved.rsplit(".", 1)[-1] == configured
+    from pytorch_lightning import LightningModule
+
+    try:  # the same class under two module paths (a re-export)
+        return resolve_class(saved, LightningModule) is resolve_class(configured, LightningModule)
+    except ZooConfigError:
+        return False
+
+
+def check_resume_checkpoint(path: str, model_class_path: str | None) -> None:
+    """Fail in one line, before training, when ``path`` cannot resume a run of ``model_class_path``.
+
+    Catches a missing, truncated, unsafe or non-checkpoint file, a Lightning checkpoint without
+    the training state a resume needs (weights only, or a plain ``state_dict``), and a checkpoint
+    written by another model class than the configured one (``None`` skips that check).
+    """
+    checkpoint = read_checkpoint(path)
+    missing = [key for key in _RESUME_KEYS if key not in checkpoint]
+    if missing:
+        raise ZooConfigError(
+            f"{path} holds weights but no training state ({', '.join(missing)} missing), so it cannot resume a run: "
+            f"pass a full checkpoint such as checkpoints/last.ckpt, or start a new run without --ckpt_path"
+        )
+    if model_class_path is None:
+        return
+    saved = saved_model_class(checkpoint)
+    if not saved:
+        raise ZooConfigError(
+            f"{path} does not say which model wrote it (no zoo.model_class): it was not written by `zoo fit`; "
+            f"resume from a zoo run's checkpoints/last.ckpt"
+        )
+    if not _same_class(saved, model_class_path):
+        raise ZooConfigError(
+            f"{path} holds a {saved} checkpoint but the config asks for {model_class_path}: "
+            f"resume with the config of the run that wrote it, or start a new run without --ckpt_path"
+        )

@@ -7,24 +7,32 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 from pathlib import Path
 from typing import Any
+
+import pytorch_lightning as pl
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import RunStart
 
 
 def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) -> Any:
-    """Rebuild the DataModule a zoo checkpoint was trained on (recorded by the GAN core)."""
+    """Rebuild the DataModule a zoo checkpoint was trained on (recorded by the GAN core).
+
+    The class goes through :func:`zoo.checkpoints.resolve_class`: only a LightningDataModule is
+    built, with the saved arguments its constructor accepts.
+    """
+    from pytorch_lightning import LightningDataModule
+
+    from zoo.checkpoints import resolve_class
+
     record = checkpoint.get("zoo") or {}
     class_path = record.get("datamodule_class")
     if not class_path:
         raise ZooConfigError("the checkpoint does not record its DataModule; it was saved without one")
-    module_name, _, class_name = class_path.rpartition(".")
-    data_class = getattr(importlib.import_module(module_name), class_name)
+    data_class = resolve_class(class_path, LightningDataModule, "datamodule")
     accepted = inspect.signature(data_class).parameters
     options = {k: v for k, v in (record.get("datamodule_hparams") or {}).items() if k in accepted}
     if data_root is not None:
@@ -48,33 +56,75 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class HarnessRun(pl.LightningModule):
+    """Runs :func:`zoo.eval.harness.evaluate` once, at the end of ``Trainer.validate``.
+
+    The Trainer supplies only the processes, devices and strategy that the harness spreads its
+    work over (``--devices 2``); the GAN is a submodule, so it moves to the device with this module.
+    """
+
+    def __init__(self, gan: Any, **harness_options: Any) -> None:
+        super().__init__()
+        self.gan = gan
+        self.harness_options = harness_options
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "value_range"):
+            self.gan.check_data_compatibility(tuple(datamodule.sample_shape), tuple(datamodule.value_range))
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Nothing per batch: the harness draws its own samples and reads whole splits."""
+
+    def on_validation_epoch_end(self) -> None:
+        from zoo.eval.harness import evaluate
+
+        self.results = evaluate(self.gan, self.trainer.datamodule, strategy=self.trainer.strategy, **self.harness_options)
+
+
+def check_args(args: argparse.Namespace) -> list[str]:
+    """The metrics asked for; one-line errors for bad options, before any checkpoint is read."""
+    from zoo.eval.harness import METRICS
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ZooConfigError(f"--metrics {args.metrics!r}: unknown {unknown}; choose from {','.join(METRICS)}")
+    if args.num_samples is not None and args.num_samples <= 0:
+        raise ZooConfigError(
+            f"--num-samples must be a positive count, got {args.num_samples}; leave it out to use each metric's default"
+        )
+    return metrics
+
+
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     """Load the checkpoint and its data, run the harness through a Trainer, return the record."""
-    import pytorch_lightning as pl
-
-    from zoo.callbacks.evaluation import Evaluation
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.core.strategy import gan_strategy
 
+    metrics = check_args(args)
     run = RunStart()
     checkpoint = read_checkpoint(args.ckpt)
     model = load_gan(args.ckpt)
     datamodule = load_datamodule(checkpoint, args.data_root)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     protocol = None if args.protocol == "none" else args.protocol
-    callback = Evaluation(metrics, 1, args.num_samples, protocol, args.seed, args.feature_extractor, args.weights)
+    harness = HarnessRun(
+        model, metrics=metrics, num_samples=args.num_samples, seed=args.seed, protocol=protocol,
+        feature_extractor=args.feature_extractor, weights_path=args.weights,
+    )
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices
     trainer = pl.Trainer(
         accelerator=args.accelerator, devices=devices, strategy=gan_strategy("auto", devices, accelerator=args.accelerator), logger=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1, callbacks=[callback],
+        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False, limit_val_batches=1,
     )
-    trainer.validate(model, datamodule=datamodule, verbose=False)
+    trainer.validate(harness, datamodule=datamodule, verbose=False)
     return {
         "checkpoint": str(Path(args.ckpt).resolve()),
         "model": type(model).__name__,
         "data": type(datamodule).__name__,
         "generator_steps": model.generator_steps,
-        "results": callback.results,
+        "results": harness.results,
         "settings": {"metrics": metrics, "num_samples": args.num_samples, "protocol": protocol, "seed": args.seed,
                      "devices": trainer.world_size},
         **run.provenance(seeds={"latents": args.seed}, device=str(trainer.strategy.root_device)),
