@@ -23,7 +23,7 @@ import torch
 
 from zoo.data import mnist as mnist_data
 from zoo.errors import ZooConfigError, require
-from zoo.provenance import RunStart, uncommitted
+from zoo.provenance import RunStart, scrub_paths
 from zoo.eval.parzen import (
     DEFAULT_SIGMAS,
     ParzenResult,
@@ -247,23 +247,24 @@ def real_data_row(
     return {"protocol": protocol.to_dict(), "paper": PAPER_REAL_DATA_ROW, "variants": variants}
 
 
-EVALUATION_SOURCES = ("zoo/eval/parzen.py", "zoo/eval/protocols.py", "benchmarks/parzen_speed.py")
-
-
 def write_real_data_results(
     out_path: str | Path = "results/kde_real_mnist.json",
     data_root: str | Path | None = None,
     n_train: int | None = None,
+    require_clean: bool | None = None,
 ) -> dict:
-    """Run :func:`real_data_row` for every registered protocol and write the JSON the project ships."""
-    run = RunStart()
+    """Run :func:`real_data_row` for every registered protocol and write the JSON the project ships.
+
+    ``require_clean`` (default: a full run, ``n_train`` None) refuses to start from uncommitted code.
+    """
+    run = RunStart(require_clean=n_train is None if require_clean is None else require_clean)
     rows = {name: real_data_row(protocol, data_root, n_train) for name, protocol in PARZEN_PROTOCOLS.items()}
     record = {
         "command": "zoo reproduce kde-real  (or: python -m zoo.eval.protocols --out " + str(out_path) + ")",
         **run.provenance(seeds={}, device="cuda" if torch.cuda.is_available() else "cpu"),
-        "uncommitted_sources": uncommitted(EVALUATION_SOURCES),
         "rows": rows,
     }
+    record = scrub_paths(record)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(record, indent=2) + "\n")
