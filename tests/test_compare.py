@@ -1,0 +1,222 @@
+"""`zoo compare` on real tiny runs (CSV, TensorBoard and offline W&B logs) and on the committed
+reproduction results: the table's values are the logged ones, best respects each metric's direction,
+and the plot is a PNG."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from zoo.cli import main
+from zoo.compare import Run, read_run
+from zoo.compare.readers import expand
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TRAINER = {
+    "max_epochs": 3, "limit_train_batches": 4, "limit_val_batches": 1, "accelerator": "cpu",
+    "enable_progress_bar": False, "enable_model_summary": False,
+}
+EVALUATION = {"class_path": "zoo.callbacks.Evaluation", "init_args": {"metrics": ["parzen"], "protocol": None, "num_samples": 200}}
+TINY_VANILLA = {"data_shape": [1, 8, 8], "latent_dim": 8, "g_hidden": [16], "d_hidden": [16], "d_pieces": 2, "g_lr": 0.005, "d_lr": 0.005}
+DIGITS = {"class_path": "zoo.data.digits.DigitsDataModule", "init_args": {"batch_size": 32}}
+
+
+def _fit(root: Path, name: str, model: dict, loggers: list[dict], **trainer: object) -> None:
+    config = {
+        "seed_everything": 0,
+        "trainer": {**TRAINER, **trainer, "logger": loggers, "callbacks": [EVALUATION]},
+        "model": model, "data": DIGITS, "samples": {"every_n_epochs": 100},
+    }
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["fit", "--config", str(path)]) == 0
+
+
+def _csv_logger(root: Path, name: str) -> dict:
+    return {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": str(root), "name": name}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three tiny trainings on the digits, evaluated every epoch.
+
+    alpha logs generator_step every batch to CSV, TensorBoard and W&B (offline) at once; beta never
+    logs it (fewer batches than log_every_n_steps) and takes 2 D steps per G step; gamma is an f-GAN.
+    """
+    import wandb
+
+    root = tmp_path_factory.mktemp("compare-runs")
+    loggers = [
+        _csv_logger(root, "alpha"),
+        {"class_path": "pytorch_lightning.loggers.TensorBoardLogger", "init_args": {"save_dir": str(root / "tb"), "name": "alpha"}},
+        {"class_path": "pytorch_lightning.loggers.WandbLogger",
+         "init_args": {"save_dir": str(root / "wb"), "project": "compare", "offline": True}},
+    ]
+    with pytest.MonkeyPatch.context() as patch:  # WandbLogger(offline=True) rewrites WANDB_MODE; keep it to this run
+        patch.setenv("WANDB_MODE", "offline")
+        _fit(root, "alpha", {"class_path": "zoo.models.vanilla.VanillaGAN", "init_args": TINY_VANILLA}, loggers, log_every_n_steps=1)
+        wandb.finish()  # flush the offline run file before it is read
+    _fit(root, "beta", {"class_path": "zoo.models.vanilla.VanillaGAN", "init_args": {**TINY_VANILLA, "d_steps_per_g_step": 2}},
+         [_csv_logger(root, "beta")])
+    fgan = {"class_path": "zoo.models.fgan.FGAN", "init_args": {"divergence": "kl", "data_shape": [1, 8, 8], "latent_dim": 8,
+                                                                 "g_hidden": [16], "v_hidden": [16]}}
+    _fit(root, "gamma", fgan, [_csv_logger(root, "gamma")], log_every_n_steps=3)
+    return {
+        "alpha": root / "alpha" / "version_0", "beta": root / "beta" / "version_0", "gamma": root / "gamma" / "version_0",
+        "alpha-tb": root / "tb" / "alpha" / "version_0", "alpha-wandb": next((root / "wb" / "wandb").glob("offline-run-*")),
+    }
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with (path / "metrics.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _logged(path: Path, key: str) -> list[tuple[int, float]]:
+    return [(int(row["step"]), float(row[key])) for row in _csv(path) if row.get(key)]
+
+
+def _checkpoint_generator_steps(path: Path) -> int:
+    import torch
+
+    return torch.load(path / "checkpoints" / "last.ckpt", weights_only=False)["zoo"]["generator_steps"]
+
+
+def _markdown_rows(path: Path) -> dict[str, dict[str, str]]:
+    lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    return {row[0]: dict(zip(header, row)) for row in rows}
+
+
+def _assert_png(path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    image = plt.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_table_and_plot_match_the_logs(runs: dict[str, Path], tmp_path: Path) -> None:
+    out, table = tmp_path / "plots" / "compare.png", tmp_path / "compare.md"
+    sources = [str(runs[name]) for name in ("alpha", "beta", "gamma")]
+    assert main(["compare", *sources, "--metric", "parzen", "--out", str(out), "--markdown", str(table)]) == 0
+    _assert_png(out)
+    rows = _markdown_rows(table)
+    assert set(rows) == {"alpha/version_0", "beta/version_0", "gamma/version_0"}
+    for name in ("alpha", "beta", "gamma"):
+        row, parzen = rows[f"{name}/version_0"], [value for _, value in _logged(runs[name], "eval/parzen")]
+        assert len(parzen) == TRAINER["max_epochs"]
+        assert row["parzen final"] == f"{parzen[-1]:.4f}"
+        assert row["parzen best ↑"] == f"{max(parzen):.4f}"
+        assert row["G steps"] == str(_checkpoint_generator_steps(runs[name]))
+    assert any(row["parzen final"] != row["parzen best ↑"] for row in rows.values())  # so "best" is tested
+    assert rows["alpha/version_0"]["paper"] == "Goodfellow et al. 2014"
+    assert rows["alpha/version_0"]["dataset"] == "Digits"
+    assert rows["alpha/version_0"]["variant"] == "—"
+    assert rows["beta/version_0"]["variant"] == "d_steps_per_g_step=2"
+    assert rows["gamma/version_0"]["paper"] == "Nowozin et al. 2016"
+    assert rows["gamma/version_0"]["variant"] == "divergence=kl"
+
+
+def test_eval_points_sit_at_the_generator_step_of_their_batch(runs: dict[str, Path]) -> None:
+    alpha = read_run(str(runs["alpha"]))
+    generator = dict(_logged(runs["alpha"], "generator_step"))
+    expected = [(round(generator[step]), value) for step, value in _logged(runs["alpha"], "eval/parzen")]
+    assert alpha.curve("eval/parzen") == expected
+    # beta logged no generator_step: its checkpoint's ratio of G steps to batches places the points.
+    beta = read_run(str(runs["beta"]))
+    assert not _logged(runs["beta"], "generator_step")
+    assert [g for g, _ in beta.curve("eval/parzen")] == [2, 4, 6]  # 4 batches an epoch, 2 D steps per G step
+    # gamma logged it every third batch: epoch ends in between are interpolated, exactly for a fixed ratio.
+    gamma = read_run(str(runs["gamma"]))
+    assert [g for g, _ in gamma.curve("eval/parzen")] == [4, 8, 12]
+
+
+@pytest.mark.parametrize("reader", ["alpha-tb", "alpha-wandb"])
+def test_tensorboard_and_offline_wandb_logs_read_as_the_csv(runs: dict[str, Path], reader: str) -> None:
+    from_csv, other = read_run(str(runs["alpha"])), read_run(str(runs[reader]))
+    assert len(from_csv.curve("eval/parzen")) == TRAINER["max_epochs"]
+    assert [(g, pytest.approx(v, abs=1e-6)) for g, v in other.curve("eval/parzen")] == from_csv.curve("eval/parzen")
+    assert other.generator_steps() == from_csv.generator_steps() == _checkpoint_generator_steps(runs["alpha"])
+    assert other.final("eval/parzen") == pytest.approx(from_csv.final("eval/parzen"), abs=1e-6)
+
+
+def test_a_folder_of_runs_expands_to_the_runs_below_it(runs: dict[str, Path], tmp_path: Path) -> None:
+    root = runs["alpha"].parents[1]
+    found = expand([str(root), str(runs["alpha"])])
+    assert sorted(found) == sorted(str(runs[name]) for name in ("alpha", "beta", "gamma", "alpha-tb", "alpha-wandb"))
+    table = tmp_path / "all.md"
+    assert main(["compare", str(root), "--out", str(tmp_path / "all.png"), "--markdown", str(table)]) == 0
+    # alpha's CSV and TensorBoard logs share a name, so both are named by their paths below root.
+    assert {"alpha/version_0", "tb/alpha/version_0", "beta/version_0", "gamma/version_0"} <= set(_markdown_rows(table))
+    assert len(_markdown_rows(table)) == 5
+
+
+def test_best_follows_the_metric_direction() -> None:
+    rows = [{"step": 9.0, "generator_step": 10.0, "eval/fid": 30.0, "eval/is": 2.0},
+            {"step": 19.0, "generator_step": 20.0, "eval/fid": 20.0, "eval/is": 3.0},
+            {"step": 29.0, "generator_step": 30.0, "eval/fid": 25.0, "eval/is": 2.5, "eval/custom": 1.0}]
+    run = Run("synthetic", "-", rows)
+    assert (run.final("eval/fid"), run.best("eval/fid")) == (25.0, 20.0)
+    assert (run.final("eval/is"), run.best("eval/is")) == (2.5, 3.0)
+    assert run.best("eval/custom") is None  # no known direction, no "best"
+    assert run.curve("eval/fid") == [(10, 30.0), (20, 20.0), (30, 25.0)]
+
+
+def test_results_table_from_the_committed_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out, table = tmp_path / "results.png", tmp_path / "results.md"
+    files = sorted(str(path) for path in (REPO / "results").glob("*.json"))
+    assert main(["compare", "--results", *files, "--out", str(out), "--markdown", str(table)]) == 0
+    text = table.read_text()
+    records = [json.loads(Path(path).read_text()) for path in files]
+    tables = [record for record in records if isinstance(record.get("rows"), list) and all("ours" in row for row in record["rows"])]
+    assert {"gan2014-table1", "fgan-table4"} <= {record["table"] for record in tables}
+    for record in tables:
+        for row in record["rows"]:
+            ours = f"{row['ours']['mean']:.1f} ± {row['ours']['stderr']:.1f}"
+            paper = "—" if row["paper"] is None else f"{row['paper']['mean']:.1f} ± {row['paper']['stderr']:.1f}"
+            line = f"| {record['table']} | {row['name']} | {paper} | {ours} | {row['verdict']} | {row['ours']['generator_steps']} |"
+            assert line in text
+    assert "skipped" in capsys.readouterr().out  # e.g. parzen_speed.json holds no table
+    has_curves = any(row.get("curve") for record in tables for row in record["rows"])
+    assert out.exists() == has_curves
+
+
+def test_results_curves_are_plotted(tmp_path: Path) -> None:
+    record = json.loads((REPO / "results" / "gan2014-table1.json").read_text())
+    for row in record["rows"]:
+        row["curve"] = [{"generator_steps": g, "mean": m, "stderr": 1.5} for g, m in ((1000, 20.0), (2000, 45.0), (4000, 60.7))]
+    source, out = tmp_path / "with-curve.json", tmp_path / "curves.png"
+    source.write_text(json.dumps(record))
+    assert main(["compare", "--results", str(source), "--out", str(out), "--markdown", str(tmp_path / "t.md")]) == 0
+    _assert_png(out)
+
+
+def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cases = {
+        str(tmp_path / "missing"): "no run at",
+        str(tmp_path): "holds no run",
+        "someone/gan-zoo/abc123": "WANDB_MODE=offline",
+    }
+    for source, message in cases.items():
+        assert main(["compare", source, "--out", str(tmp_path / "x.png"), "--markdown", str(tmp_path / "x.md")]) == 2
+        error = capsys.readouterr().err.strip()
+        assert message in error and "\n" not in error
+    assert main(["compare", "--results", str(REPO / "results" / "parzen_speed.json")]) == 2
+    assert "reproduced table" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["compare"])
+
+
+def test_unknown_metric_names_what_was_logged(runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    outputs = ["--out", str(tmp_path / "x.png"), "--markdown", str(tmp_path / "x.md")]
+    assert main(["compare", str(runs["alpha"]), "--metric", "fid", *outputs]) == 2
+    error = capsys.readouterr().err
+    assert "'fid'" in error and "eval/parzen" in error

@@ -1,0 +1,73 @@
+"""Reproduction result files (``results/<table>.json`` from ``zoo reproduce``) as comparison rows.
+
+A reproduced table has ``rows``, each with the paper's value, ours (``mean``, ``stderr``,
+``generator_steps``) and a verdict; a row may carry a learning ``curve``: a list of
+``{generator_steps, mean, stderr}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooConfigError
+
+
+def is_table(record: Any) -> bool:
+    rows = record.get("rows") if isinstance(record, dict) else None
+    return isinstance(rows, list) and bool(rows) and all(isinstance(row, dict) and isinstance(row.get("ours"), dict) for row in rows)
+
+
+def read_tables(paths: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The reproduced tables among ``paths``, and the paths skipped because they hold something else."""
+    tables, skipped = [], []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise ZooConfigError(f"result file not found: {path}")
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ZooConfigError(f"{path} is not JSON: {error}") from None
+        if is_table(record):
+            tables.append({"table": record.get("table", path.stem), **record})
+        else:
+            skipped.append(str(path))
+    if not tables:
+        raise ZooConfigError(
+            f"none of {', '.join(paths)} is a reproduced table (a JSON file with rows of paper and ours values, from `zoo reproduce`)"
+        )
+    return tables, skipped
+
+
+def _value(value: dict[str, Any] | None) -> str:
+    if not value or value.get("mean") is None:
+        return "—"
+    stderr = value.get("stderr")
+    return f"{value['mean']:.1f}" + (f" ± {stderr:.1f}" if stderr is not None else "")
+
+
+def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows: table, row, paper, ours (mean ± stderr), verdict, generator steps."""
+    columns = ["table", "row", "paper", "ours", "verdict", "G steps"]
+    rows = []
+    for table in tables:
+        for row in table["rows"]:
+            steps = row["ours"].get("generator_steps")
+            rows.append([table["table"], str(row.get("name", "?")), _value(row.get("paper")), _value(row["ours"]),
+                         str(row.get("verdict", "")), "?" if steps is None else str(steps)])
+    return columns, rows
+
+
+def curves(tables: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
+    """``{"table: row": [(generator steps, mean, stderr), …]}`` for the rows that carry a curve."""
+    found = {}
+    for table in tables:
+        for row in table["rows"]:
+            points = row.get("curve") or []
+            if points:
+                found[f"{table['table']}: {row.get('name', '?')}"] = sorted(
+                    (float(p["generator_steps"]), float(p["mean"]), float(p.get("stderr") or 0.0)) for p in points
+                )
+    return found
