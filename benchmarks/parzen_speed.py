@@ -1,10 +1,13 @@
-"""Speed of the zoo's Parzen estimate, against the reference algorithm, scikit-learn and the machine.
+"""Speed of the zoo's Parzen estimate on real MNIST, against the reference algorithm, scikit-learn and the machine.
 
-MNIST-shaped by default: 10,000 test points × 16,384 samples × 784 dimensions (the f-GAN protocol)::
+The f-GAN protocol's sizes by default: N = 16,384 kernel centres scored at M = 10,000 MNIST test images,
+d = 784 values in [0, 1]. The centres stand in for generated samples: MNIST train images 0..N-1, or N
+samples of a trained generator with ``--checkpoint``::
 
-    python benchmarks/parzen_speed.py [--points 10000] [--samples 16384] [--data random|mnist]
+    python benchmarks/parzen_speed.py [--points M] [--samples N] [--checkpoint CKPT] [--out FILE]
+    python benchmarks/parzen_speed.py --quick --out runs/parzen_speed-quick.json   # seconds: 200 × 1024
 
-Baselines, timed in the same run:
+MNIST is read from ``$ZOO_DATA/MNIST/raw`` (or ``--data-root``). Baselines, timed in the same run:
 
 * the reference algorithm, the one of Goodfellow et al.'s ``parzen_ll.py`` (github.com/goodfeli/adversarial),
   rewritten here in torch from its description: for each batch of 10 points, broadcast the differences
@@ -13,7 +16,8 @@ Baselines, timed in the same run:
 * ``sklearn.neighbors.KernelDensity`` (exact, float64), also on a subset and extrapolated;
 * a float32 matmul, whose GFLOP/s is taken as the machine's peak; the KDE does ≈ 2·M·N·d flops.
 
-Results print as ratios and go to ``results/parzen_speed.json``.
+A full run refuses to start from uncommitted code (``--allow-dirty`` overrides, and the result lists the
+changed files); results go to ``results/parzen_speed.json`` with no path of the machine in them.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zoo.eval.parzen import default_chunk_sizes, parzen_log_likelihood  # noqa: E402
-from zoo.eval.protocols import provenance  # noqa: E402
+from zoo.provenance import RunStart, check_result, relative_to_repo, scrub_paths  # noqa: E402
+
+FULL = {"points": 10_000, "samples": 16_384, "repeats": 3, "reference_points": 20, "sklearn_points": 10}
+QUICK = {"points": 200, "samples": 1024, "repeats": 1, "reference_points": 4, "sklearn_points": 4}
 
 
 def synchronize(device: torch.device) -> None:
@@ -48,14 +55,14 @@ def timed(function, device: torch.device) -> tuple[float, object]:
     return time.perf_counter() - started, value
 
 
-def matmul_gflops(device: torch.device, d: int, rows: int, cols: int) -> float:
-    """Best float32 GFLOP/s of a KDE-block-shaped and of a square matmul."""
+def matmul_gflops(device: torch.device, d: int, rows: int, cols: int, budget_flops: float = 2e10, square: int = 2048) -> float:
+    """Best float32 GFLOP/s of a KDE-block-shaped and of a square matmul, each run for about ``budget_flops``."""
     best = 0.0
-    for m, k, n in [(rows, d, cols), (2048, 2048, 2048)]:
+    for m, k, n in [(rows, d, cols), (square, square, square)]:
         a, b = torch.randn(m, k, device=device), torch.randn(n, k, device=device)
         out = torch.empty(m, n, device=device)
         torch.mm(a, b.T, out=out)
-        repeats = max(1, int(2e10 // (2 * m * k * n)))
+        repeats = max(1, int(budget_flops // (2 * m * k * n)))
         seconds, _ = timed(lambda: [torch.mm(a, b.T, out=out) for _ in range(repeats)], device)
         best = max(best, repeats * 2 * m * k * n / seconds / 1e9)
     return best
@@ -109,48 +116,80 @@ class PeakMemory:
             self.peak_bytes = max(self._max, self._rss()) - self._base
 
 
-def load_data(kind: str, n_points: int, n_samples: int, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    if kind == "mnist":
-        from zoo.data.mnist import load_mnist_tensors
+def load_centres_and_points(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Kernel centres (MNIST train images or generator samples) and MNIST test points, flattened, in [0, 1]."""
+    from zoo.data.mnist import load_mnist_tensors
 
-        train, _ = load_mnist_tensors(train=True)
-        test, _ = load_mnist_tensors(train=False)
-        return train.reshape(len(train), -1)[:n_samples], test.reshape(len(test), -1)[:n_points]
-    generator = torch.Generator().manual_seed(0)
-    return torch.rand(n_samples, dim, generator=generator), torch.rand(n_points, dim, generator=generator)
+    test, _ = load_mnist_tensors(args.data_root, train=False)
+    if args.points > len(test):
+        raise SystemExit(f"--points {args.points} exceeds the {len(test)} MNIST test images")
+    points = test[: args.points].flatten(1)
+    if args.checkpoint:
+        from zoo.checkpoints import load_gan
+        from zoo.eval.harness import generate_samples, to_unit_range
+
+        model = load_gan(args.checkpoint)
+        samples = to_unit_range(generate_samples(model, args.samples, seed=args.seed),
+                                getattr(model.generator, "output_range", (0.0, 1.0)))
+        samples = samples[..., 2:30, 2:30] if samples.shape[-1] == 32 else samples  # DCGAN's padding
+        source = f"{args.samples} samples of the generator in {relative_to_repo(args.checkpoint)} (seed {args.seed})"
+    else:
+        train, _ = load_mnist_tensors(args.data_root, train=True)
+        if args.samples > len(train):
+            raise SystemExit(f"--samples {args.samples} exceeds the {len(train)} MNIST train images")
+        samples = train[: args.samples]
+        source = f"MNIST train images 0-{args.samples - 1}, standing in for generated samples"
+    data = {"kernel_centres": source, "points": f"MNIST test images 0-{args.points - 1}",
+            "values": "784 pixels per image, in [0, 1]"}
+    return samples.flatten(1).float(), points.float(), data
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=None, help=f"MNIST test points (default {FULL['points']})")
+    parser.add_argument("--samples", type=int, default=None, help=f"kernel centres (default {FULL['samples']})")
+    parser.add_argument("--checkpoint", default=None, help="draw the centres from this generator instead of MNIST train")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed of the checkpoint's samples")
+    parser.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default $ZOO_DATA)")
+    parser.add_argument("--sigma", type=float, default=0.2)
+    parser.add_argument("--repeats", type=int, default=None, help="runs of the zoo's estimate; the best counts")
+    parser.add_argument("--reference-points", type=int, default=None)
+    parser.add_argument("--sklearn-points", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help=f"tiny sizes for a smoke test: {QUICK}")
+    parser.add_argument("--allow-dirty", action="store_true", help="run a full benchmark from uncommitted code")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--out", default=None, help="default results/parzen_speed.json (runs/parzen_speed-quick.json with --quick)")
+    args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.out = args.out or ("runs/parzen_speed-quick.json" if args.quick else "results/parzen_speed.json")
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=10_000)
-    parser.add_argument("--samples", type=int, default=16_384)
-    parser.add_argument("--dim", type=int, default=784, help="ignored with --data mnist")
-    parser.add_argument("--data", choices=["random", "mnist"], default="random", help="mnist reads $ZOO_DATA")
-    parser.add_argument("--sigma", type=float, default=0.2)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the zoo's estimate; the best counts")
-    parser.add_argument("--reference-points", type=int, default=20)
-    parser.add_argument("--sklearn-points", type=int, default=10)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
-    parser.add_argument("--out", default="results/parzen_speed.json")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    run = RunStart(require_clean=not (args.quick or args.allow_dirty))
     if args.threads:
         torch.set_num_threads(args.threads)
-    started, load_before = time.perf_counter(), os.getloadavg()[0]
+    load_before = os.getloadavg()[0]
     device = torch.device(args.device)
 
-    samples_cpu, points_cpu = load_data(args.data, args.points, args.samples, args.dim)
+    samples_cpu, points_cpu, data = load_centres_and_points(args)
     samples, points = samples_cpu.to(device), points_cpu.to(device)
     (m, d), n = points.shape, samples.shape[0]
     flops = 2.0 * m * n * d
     point_chunk, sample_chunk = default_chunk_sizes(device)
-    print(f"device {device}; M={m} points × N={n} samples × d={d}; σ={args.sigma}; chunks {point_chunk}×{sample_chunk}")
+    print(f"device {device}; M={m} points × N={n} centres × d={d}; σ={args.sigma}; chunks {point_chunk}×{sample_chunk}")
 
     # Interleave peak and KDE runs so that load from other processes hits both alike; keep the best.
+    peak_options = {"budget_flops": 2e8, "square": 512} if args.quick else {}
     peak_gflops, zoo_seconds = 0.0, math.inf
     parzen_log_likelihood(samples, points[: min(m, 256)], args.sigma)  # warm-up
     for repeat in range(args.repeats):
-        peak_gflops = max(peak_gflops, matmul_gflops(device, d, point_chunk, sample_chunk))
+        peak_gflops = max(peak_gflops, matmul_gflops(device, d, point_chunk, sample_chunk, **peak_options))
         if repeat == 0:
             with PeakMemory(device) as memory:
                 seconds, values = timed(lambda: parzen_log_likelihood(samples, points, args.sigma), device)
@@ -180,11 +219,13 @@ def main(argv: list[str] | None = None) -> dict:
     full_matrix_mib = m * n * 4 / 2**20
     expected_mib = (n * d * 4 + point_chunk * min(sample_chunk, n) * 4) / 2**20
     record = {
-        "command": "python benchmarks/parzen_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        **provenance(),
-        "config": {"points": m, "samples": n, "dim": d, "data": args.data, "sigma": args.sigma,
+        "command": " ".join(["python benchmarks/parzen_speed.py", *argv]),
+        **run.provenance(seeds={"checkpoint_samples": args.seed} if args.checkpoint else {}, device=device),
+        "data": data,
+        "config": {"points": m, "samples": n, "dim": d, "sigma": args.sigma, "quick": args.quick,
                    "point_chunk": point_chunk, "sample_chunk": sample_chunk, "repeats": args.repeats,
                    "torch_threads": torch.get_num_threads()},
+        "mean_log_likelihood_nats": values.mean().item(),
         "zoo_seconds": zoo_seconds,
         "zoo_gflops": zoo_gflops,
         "matmul_peak_gflops": peak_gflops,
@@ -201,10 +242,13 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_method": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "RSS sampled every 1 ms",
         "expected_working_memory_mib": expected_mib,
         "full_distance_matrix_mib": full_matrix_mib,
-        "wall_time_s": time.perf_counter() - started,
         "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
+        "cpu_count": os.cpu_count(),
     }
-    print(f"zoo:        {zoo_seconds:8.2f} s  ({zoo_gflops:.0f} GFLOP/s, best of {args.repeats})")
+    record = scrub_paths(record)
+    check_result({k: v for k, v in record.items() if k != "uncommitted_changes"})  # --allow-dirty lists them honestly
+    print(f"zoo:        {zoo_seconds:8.2f} s  ({zoo_gflops:.0f} GFLOP/s, best of {args.repeats}); "
+          f"mean log-likelihood {record['mean_log_likelihood_nats']:.1f} nats")
     print(f"matmul:     {peak_gflops:8.0f} GFLOP/s float32 -> zoo reaches {record['fraction_of_matmul_peak']:.2f} of it")
     print(f"accuracy:   zoo vs float64 direct computation on {k_exact} points: max |Δ| {zoo_exact_gap:.1e} nats")
     print(f"reference:  {ref_seconds:8.1f} s  extrapolated from {k_ref} points ({ref_subset_seconds:.2f} s) "
@@ -213,7 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"({skl_subset_seconds:.2f} s) -> zoo is {record['speedup_vs_sklearn']:.0f}× faster; max |Δ| {skl_gap:.1e} nats "
           f"(sklearn vs float64 direct: {skl_exact_gap:.1e})")
     print(f"memory:     peak +{record['peak_memory_mib']:.0f} MiB ({record['peak_memory_method']}); expected "
-          f"{expected_mib:.0f} MiB (samples copy + one block); the full M×N matrix would be {full_matrix_mib:.0f} MiB")
+          f"{expected_mib:.0f} MiB (centres copy + one block); the full M×N matrix would be {full_matrix_mib:.0f} MiB")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")

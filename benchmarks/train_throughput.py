@@ -18,10 +18,14 @@ evenly), each timed over ``--steps`` steps after ``--warmup`` untimed ones; the 
 
 CPU run:  OMP_NUM_THREADS=1 python benchmarks/train_throughput.py --device cpu --image-size 32 --batch-size 64 \\
               --out results/train_throughput_cpu.json
+Smoke test: python benchmarks/train_throughput.py --quick --out runs/train_throughput-quick.json  (seconds)
 GPU goal (lightning with bf16 + channels-last + compile ≥ 1.5× the fp32 plain loop):
           python benchmarks/train_throughput.py --device cuda --image-size 64 --batch-size 128 --channels 3 \\
               --precision bf16-mixed --channels-last --compile --warmup 10 --steps 100 \\
               --out results/train_throughput_gpu.json
+
+A run that writes ``--out`` refuses to start from uncommitted code unless ``--quick`` or ``--allow-dirty``
+(then the result lists the changed files); the file holds no path of the machine.
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ sys.path.insert(0, str(REPO))
 
 from zoo.models.dcgan import DCGAN  # noqa: E402
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
-from zoo.provenance import RunStart  # noqa: E402
+from zoo.provenance import RunStart, check_result, scrub_paths  # noqa: E402
 
 LATENT_DIM = 100
+QUICK = {"batch_size": 8, "width": 8, "steps": 2, "warmup": 1, "repeats": 1}
 
 
 def synchronize(device: torch.device) -> None:
@@ -163,11 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--channels", type=int, default=1)
-    parser.add_argument("--width", type=int, default=64, help="base width of G and D (default 64, the reference code's)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per run")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per run (more with --compile)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--width", type=int, default=None, help="base width of G and D (default 64, the reference code's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 64")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default 30)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps per run (default 5; more with --compile)")
+    parser.add_argument("--repeats", type=int, default=None, help="default 5")
+    parser.add_argument("--quick", action="store_true", help=f"tiny sizes for a smoke test: {QUICK}")
+    parser.add_argument("--allow-dirty", action="store_true", help="write --out from uncommitted code")
     parser.add_argument("--precision", choices=("32", "bf16-mixed"), default="32")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
@@ -175,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
+    full = {"batch_size": 64, "width": 64, "steps": 30, "warmup": 5, "repeats": 5}
+    for name, value in (QUICK if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    run = RunStart(require_clean=bool(args.out) and not (args.quick or args.allow_dirty))
 
     import logging
 
@@ -185,7 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     if fast:
         variants["plain+fast"] = lambda: run_plain(args, images, fast=True)
     rates: dict[str, list[float]] = {name: [] for name in variants}
-    run = RunStart()
     for round_index in range(args.repeats):
         order = list(variants) if round_index % 2 == 0 else list(reversed(variants))
         for name in order:
@@ -196,12 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         **run.provenance({"torch": 0, "data": 0}, args.device),
         "pytorch_lightning": pl.__version__,
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "allow_dirty")},
         "images_per_second_median": {k: round(v, 1) for k, v in medians.items()},
         "images_per_second_all": {k: [round(x, 1) for x in v] for k, v in rates.items()},
         "lightning_over_plain_same_settings": round(medians["lightning"] / medians[same_settings], 4),
         "lightning_over_plain_fp32_baseline": round(medians["lightning"] / medians["plain"], 4),
     }
+    result = scrub_paths(result)
+    check_result({k: v for k, v in result.items() if k != "uncommitted_changes"})
     print(f"\n{'variant':<12} {'median img/s':>13}  runs")
     for name, value in medians.items():
         print(f"{name:<12} {value:>13.1f}  {', '.join(f'{x:.0f}' for x in rates[name])}")

@@ -1,0 +1,94 @@
+"""Every script in benchmarks/ runs: a tiny smoke run of each, as a subprocess, and a check of its JSON.
+
+A new script without an entry in SMOKE_RUNS fails the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, subprocess_env
+from zoo.provenance import check_result
+
+BENCHMARKS = REPO / "benchmarks"
+# script -> its tiniest options (``{out}`` is the JSON it writes)
+SMOKE_RUNS = {
+    "parzen_speed.py": ["--quick", "--threads", "1", "--out", "{out}"],
+    "train_throughput.py": ["--quick", "--device", "cpu", "--out", "{out}"],
+}
+
+
+def needs_mnist(script: str) -> bool:
+    return script == "parzen_speed.py"
+
+
+def mnist_available() -> bool:
+    return (Path(os.environ["ZOO_DATA"]) / "MNIST" / "raw").is_dir()
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, dict | None]]:
+    """Run every smoke command at once (they are short and mostly start-up), then collect them."""
+    folder = tmp_path_factory.mktemp("benchmarks")
+    started = {}
+    for script, options in SMOKE_RUNS.items():
+        if needs_mnist(script) and not mnist_available():
+            continue
+        out = folder / f"{Path(script).stem}.json"
+        command = [sys.executable, str(BENCHMARKS / script), *(o.format(out=out) for o in options)]
+        started[script] = (subprocess.Popen(command, cwd=folder, env=subprocess_env(), stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, text=True), out)
+    results = {}
+    for script, (process, out) in started.items():
+        output, _ = process.communicate(timeout=300)
+        record = json.loads(out.read_text()) if out.exists() else None
+        results[script] = (subprocess.CompletedProcess(process.args, process.returncode, output), record)
+    return results
+
+
+def test_every_benchmark_script_has_a_smoke_run():
+    scripts = {path.name for pattern in ("*.py", "*.sh") for path in BENCHMARKS.glob(pattern)}
+    assert scripts == set(SMOKE_RUNS), f"benchmarks without a smoke run (add them to SMOKE_RUNS): {scripts - set(SMOKE_RUNS)}"
+
+
+def finished(smoke_results, script: str) -> dict:
+    if script not in smoke_results:
+        pytest.skip(f"{script} needs the MNIST files in $ZOO_DATA/MNIST/raw")
+    completed, record = smoke_results[script]
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert record is not None, f"{script} wrote no JSON"
+    assert record["commit"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    check_result({k: v for k, v in record.items() if k != "uncommitted_changes"})  # no machine paths, no "+dirty"
+    assert record["wall_time_s"] > 0 and record["device"].startswith("cpu")
+    return record
+
+
+def test_parzen_speed_smoke_run(smoke_results):
+    record = finished(smoke_results, "parzen_speed.py")
+    assert record["config"]["quick"] and (record["config"]["points"], record["config"]["samples"], record["config"]["dim"]) == (200, 1024, 784)
+    assert "MNIST train" in record["data"]["kernel_centres"] and "MNIST test" in record["data"]["points"]
+    assert record["zoo_seconds"] > 0 and record["zoo_gflops"] > 0 and record["matmul_peak_gflops"] > 0
+    assert record["fraction_of_matmul_peak"] == pytest.approx(record["zoo_gflops"] / record["matmul_peak_gflops"])
+    assert record["zoo_max_abs_difference_from_float64_direct_nats"]["value"] < 1e-3
+    assert record["reference"]["extrapolated_seconds"] > record["reference"]["subset_seconds"] > 0
+    assert record["reference"]["max_abs_difference_nats"] < 1e-2
+    assert record["sklearn"]["extrapolated_seconds"] > 0 and record["speedup_vs_reference"] > 1
+    assert math.isfinite(record["mean_log_likelihood_nats"]) and record["peak_memory_mib"] >= 0
+    assert record["command"].startswith("python benchmarks/parzen_speed.py --quick")
+
+
+def test_train_throughput_smoke_run(smoke_results):
+    record = finished(smoke_results, "train_throughput.py")
+    settings = record["settings"]
+    assert settings["quick"] and (settings["steps"], settings["repeats"], settings["width"]) == (2, 1, 8)
+    rates = record["images_per_second_median"]
+    assert set(rates) == {"plain", "lightning"} and all(rate > 0 for rate in rates.values())
+    assert all(len(runs) == 1 for runs in record["images_per_second_all"].values())
+    assert record["lightning_over_plain_same_settings"] == pytest.approx(rates["lightning"] / rates["plain"], rel=1e-2)
