@@ -19,6 +19,7 @@ from zoo.data.images import (
     ImageDataModule,
     ImageFileDataset,
     ImageTransform,
+    check_image_files,
     list_image_files,
     pil_to_uint8,
     seeded_split,
@@ -242,7 +243,9 @@ class ImageFolderDataModule(ImageDataModule):
     Labels: the index of a file's top-level subfolder in sorted order, with files lying directly in
     ``folder`` counting as a class of their own (sorted first); a flat folder is all label 0.
 
-    Splits: a seeded permutation of the sorted file list (``split_seed``, independent of the
+    Setup reads the first bytes of every file and stops, in one line, if any is empty or does not
+    start like an image (delete or replace those files: skipping them would silently change the
+    splits). Splits: a seeded permutation of the sorted file list (``split_seed``, independent of the
     training seed) gives ``round(val_fraction * N)`` validation and ``round(test_fraction * N)``
     test images; the rest train. With ``test_fraction=0`` there is no test split.
     """
@@ -279,6 +282,7 @@ class ImageFolderDataModule(ImageDataModule):
             return
         self.check_files()
         paths = list_image_files(self.folder)
+        check_image_files(paths, self.folder)
         groups = [p.relative_to(self.folder).parts for p in paths]
         groups = [parts[0] if len(parts) > 1 else "" for parts in groups]
         self.classes = sorted(set(groups))

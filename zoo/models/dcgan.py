@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from zoo.core import MinimaxGAN
+from zoo.errors import require
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_
 
 
@@ -52,6 +53,8 @@ class DCGAN(MinimaxGAN):
         compile: bool = False,
         **kwargs: Any,
     ) -> None:
+        for name, value in (("latent_dim", latent_dim), ("g_width", g_width), ("d_width", d_width)):
+            require(value >= 1, f"model.{name} must be a positive integer, got {value}")
         generator = dcgan_init_(DCGANGenerator(latent_dim, image_size, channels, g_width))
         discriminator = dcgan_init_(DCGANDiscriminator(image_size, channels, d_width))
         super().__init__(

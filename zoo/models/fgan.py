@@ -25,7 +25,7 @@ from torch import Tensor
 
 from zoo.core import TwoPlayerGAN
 from zoo.errors import require
-from zoo.nets.mlp import MLPDiscriminator, MLPGenerator
+from zoo.nets.mlp import MLPDiscriminator, MLPGenerator, check_mlp_options
 from zoo.objectives.divergences import DIVERGENCES
 from zoo.objectives.fgan_losses import fgan_discriminator_loss, fgan_generator_loss
 
@@ -61,6 +61,7 @@ class FGAN(TwoPlayerGAN):
         **kwargs: Any,
     ) -> None:
         require(divergence in DIVERGENCES, f"model.divergence must be one of {sorted(DIVERGENCES)}, got {divergence!r}")
+        check_mlp_options(latent_dim, data_shape, {"g_hidden": g_hidden, "v_hidden": v_hidden})
         generator = MLPGenerator(latent_dim, data_shape, g_hidden, "relu", g_output, batch_norm=True)
         variational_function = MLPDiscriminator(data_shape, v_hidden, "elu")
         super().__init__(

@@ -24,7 +24,8 @@ import torch
 
 from zoo.core import MinimaxGAN
 from zoo.core.prior import SQRT3
-from zoo.nets.mlp import MaxoutDiscriminator, MLPGenerator, uniform_init_
+from zoo.errors import require
+from zoo.nets.mlp import MaxoutDiscriminator, MLPGenerator, check_mlp_options, uniform_init_
 
 
 class VanillaGAN(MinimaxGAN):
@@ -69,6 +70,11 @@ class VanillaGAN(MinimaxGAN):
         g_output_bias_from_data: bool = True,
         **kwargs: Any,
     ) -> None:
+        check_mlp_options(latent_dim, data_shape, {"g_hidden": g_hidden, "d_hidden": d_hidden},
+                          {"d_input_dropout": d_input_dropout, "d_hidden_dropout": d_hidden_dropout})
+        require(d_pieces >= 1, f"model.d_pieces must be a positive integer (maxout pieces per unit), got {d_pieces}")
+        for name, bound in (("g_init_range", g_init_range), ("d_init_range", d_init_range)):
+            require(bound > 0, f"model.{name} must be positive (weights start in U(-range, range)), got {bound}")
         generator = MLPGenerator(latent_dim, data_shape, g_hidden, "relu", g_output)
         discriminator = MaxoutDiscriminator(data_shape, d_hidden, d_pieces, d_input_dropout, d_hidden_dropout)
         uniform_init_(generator, g_init_range)

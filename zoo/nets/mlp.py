@@ -11,6 +11,23 @@ from zoo.errors import require
 from zoo.nets.layers import ACTIVATIONS, OUTPUTS, Maxout, flat_size
 
 
+def check_mlp_options(
+    latent_dim: int,
+    data_shape: Sequence[int],
+    widths: dict[str, Sequence[int]],
+    dropouts: dict[str, float] | None = None,
+) -> None:
+    """One-line errors, named after the model's options, for sizes and rates the nets cannot take."""
+    require(latent_dim >= 1, f"model.latent_dim must be a positive integer, got {latent_dim}")
+    shape = list(data_shape)
+    require(len(shape) >= 1 and all(size >= 1 for size in shape), f"model.data_shape must be positive sizes like [1, 28, 28], got {shape}")
+    for name, hidden in widths.items():
+        bad = [units for units in hidden if units < 1]
+        require(not bad, f"model.{name} must list positive layer widths, got {list(hidden)}")
+    for name, rate in (dropouts or {}).items():
+        require(0.0 <= rate < 1.0, f"model.{name} is a drop probability in [0, 1), got {rate}")
+
+
 class MLPGenerator(nn.Module):
     """z ↦ x through fully connected hidden layers, reshaped to ``data_shape``.
 
