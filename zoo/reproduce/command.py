@@ -5,6 +5,7 @@ and write ``<table>.json``, a markdown table and a bar chart.
     zoo reproduce fgan-table4 --quick        # tiny budgets: checks the pipeline, not the numbers
     zoo reproduce fgan-table3                # f-GAN's 1-D experiment
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
+    zoo reproduce unrolled-mixtures          # Unrolled GAN's 2-D mixtures (zoo/reproduce/unrolled.py)
 """
 
 from __future__ import annotations
@@ -177,6 +178,10 @@ def main(argv: list[str]) -> int:
         path = out / "kde_real_mnist.json"
         write_real_data_results(str(path), None, QUICK_REAL_CENTRES if args.quick else None)
         paths = {"json": path}
+    elif args.table == "unrolled-mixtures":
+        from zoo.reproduce.unrolled import run
+
+        paths = run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), args.resume, args.retrain, out)
     else:
         store = Path(args.runs).expanduser() if args.runs else run_store()
         record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline)

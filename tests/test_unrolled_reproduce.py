@@ -1,0 +1,104 @@
+"""`zoo reproduce unrolled-mixtures` at a tiny budget: rows, goals, files, and resume semantics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zoo.errors import ZooConfigError
+from zoo.reproduce import unrolled
+from zoo.reproduce.unrolled import MixtureBudget, reproduce
+
+TINY = MixtureBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0, 1))
+ROWS = dict(mixtures=("ring",), unroll_steps=(0, 5))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("store")
+    return runs, reproduce(TINY, runs, **ROWS)
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("a finished seed was trained again")
+
+
+def test_rows_hold_per_seed_and_mean_scores(store):
+    _, record = store
+    assert [(r["mixture"], r["unroll_steps"]) for r in record["rows"]] == [("ring", 0), ("ring", 5)]
+    for row in record["rows"]:
+        assert row["num_modes"] == 8 and row["generator_steps"] == 4
+        assert row["config"] == f"configs/unrolled/ring_k{row['unroll_steps']}.yaml"
+        for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform"):
+            per_seed = row[key]["per_seed"]
+            assert len(per_seed) == 2 and per_seed == [s[key] for s in row["seeds"]]
+            if None in per_seed:  # KL of a seed without a single high-quality sample
+                assert key == "kl_to_uniform" and row[key]["mean"] is None
+            else:
+                assert row[key]["mean"] == pytest.approx(sum(per_seed) / 2)
+        for seed in row["seeds"]:
+            assert 0 <= seed["modes_covered"] <= 8 and 0.0 <= seed["high_quality_fraction"] <= 1.0
+            assert sum(seed["counts"]) == round(seed["high_quality_fraction"] * TINY.samples)
+            assert list(seed["trace_modes_covered"]) == ["0", "2", "4"]
+    assert record["goals"]["ring_k10_all_modes_every_seed"] is None  # K = 10 was not run
+    assert isinstance(record["goals"]["ring_k0_never_all_modes"], bool)
+    assert record["seeds"]["training"] == [0, 1] and record["sample_counts"]["scored_per_seed"] == 400
+
+
+def test_outputs_have_the_figure_and_no_absolute_paths(store, tmp_path):
+    runs, record = store
+    paths = unrolled.write_outputs(record, runs, tmp_path / "out")
+    text = paths["json"].read_text()
+    assert json.loads(text)["table"] == "unrolled-mixtures"
+    assert str(runs) not in text and str(tmp_path) not in text and "/home/" not in text
+    from PIL import Image
+
+    width, height = Image.open(paths["png"]).size  # one line (ring, K = 0) of three snapshots, 2 inches each
+    assert (width, height) == (3 * 200, 200)
+    assert "| ring | 5 |" in paths["md"].read_text()
+
+
+def test_finished_seeds_are_read_back_not_retrained(store, monkeypatch):
+    runs, record = store
+    monkeypatch.setattr("zoo.cli.run_lightning_cli", _no_training)
+    again = reproduce(TINY, runs, **ROWS)
+    assert again["rows"] == record["rows"]
+
+
+def test_partial_seed_needs_resume_and_continues_from_its_checkpoint(store):
+    runs, record = store
+    seed_dir = runs / "ring_k5" / "seed1"
+    (seed_dir / "result.json").unlink()
+    with pytest.raises(ZooConfigError, match="partial run: add --resume"):
+        reproduce(TINY, runs, **ROWS)
+    again = reproduce(TINY, runs, resume=True, **ROWS)
+    continued = again["rows"][1]["seeds"][1]
+    assert continued["continued_from_checkpoint"] is True
+    original = record["rows"][1]["seeds"][1]
+    for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform", "counts", "trace_modes_covered"):
+        assert continued[key] == original[key], key
+
+
+def test_another_budget_is_refused_without_retrain(store):
+    runs, _ = store
+    other = MixtureBudget(generator_steps=6, trace_every=2, samples=400, seeds=(0,))
+    with pytest.raises(ZooConfigError, match="another config or budget: pass --retrain"):
+        reproduce(other, runs, **ROWS)
+
+
+def test_command_line_writes_the_result_files(store, tmp_path, monkeypatch):
+    from zoo.reproduce.command import main
+
+    runs, _ = store
+    monkeypatch.setattr(unrolled, "QUICK", TINY)
+    monkeypatch.setattr(unrolled, "MIXTURES", ROWS["mixtures"])
+    monkeypatch.setattr(unrolled, "UNROLL_STEPS", ROWS["unroll_steps"])
+    monkeypatch.setattr("zoo.cli.run_lightning_cli", _no_training)
+    quick_store = runs.parent / "command-store"
+    (quick_store / "unrolled-mixtures").mkdir(parents=True)
+    (quick_store / "unrolled-mixtures" / "quick").symlink_to(runs)
+    assert main(["unrolled-mixtures", "--quick", "--runs", str(quick_store), "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "unrolled-mixtures.json").read_text())
+    assert record["quick"] is True and len(record["rows"]) == 2
+    assert (tmp_path / "unrolled-mixtures.png").exists()
