@@ -54,15 +54,6 @@ def git_commit() -> str:
     return commit + ("+dirty" if tracked_changes() and not commit.startswith("unknown") else "")
 
 
-def uncommitted(paths: tuple[str, ...]) -> list[str]:
-    """Which of ``paths`` (relative to the repository) differ from the checked-out commit."""
-    try:
-        status = _git(["status", "--porcelain", "--", *paths], REPO)
-    except (OSError, subprocess.CalledProcessError):
-        return list(paths)
-    return [line[3:] for line in status.splitlines() if line.strip()]
-
-
 def _path_roots(repo: Path) -> list[tuple[Path, str]]:
     """``(folder, how a result file names it)``; the repository is named by nothing (relative paths)."""
     runs = os.environ.get(RUNS_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zoo" / "runs"
