@@ -24,15 +24,13 @@ def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) ->
     The class goes through :func:`zoo.checkpoints.resolve_class`: only a LightningDataModule is
     built, with the saved arguments its constructor accepts.
     """
-    from pytorch_lightning import LightningDataModule
-
     from zoo.checkpoints import resolve_class
 
     record = checkpoint.get("zoo") or {}
     class_path = record.get("datamodule_class")
     if not class_path:
         raise ZooConfigError("the checkpoint does not record its DataModule; it was saved without one")
-    data_class = resolve_class(class_path, LightningDataModule, "datamodule")
+    data_class = resolve_class(class_path, pl.LightningDataModule, "datamodule")
     accepted = inspect.signature(data_class).parameters
     options = {k: v for k, v in (record.get("datamodule_hparams") or {}).items() if k in accepted}
     if data_root is not None:
@@ -90,7 +88,8 @@ def check_args(args: argparse.Namespace) -> list[str]:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise ZooConfigError(f"--metrics {args.metrics!r}: unknown {unknown}; choose from {','.join(METRICS)}")
+        named = f"unknown {unknown}" if unknown else "names no metric"
+        raise ZooConfigError(f"--metrics {args.metrics!r}: {named}; choose from {','.join(METRICS)}")
     if args.num_samples is not None and args.num_samples <= 0:
         raise ZooConfigError(
             f"--num-samples must be a positive count, got {args.num_samples}; leave it out to use each metric's default"
