@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from zoo.checkpoints import load_gan
-    from zoo.provenance import RunStart
+    from zoo.provenance import RunStart, relative_to_repo, scrub_paths
 
     parser = argparse.ArgumentParser(description="DCGAN §5.1: linear L2-SVM on a trained discriminator's features")
     parser.add_argument("--ckpt", required=True)
@@ -201,19 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--training-note", default=None, help="how the checkpoint was trained, stored verbatim")
     parser.add_argument("--out", default=None, help="JSON file for the result")
+    parser.add_argument("--allow-dirty", action="store_true", help="write --out from uncommitted code")
     args = parser.parse_args(argv)
 
-    run = RunStart()
+    run = RunStart(require_clean=bool(args.out) and not args.allow_dirty)
     model = load_gan(args.ckpt, map_location=args.device)
     protocol = mnist_protocol if args.dataset == "mnist" else cifar10_protocol
     result = protocol(model.discriminator, args.data_root, C=args.C, train_limit=args.train_limit, device=args.device, seed=args.seed)
     result.update({
-        "checkpoint": str(args.ckpt),
+        "checkpoint": relative_to_repo(args.ckpt),
         "checkpoint_generator_steps": model.generator_steps,
         "checkpoint_discriminator_steps": model.discriminator_steps,
         "checkpoint_training": args.training_note,
         **run.provenance({"svm": args.seed}, args.device),
     })
+    result = scrub_paths(result)
     print(json.dumps(result, indent=2))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
