@@ -1,5 +1,6 @@
 """Layers of "Improved Techniques for Training GANs" (Salimans et al. 2016): minibatch
-discrimination (§3.2) and virtual batch normalization (§3.5)."""
+discrimination (§3.2), virtual batch normalization (§3.5), and the Gaussian noise and data-dependent
+weight-norm initialisation (Salimans & Kingma 2016) of its released semi-supervised nets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from zoo.errors import require
 
@@ -152,3 +154,47 @@ def forward_with_reference(net: nn.Module, reference: Tensor, x: Tensor) -> Tens
         for layer in layers:
             layer.live_reference_rows = None
     return out[reference.shape[0]:]
+
+
+class GaussianNoise(nn.Module):
+    """Adds N(0, σ²) noise in training mode only (the regulariser of the semi-supervised D)."""
+
+    def __init__(self, sigma: float) -> None:
+        super().__init__()
+        require(sigma >= 0, f"GaussianNoise sigma must be >= 0, got {sigma}")
+        self.sigma = sigma
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.sigma == 0:
+            return x
+        return x + self.sigma * torch.randn_like(x)
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}"
+
+
+@torch.no_grad()
+def weight_norm_data_init_(net: nn.Module, *inputs: Tensor) -> None:
+    """Data-dependent initialisation of every weight-normalised ``nn.Linear`` in ``net``
+    (``torch.nn.utils.parametrizations.weight_norm``; Salimans & Kingma 2016, §2.2).
+
+    One forward pass on ``inputs``; each such layer, in forward order, gets its scale g and bias b
+    set so that its outputs on this batch have zero mean and unit variance, and passes the
+    rescaled outputs on, so later layers are initialised on already-normalised inputs.
+    """
+
+    def normalise(layer: nn.Module, args: Any, out: Tensor) -> Tensor:
+        mean, std = out.mean(dim=0), out.std(dim=0, correction=0).clamp_min(1e-6)
+        scale = layer.parametrizations.weight.original0
+        scale.div_(std.view_as(scale))
+        layer.bias.sub_(mean).div_(std)
+        return (out - mean) / std
+
+    layers = [m for m in net.modules() if isinstance(m, nn.Linear) and parametrize.is_parametrized(m, "weight")]
+    require(len(layers) > 0, f"weight_norm_data_init_: {type(net).__name__} has no weight-normalised Linear layer")
+    handles = [layer.register_forward_hook(normalise) for layer in layers]
+    try:
+        net(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -1,0 +1,60 @@
+"""Semi-supervised MNIST: class-balanced labelled subsets, the rest unlabelled, the test set apart."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from zoo.data.semisupervised import LabelledAndUnlabelled, SemiSupervisedMNISTDataModule, balanced_subset
+from zoo.errors import ZooConfigError
+
+
+def test_balanced_subset_takes_the_same_number_of_each_class_chosen_by_seed():
+    labels = torch.arange(3).repeat_interleave(20)[torch.randperm(60)]
+    chosen = balanced_subset(labels, per_class=4, seed=0)
+    assert torch.bincount(labels[chosen]).tolist() == [4, 4, 4]
+    assert torch.equal(chosen, balanced_subset(labels, 4, seed=0))
+    assert not torch.equal(chosen, balanced_subset(labels, 4, seed=1))
+
+
+def test_every_labelled_example_is_seen_equally_often_per_epoch():
+    dataset = LabelledAndUnlabelled(torch.randn(60, 2), torch.arange(20.0)[:, None].repeat(1, 2), torch.arange(20))
+    seen = torch.cat([batch["label"] for batch in DataLoader(dataset, batch_size=12, shuffle=True)])
+    assert torch.bincount(seen).tolist() == [3] * 20
+
+
+def test_num_labels_must_be_class_balanced():
+    with pytest.raises(ZooConfigError, match="multiple of 10"):
+        SemiSupervisedMNISTDataModule(num_labels=25)
+
+
+@pytest.fixture(scope="module")
+def mnist_100(mnist_root):
+    datamodule = SemiSupervisedMNISTDataModule(num_labels=100, data_root=str(mnist_root), seed=3)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def test_mnist_split_has_100_balanced_labels_and_the_rest_unlabelled(mnist_100):
+    train = mnist_100.train_set
+    assert len(train.labelled) == 100 and len(train.unlabelled) == 60_000 - 100
+    assert torch.bincount(train.labels).tolist() == [10] * 10
+    assert torch.equal(train.labels, mnist_100.train_labels[mnist_100.labelled_indices])
+    # the labelled images are exactly the ones missing from the unlabelled set
+    pixel_sums = mnist_100.train_images.flatten(1).sum(1)
+    assert torch.isclose(train.unlabelled.flatten(1).sum(1).sum() + train.labelled.flatten(1).sum(1).sum(), pixel_sums.sum())
+    assert len(mnist_100.test_set) == 10_000 and mnist_100.val_set is mnist_100.test_set
+
+
+def test_mnist_training_batches_are_dicts_of_three_aligned_parts(mnist_100):
+    batch = next(iter(mnist_100.train_dataloader()))
+    assert batch["unlabelled"].shape == (100, 1, 28, 28) and batch["labelled"].shape == (100, 1, 28, 28)
+    assert batch["label"].shape == (100,) and batch["label"].dtype == torch.int64
+    assert 0.0 <= batch["unlabelled"].min() and batch["unlabelled"].max() <= 1.0
+    assert len(mnist_100.train_dataloader()) == 599
+
+
+def test_the_labelled_subset_is_drawn_by_the_data_seed(mnist_100):
+    assert torch.equal(mnist_100.labelled_indices, balanced_subset(mnist_100.train_labels, 10, seed=3))
+    assert not torch.equal(mnist_100.labelled_indices, balanced_subset(mnist_100.train_labels, 10, seed=4))

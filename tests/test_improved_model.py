@@ -1,0 +1,144 @@
+"""The semi-supervised K+1 GAN (Salimans et al. 2016, §5): nets, losses wired to the core, learning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.utils.data import DataLoader, TensorDataset
+
+from tests.conftest import REPO, quiet_trainer
+from zoo.data.semisupervised import LabelledAndUnlabelled
+from zoo.errors import ZooConfigError
+from zoo.models.improved import SemiSupervisedGAN, SemiSupervisedMNISTDiscriminator, SemiSupervisedMNISTGenerator
+from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
+from zoo.objectives.improved import feature_matching_loss
+
+
+def _weight_normed(net):
+    return [m for m in net.modules() if isinstance(m, nn.Linear) and parametrize.is_parametrized(m, "weight")]
+
+
+def test_the_papers_mnist_nets():
+    generator, discriminator = SemiSupervisedMNISTGenerator(), SemiSupervisedMNISTDiscriminator()
+    g_linear = [m for m in generator.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in g_linear] == [(100, 500), (500, 500), (500, 784)]
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in generator.modules()) == 2
+    assert sum(isinstance(m, nn.Softplus) for m in generator.modules()) == 2
+    assert _weight_normed(generator) == [g_linear[-1]] and generator.output_range == (0.0, 1.0)
+    d_linear = _weight_normed(discriminator)
+    widths = [(m.in_features, m.out_features) for m in d_linear]
+    assert widths == [(784, 1000), (1000, 500), (500, 250), (250, 250), (250, 250), (250, 10)]
+    assert [m.sigma for m in discriminator.modules() if isinstance(m, GaussianNoise)] == [0.3] + [0.5] * 5
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in discriminator.modules())
+    # the released code learns the scale g of D's logit layer only, and no batch-norm scale in G
+    assert [m.parametrizations.weight.original0.requires_grad for m in d_linear] == [False] * 5 + [True]
+    assert not any(m.weight.requires_grad for m in generator.modules() if isinstance(m, nn.BatchNorm1d))
+
+
+def test_discriminator_is_noisy_in_training_and_deterministic_in_eval():
+    discriminator = SemiSupervisedMNISTDiscriminator(data_shape=(1, 4, 4), hidden=(8, 6))
+    x = torch.rand(5, 1, 4, 4)
+    logits, features = discriminator.logits_and_features(x)
+    assert logits.shape == (5, 10) and features.shape == (5, 6)
+    assert not torch.equal(discriminator(x), discriminator(x))
+    discriminator.eval()
+    assert torch.equal(discriminator(x), discriminator(x))
+
+
+def test_data_dependent_init_gives_unit_variance_pre_activations():
+    torch.manual_seed(0)
+    discriminator = SemiSupervisedMNISTDiscriminator(data_shape=(1, 4, 4), hidden=(8, 6)).eval()
+    x = torch.rand(200, 1, 4, 4) * 3
+    weight_norm_data_init_(discriminator, x)
+    outputs = []
+    handles = [m.register_forward_hook(lambda m, i, o: outputs.append(o)) for m in _weight_normed(discriminator)]
+    discriminator(x)
+    for handle in handles:
+        handle.remove()
+    for out in outputs:
+        assert torch.allclose(out.mean(0), torch.zeros(out.shape[1]), atol=1e-4)
+        assert torch.allclose(out.std(0, correction=0), torch.ones(out.shape[1]), atol=1e-3)
+
+
+def tiny_model(**kwargs):
+    options = dict(data_shape=(1, 4, 4), num_classes=2, latent_dim=4, g_hidden=(16,), d_hidden=(32, 16),
+                   input_noise=0.1, hidden_noise=0.1, g_lr=0.01, d_lr=0.01, d_average_decay=0.9)
+    return SemiSupervisedGAN(**{**options, **kwargs})
+
+
+def two_blobs(n, generator):
+    """Two classes of 4×4 images in [0, 1]: bright on the left half, or on the right half."""
+    labels = torch.randint(0, 2, (n,), generator=generator)
+    images = 0.2 * torch.rand(n, 1, 4, 4, generator=generator)
+    images[labels == 0, :, :, :2] += 0.7
+    images[labels == 1, :, :, 2:] += 0.7
+    return images.clamp(0, 1), labels
+
+
+def loaders(labels_per_class=2):
+    generator = torch.Generator().manual_seed(0)
+    unlabelled, _ = two_blobs(400, generator)
+    pool, pool_labels = two_blobs(100, generator)
+    chosen = torch.cat([(pool_labels == c).nonzero().flatten()[:labels_per_class] for c in (0, 1)])
+    train = LabelledAndUnlabelled(unlabelled, pool[chosen], pool_labels[chosen])
+    test = TensorDataset(*two_blobs(300, generator))
+    return DataLoader(train, batch_size=20, shuffle=True), DataLoader(test, batch_size=100)
+
+
+def test_a_few_labels_train_a_classifier_and_both_players_step():
+    torch.manual_seed(0)
+    model = tiny_model()
+    train, test = loaders()
+    trainer = quiet_trainer(max_epochs=3)
+    trainer.fit(model, train, test)
+    assert model.discriminator_steps == model.generator_steps == 3 * len(train)
+    metrics = trainer.callback_metrics
+    assert metrics["val/error"] < 0.1  # chance is 0.5; 4 labels in all
+    assert metrics["val/errors"] == pytest.approx(metrics["val/error"].item() * 300)
+    assert {"train/supervised_loss", "train/unsupervised_loss", "train/labelled_error"} <= set(metrics)
+
+
+def test_generator_loss_is_feature_matching_on_the_last_hidden_layer():
+    torch.manual_seed(0)
+    model = tiny_model().eval()
+    real, fake = torch.rand(8, 1, 4, 4), torch.rand(8, 1, 4, 4)
+    features = model.discriminator.body
+    assert torch.allclose(model.generator_loss(fake, real), ((features(real).mean(0) - features(fake).mean(0)) ** 2).mean())
+    assert torch.allclose(model.generator_loss(fake, real), feature_matching_loss(features(real), features(fake), "l2", "mean"))
+
+
+def test_evaluation_uses_the_moving_average_of_d():
+    torch.manual_seed(0)
+    model = tiny_model(d_average_decay=0.5).eval()
+    x, labels = torch.rand(50, 1, 4, 4), torch.randint(0, 2, (50,))
+    initial = [p.detach().clone() for p in model.discriminator.parameters()]
+    before = model.classification_errors(x, labels)
+    with torch.no_grad():
+        for parameter in model.discriminator.parameters():
+            parameter.mul_(-3.0)
+    assert model.classification_errors(x, labels) == before  # the average has not moved yet
+    model.on_train_batch_end(None, None, 0)
+    for average, current, start in zip(model.d_average.shadow.parameters(), model.discriminator.parameters(), initial):
+        assert torch.allclose(average, 0.5 * start + 0.5 * current)
+    assert tiny_model(d_average_decay=None).d_average is None
+
+
+def test_discriminator_loss_needs_labelled_batches():
+    with pytest.raises(ZooConfigError, match="labelled batches"):
+        tiny_model().discriminator_loss(torch.rand(2, 1, 4, 4), torch.rand(2, 1, 4, 4))
+
+
+def test_mnist_100_config_runs_end_to_end(tmp_path, capsys, monkeypatch, mnist_root):
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    short = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+    code = main(["fit", "--config", str(REPO / "configs" / "improved" / "mnist_100.yaml"), *short])
+    assert code == 0, capsys.readouterr().err
+    run = tmp_path / "runs" / "improved-mnist-100" / "version_0"
+    metrics = (run / "metrics.csv").read_text()
+    assert "val/error" in metrics and "val/errors" in metrics
+    assert (run / "checkpoints" / "last.ckpt").exists()

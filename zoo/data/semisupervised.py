@@ -1,0 +1,107 @@
+"""Semi-supervised MNIST (Salimans et al. 2016, §5 and Table 1): a few labels, many unlabelled images.
+
+A class-balanced labelled subset of MNIST train (``num_labels`` images, ``num_labels / 10`` per
+class, chosen by ``seed``; the paper averages 10 such subsets), the rest of the 60k training
+images unlabelled, and the 10k MNIST test images to measure the classifier's error.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, TensorDataset
+
+from zoo.data.base import ZooDataModule
+from zoo.data.mnist import check_mnist_files, load_mnist_tensors
+from zoo.errors import require
+
+NUM_CLASSES = 10
+
+
+def balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
+    """Sorted indices of ``per_class`` examples of every class, drawn at random by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for label in labels.unique().tolist():
+        members = (labels == label).nonzero().flatten()
+        require(len(members) >= per_class, f"class {label} has only {len(members)} examples, {per_class} requested")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+class LabelledAndUnlabelled(Dataset):
+    """Item i: unlabelled image i with labelled example ``i mod n_labelled``.
+
+    Shuffling i thus also shuffles the labelled examples, and over an epoch each is seen equally
+    often (as the released code tiles the labelled set to the unlabelled set's length)."""
+
+    def __init__(self, unlabelled: Tensor, labelled: Tensor, labels: Tensor) -> None:
+        self.unlabelled, self.labelled, self.labels = unlabelled, labelled, labels
+
+    def __len__(self) -> int:
+        return len(self.unlabelled)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        j = index % len(self.labelled)
+        return {"unlabelled": self.unlabelled[index], "labelled": self.labelled[j], "label": self.labels[j]}
+
+
+class SemiSupervisedMNISTDataModule(ZooDataModule):
+    """Training batches are dicts ``{"unlabelled": x_u, "labelled": x_l, "label": y_l}`` of
+    ``batch_size`` each; validation and test batches are ``(x, y)`` from the MNIST test set.
+
+    The released code prints test error every epoch and keeps no validation set, so the
+    validation split here *is* the test set: watch it, do not select checkpoints on it.
+    """
+
+    sample_shape = (1, 28, 28)
+
+    def __init__(
+        self,
+        num_labels: int = 100,
+        batch_size: int = 100,
+        num_workers: int = 0,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        data_root: str | None = None,
+        seed: int = 0,
+        download: bool = False,
+    ) -> None:
+        super().__init__(batch_size, num_workers, value_range, data_root, seed)
+        require(
+            num_labels > 0 and num_labels % NUM_CLASSES == 0,
+            f"data.num_labels must be a positive multiple of {NUM_CLASSES} (class-balanced), got {num_labels}",
+        )
+        self.num_labels, self.download = num_labels, download
+        self.train_images: Tensor | None = None
+        self.train_labels: Tensor | None = None
+        self.labelled_indices: Tensor | None = None
+
+    def prepare_data(self) -> None:
+        if not self.download:
+            check_mnist_files(self.data_root)
+        else:
+            load_mnist_tensors(self.data_root, train=True, download=True)
+            load_mnist_tensors(self.data_root, train=False, download=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit", "validate") and self.train_set is None:
+            images, labels = load_mnist_tensors(self.data_root, train=True, download=self.download)
+            self.train_images, self.train_labels = self.rescale(images), labels
+            self.labelled_indices = balanced_subset(labels, self.num_labels // NUM_CLASSES, self.seed)
+            unlabelled = torch.ones(len(labels), dtype=torch.bool)
+            unlabelled[self.labelled_indices] = False
+            self.train_set = LabelledAndUnlabelled(
+                self.train_images[unlabelled], self.train_images[self.labelled_indices], labels[self.labelled_indices]
+            )
+        if self.test_set is None:
+            images, labels = load_mnist_tensors(self.data_root, train=False, download=self.download)
+            self.test_set = TensorDataset(self.rescale(images), labels)
+            self.val_set = self.test_set
+
+    def labelled_split(self, split: str) -> tuple[Tensor, Tensor]:
+        """``"train"``: all 60k training images with their true labels; ``"val"``/``"test"``: MNIST test."""
+        if split == "train":
+            if self.train_images is None:
+                self.setup("fit")
+            return self.train_images, self.train_labels
+        return super().labelled_split(split)

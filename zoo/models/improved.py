@@ -1,0 +1,231 @@
+"""Semi-supervised GAN — Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016, §5.
+
+D is a classifier with K + 1 outputs, the (K+1)-th ("generated") logit fixed at 0, so it returns K
+logits l and D(x) = Z(x)/(Z(x) + 1) with Z = Σ_k exp l_k. D minimises
+
+    L = L_supervised + w · L_unsupervised,
+    L_supervised   = −E_{(x,y) labelled} log p(y | x, y < K+1)                      (cross-entropy)
+    L_unsupervised = −E_{x unlabelled} log D(x) − E_z log(1 − D(G(z)))
+
+and G matches the batch mean of D's last hidden layer on unlabelled data (feature matching, §3.1).
+The MNIST recipe follows the released code (``train_mnist_feature_matching.py`` and its ``nn.py``):
+
+* G: z ~ U[0, 1)^100 → 500 softplus → 500 softplus, batch norm (shift only, no learned scale)
+  before each → 784 sigmoid, weight-normalised with a learned scale starting at 1; Glorot weights;
+* D: Gaussian noise σ 0.3 on the input, then weight-normalised ReLU layers 1000-500-250-250-250,
+  each followed by noise σ 0.5, then 10 weight-normalised logits; no batch norm. Directions start
+  N(0, 0.1); a data-dependent initialisation on 500 training images gives every layer unit-variance
+  outputs; afterwards only the logit layer learns its scale g, the hidden layers' g stay fixed;
+* Adam, learning rate 0.003, β1 0.5, batch 100 (labelled and unlabelled each), 300 epochs;
+* the code weights L_unsupervised by w = ½ and matches features by the mean squared difference;
+* test error is measured with an exponential moving average of D's parameters (rate 1e-4).
+
+Differences from the code: the unlabelled set is the 60k minus the labelled images (the code uses
+all 60k); G's feature targets come from the same unlabelled batch as D's (the code draws a second
+one); the average of D starts at D's initial parameters (the code's starts at 0, without bias
+correction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from zoo.core import TwoPlayerGAN
+from zoo.core.ema import GeneratorEMA
+from zoo.errors import require
+from zoo.nets.layers import flat_size
+from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
+from zoo.objectives.improved import feature_matching_loss, supervised_loss, unsupervised_discriminator_loss
+
+DATA_INIT_EXAMPLES = 500
+D_INIT_STD = 0.1
+
+
+def _weight_norm_linear(in_features: int, out_features: int, train_scale: bool) -> nn.Linear:
+    """A weight-normalised Linear with direction N(0, 0.1) and bias 0, as the released code's D."""
+    layer = nn.Linear(in_features, out_features)
+    nn.init.normal_(layer.weight, 0.0, D_INIT_STD)
+    nn.init.zeros_(layer.bias)
+    layer = weight_norm(layer)
+    layer.parametrizations.weight.original0.requires_grad_(train_scale)
+    return layer
+
+
+class SemiSupervisedMNISTGenerator(nn.Module):
+    """z ↦ x: softplus layers with batch norm, a weight-normalised sigmoid output."""
+
+    output_range = (0.0, 1.0)
+
+    def __init__(self, latent_dim: int = 100, data_shape: Sequence[int] = (1, 28, 28), hidden: Sequence[int] = (500, 500)) -> None:
+        super().__init__()
+        self.data_shape = tuple(data_shape)
+        layers: list[nn.Module] = []
+        width = latent_dim
+        for units in hidden:
+            linear, norm = nn.Linear(width, units, bias=False), nn.BatchNorm1d(units)
+            nn.init.xavier_uniform_(linear.weight)
+            norm.weight.requires_grad_(False)
+            layers += [linear, norm, nn.Softplus()]
+            width = units
+        output = nn.Linear(width, flat_size(self.data_shape))
+        nn.init.xavier_uniform_(output.weight)
+        nn.init.zeros_(output.bias)
+        output = weight_norm(output)
+        with torch.no_grad():
+            output.parametrizations.weight.original0.fill_(1.0)
+        layers += [output, nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.data_shape)
+
+
+class SemiSupervisedMNISTDiscriminator(nn.Module):
+    """x ↦ K logits through noisy, weight-normalised ReLU layers; :meth:`logits_and_features`
+    also returns the last hidden layer (before its noise), the features G matches."""
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 10,
+        hidden: Sequence[int] = (1000, 500, 250, 250, 250),
+        input_noise: float = 0.3,
+        hidden_noise: float = 0.5,
+    ) -> None:
+        super().__init__()
+        require(len(hidden) >= 1, "the semi-supervised discriminator needs at least one hidden layer")
+        layers: list[nn.Module] = [nn.Flatten(), GaussianNoise(input_noise)]
+        width = flat_size(data_shape)
+        for index, units in enumerate(hidden):
+            if index > 0:
+                layers.append(GaussianNoise(hidden_noise))
+            layers += [_weight_norm_linear(width, units, train_scale=False), nn.ReLU()]
+            width = units
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), _weight_norm_linear(width, num_classes, train_scale=True))
+
+    def logits_and_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.body(x)
+        return self.head(features), features
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.logits_and_features(x)[0]
+
+
+class SemiSupervisedGAN(TwoPlayerGAN):
+    """The K + 1-class semi-supervised GAN with feature matching; defaults: the MNIST recipe.
+
+    Expects the training batches of :class:`zoo.data.semisupervised.SemiSupervisedMNISTDataModule`
+    (dicts with ``unlabelled``, ``labelled`` and ``label``) and ``(x, y)`` validation/test batches,
+    on which it logs D's classification error: ``<split>/error`` (a rate) and ``<split>/errors``
+    (a count, the unit of the paper's Table 1).
+
+    Args:
+        num_classes: K.
+        g_hidden, d_hidden: layer widths.
+        input_noise, hidden_noise: σ of D's Gaussian noise on its input and after each hidden layer.
+        unsupervised_weight: w above (½ in the released code).
+        feature_matching_norm, feature_matching_reduction: see
+            :func:`zoo.objectives.improved.feature_matching_loss` (the MNIST code: l2, mean).
+        data_init: data-dependent initialisation of D's weight-normalised layers at the start of fit.
+        d_average_decay: decay of the moving average of D used for evaluation (``None``: evaluate D).
+        **kwargs: the training options of :class:`zoo.core.TwoPlayerGAN`.
+    """
+
+    def __init__(
+        self,
+        data_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 10,
+        latent_dim: int = 100,
+        g_hidden: Sequence[int] = (500, 500),
+        d_hidden: Sequence[int] = (1000, 500, 250, 250, 250),
+        input_noise: float = 0.3,
+        hidden_noise: float = 0.5,
+        unsupervised_weight: float = 0.5,
+        feature_matching_norm: Literal["l2", "l1"] = "l2",
+        feature_matching_reduction: Literal["sum", "mean"] = "mean",
+        data_init: bool = True,
+        d_average_decay: float | None = 0.9999,
+        prior: Literal["normal", "uniform"] = "uniform",
+        prior_low: float = 0.0,
+        prior_high: float = 1.0,
+        optimizer: Literal["adam", "sgd"] = "adam",
+        g_lr: float = 0.003,
+        d_lr: float = 0.003,
+        betas: tuple[float, float] = (0.5, 0.999),
+        **kwargs: Any,
+    ) -> None:
+        require(num_classes >= 2, f"model.num_classes must be >= 2, got {num_classes}")
+        require(unsupervised_weight >= 0, f"model.unsupervised_weight must be >= 0, got {unsupervised_weight}")
+        generator = SemiSupervisedMNISTGenerator(latent_dim, data_shape, g_hidden)
+        discriminator = SemiSupervisedMNISTDiscriminator(data_shape, num_classes, d_hidden, input_noise, hidden_noise)
+        super().__init__(
+            generator, discriminator, latent_dim=latent_dim, prior=prior, prior_low=prior_low, prior_high=prior_high,
+            optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
+        )
+        self.d_average = GeneratorEMA(discriminator, d_average_decay) if d_average_decay is not None else None
+        self._labelled: tuple[Tensor, Tensor] | None = None
+
+    # ------------------------------------------------------------------------------ training
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        # The core hands the losses one tensor of real data; the labelled part goes alongside.
+        self._labelled = (batch["labelled"], batch["label"])
+        super().training_step(batch["unlabelled"], batch_idx)
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        require(self._labelled is not None, "SemiSupervisedGAN needs labelled batches: use SemiSupervisedMNISTDataModule")
+        labelled, labels = self._labelled
+        # D has no batch-dependent layer, so one pass over the three batches equals three passes.
+        logits = self.discriminator(torch.cat([labelled, real, fake]))
+        labelled_logits, real_logits, fake_logits = logits.split([len(labelled), len(real), len(fake)])
+        supervised = supervised_loss(labelled_logits, labels)
+        unsupervised = unsupervised_discriminator_loss(real_logits, fake_logits)
+        self.log_dict({
+            "train/supervised_loss": supervised.detach(),
+            "train/unsupervised_loss": unsupervised.detach(),
+            "train/labelled_error": (labelled_logits.argmax(dim=1) != labels).float().mean(),
+        })
+        return supervised + self.hparams.unsupervised_weight * unsupervised
+
+    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
+        with torch.no_grad():
+            real_features = self.discriminator.logits_and_features(real)[1]
+        fake_features = self.discriminator.logits_and_features(fake)[1]
+        return feature_matching_loss(
+            real_features, fake_features, self.hparams.feature_matching_norm, self.hparams.feature_matching_reduction
+        )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.d_average is not None:  # one training step is one D update
+            self.d_average.update(self.discriminator)
+
+    def on_fit_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.generator_steps == 0 and self.hparams.data_init and datamodule is not None:
+            images = datamodule.split_tensors("train")[:DATA_INIT_EXAMPLES].to(self.device)
+            weight_norm_data_init_(self.discriminator, images)
+            if self.d_average is not None:
+                self.d_average.shadow.load_state_dict(self.discriminator.state_dict())
+
+    # ---------------------------------------------------------------------------- evaluation
+    def classification_errors(self, x: Tensor, labels: Tensor) -> Tensor:
+        """How many of ``x`` D's K-class prediction gets wrong (the averaged D's, when kept)."""
+        classifier = self.d_average.shadow if self.d_average is not None else self.discriminator
+        return (classifier(x).argmax(dim=1) != labels).sum()
+
+    def _evaluate(self, batch: tuple[Tensor, Tensor], prefix: str) -> None:
+        x, labels = batch
+        errors = self.classification_errors(x, labels).float()
+        self.log(f"{prefix}/error", errors / len(labels), batch_size=len(labels), sync_dist=True)
+        self.log(f"{prefix}/errors", errors, batch_size=len(labels), reduce_fx="sum", sync_dist=True)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
