@@ -6,7 +6,13 @@ import json
 
 from tests.conftest import REPO
 from zoo.cli import main
-from zoo.reproduce.command import train_row, verdict
+import time
+
+import pytest
+
+from zoo.errors import ZooConfigError
+from zoo.reproduce.command import parse_duration, verdict
+from zoo.reproduce.runs import CurveSpec, RowRun
 from zoo.reproduce.tables import FGAN_TABLE4, TABLES, Budget, Row
 
 
@@ -27,6 +33,7 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     monkeypatch.chdir(REPO)
     out, runs = tmp_path / "results", tmp_path / "runs"
     assert main(["reproduce", "fgan-table4", "--quick", "--out", str(out), "--runs", str(runs)]) == 0
+    assert main(["reproduce", "fgan-table4", "--quick", "--out", str(out), "--runs", str(runs)]) == 0  # reuses every row
     record = json.loads((out / "fgan-table4.json").read_text())
     assert record["quick"] is True and len(record["rows"]) == 9
     for key in ("commit", "device", "seeds", "wall_time_s", "sample_counts", "protocol"):
@@ -40,12 +47,32 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     assert (out / "fgan-table4.png").stat().st_size > 0
 
 
-def test_a_trained_row_is_reused_unless_its_config_budget_or_seed_change(tmp_path, monkeypatch):
+def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    row = Row("quickstart", str(REPO / "configs" / "quickstart.yaml"), None, None, Budget(1, 1))
-    quiet = ["--trainer.enable_progress_bar", "false"]
-    checkpoint = train_row(row, row.budget, tmp_path / "run", seed=0, retrain=False, extra=quiet)
-    stamp = checkpoint.stat().st_mtime_ns
-    assert train_row(row, row.budget, tmp_path / "run", seed=0, retrain=False, extra=quiet).stat().st_mtime_ns == stamp
-    retrained = train_row(row, row.budget, tmp_path / "run", seed=1, retrain=False, extra=quiet)
-    assert retrained.stat().st_mtime_ns != stamp
+    row = Row("quickstart", str(REPO / "configs" / "quickstart.yaml"), None, None, Budget(3, 2))
+    quiet = ["--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "1"]
+    run = RowRun(tmp_path / "run", row, seed=0, extra=quiet)
+    curve = CurveSpec(every_n_epochs=1, protocol=None, num_samples=64)
+
+    first = run.train(row.budget, curve, deadline=time.time(), resume=False, retrain=False)  # out of time after one epoch
+    assert (first.epochs_done, first.complete) == (1, False)
+    with pytest.raises(ZooConfigError, match="--resume"):
+        run.train(row.budget, curve, deadline=None, resume=False, retrain=False)
+    done = run.train(row.budget, curve, deadline=None, resume=True, retrain=False)
+    assert (done.epochs_done, done.complete) == (3, True)
+    assert [p["epoch"] for p in done.curve] == [1, 2, 3]
+    assert [s["epochs"] for s in done.segments] == [[0, 1], [1, 3]]
+    assert all(p["generator_steps"] == 2 * p["epoch"] for p in done.curve)
+
+    stamp = done.checkpoint.stat().st_mtime_ns
+    again = run.train(row.budget, curve, deadline=None, resume=True, retrain=False)
+    assert again.checkpoint.stat().st_mtime_ns == stamp
+    other_seed = RowRun(tmp_path / "run", row, seed=1, extra=quiet)
+    with pytest.raises(ZooConfigError, match="seed"):
+        other_seed.train(row.budget, curve, deadline=None, resume=True, retrain=False)
+
+
+def test_max_time_parses_hours_minutes_seconds():
+    assert parse_duration("01:30:00") == 5400 and parse_duration("90") == 90 and parse_duration("2:30") == 150
+    with pytest.raises(ZooConfigError):
+        parse_duration("an hour")

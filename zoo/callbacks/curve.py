@@ -48,8 +48,8 @@ class LearningCurve(pl.Callback):
         os.replace(temporary, self.path)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.is_global_zero:
-            self._write([p for p in self.points() if p["epoch"] < trainer.current_epoch])
+        if trainer.is_global_zero:  # the restored step counter says how far the weights got
+            self._write([p for p in self.points() if p["generator_steps"] <= pl_module.generator_steps])
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         epoch = trainer.current_epoch + 1  # epochs completed

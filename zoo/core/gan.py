@@ -15,12 +15,15 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from zoo.core.ema import GeneratorEMA
 from zoo.core.prior import NoisePrior
+from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
+from zoo.core.resume import apply_resume_overrides
 from zoo.core.strategy import check_ddp_strategy
-from zoo.errors import ZooConfigError, require
+from zoo.errors import ZooConfigError, ZooNonFiniteError, require
 
 
 class TwoPlayerGAN(pl.LightningModule):
@@ -40,6 +43,8 @@ class TwoPlayerGAN(pl.LightningModule):
         min_lr: floor of the decayed learning rate.
         grad_clip_norm: clip each player's gradient norm to this value (``None``: no clipping).
         ema_decay: keep an exponential moving average of G with this decay (``None``: none).
+        check_finite: stop with one line at the first NaN/Inf loss, before it reaches the weights
+            (one host sync per update; turn off only for speed runs on a GPU).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class TwoPlayerGAN(pl.LightningModule):
         min_lr: float = 0.0,
         grad_clip_norm: float | None = None,
         ema_decay: float | None = None,
+        check_finite: bool = True,
     ) -> None:
         super().__init__()
         require(update in ("alternating", "simultaneous"), f"model.update must be 'alternating' or 'simultaneous', got {update!r}")
@@ -77,6 +83,7 @@ class TwoPlayerGAN(pl.LightningModule):
         self.ema = GeneratorEMA(generator, ema_decay) if ema_decay is not None else None
         self.generator_steps = 0
         self.discriminator_steps = 0
+        self._rng_restored = False
 
     # ----------------------------------------------------------------- what a paper overrides
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
@@ -119,6 +126,16 @@ class TwoPlayerGAN(pl.LightningModule):
             on_step=True, on_epoch=False,
         )
 
+    def _finite(self, loss: Tensor, player: str) -> Tensor:
+        """``loss``, unless it is NaN or infinite: then stop before any weight sees it."""
+        if self.hparams.check_finite and not bool(torch.isfinite(loss).all()):
+            raise ZooNonFiniteError(
+                f"non-finite {player} loss ({loss.detach().flatten()[0].item()}) at generator step {self.generator_steps}, "
+                f"discriminator step {self.discriminator_steps} (epoch {self.current_epoch}); no checkpoint was written "
+                f"after it: lower the learning rates or set model.init_args.grad_clip_norm"
+            )
+        return loss
+
     def _backward(self, optimizer: Any, loss: Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -130,7 +147,7 @@ class TwoPlayerGAN(pl.LightningModule):
         with torch.no_grad():
             fake = self.generator(self.sample_noise(real.shape[0]))
         self.toggle_optimizer(d_opt)
-        loss = self.discriminator_loss(real, fake)
+        loss = self._finite(self.discriminator_loss(real, fake), "discriminator")
         self._backward(d_opt, loss)
         d_opt.step()
         self.untoggle_optimizer(d_opt)
@@ -139,7 +156,7 @@ class TwoPlayerGAN(pl.LightningModule):
     def _generator_update(self, real: Tensor) -> None:
         g_opt, d_opt = self.optimizers()
         self.toggle_optimizer(g_opt)
-        loss = self.generator_loss(self.generator(self.sample_noise(real.shape[0])), real)
+        loss = self._finite(self.generator_loss(self.generator(self.sample_noise(real.shape[0])), real), "generator")
         self._backward(g_opt, loss)
         g_opt.step()
         self.untoggle_optimizer(g_opt)
@@ -150,11 +167,11 @@ class TwoPlayerGAN(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         self.toggle_optimizer(g_opt)
         fake = self.generator(self.sample_noise(real.shape[0]))
-        g_loss = self.generator_loss(fake, real)
+        g_loss = self._finite(self.generator_loss(fake, real), "generator")
         self._backward(g_opt, g_loss)
         self.untoggle_optimizer(g_opt)
         self.toggle_optimizer(d_opt)
-        d_loss = self.discriminator_loss(real, fake.detach())
+        d_loss = self._finite(self.discriminator_loss(real, fake.detach()), "discriminator")
         self._backward(d_opt, d_loss)
         self.untoggle_optimizer(d_opt)
         d_opt.step()
@@ -225,23 +242,34 @@ class TwoPlayerGAN(pl.LightningModule):
             )
 
     # ------------------------------------------------------------------- checkpoint state
+    def on_train_start(self) -> None:
+        if not self._rng_restored:  # a fresh run, or a checkpoint from another world size
+            seed_rank_stream(self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        trainer = self._trainer
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
         checkpoint["zoo"] = {
             "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
             "datamodule_class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}" if datamodule else None,
             "datamodule_hparams": dict(datamodule.hparams) if datamodule is not None else None,
             "generator_steps": self.generator_steps,
             "discriminator_steps": self.discriminator_steps,
-            "cpu_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "rng": collect_rng_states(trainer.strategy if trainer is not None else None, self.device),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("zoo", {})
         self.generator_steps = state.get("generator_steps", 0)
         self.discriminator_steps = state.get("discriminator_steps", 0)
-        if self._trainer is not None and "cpu_rng" in state:  # resuming: continue the same random stream
+        if self._trainer is None:  # loading weights for evaluation, not resuming
+            return
+        for note in apply_resume_overrides(checkpoint, dict(self.hparams), self.state_dict()):
+            rank_zero_info(f"resuming with a changed option: {note}")
+        if "rng" in state:
+            self._rng_restored = restore_rng_states(state["rng"], self.global_rank, self.trainer.world_size, self.device)
+            if not self._rng_restored:
+                rank_zero_info("resuming on another number of processes: each rank starts a new random stream")
+        elif "cpu_rng" in state and self.trainer.world_size == 1:  # checkpoints written before per-rank streams
             torch.set_rng_state(state["cpu_rng"])
-            if state["cuda_rng"] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            self._rng_restored = True
