@@ -22,31 +22,57 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from zoo.core import MinimaxGAN
 from zoo.core.unroll import unroll
 from zoo.errors import require
+from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nets.toy import ToyDiscriminator, ToyGenerator
 
 
-class UnrolledGAN(MinimaxGAN):
-    """A GAN whose generator looks K steps ahead of its discriminator.
+class UnrolledMinimaxGAN(MinimaxGAN):
+    """Eq. 1's game, with G looking K steps ahead of its discriminator; any nets.
 
     Args:
         unroll_steps: K, the discriminator steps G looks ahead (0: a plain GAN).
         second_order: back-propagate through the K steps (``False``: first-order variant).
+        **kwargs: the options of :class:`zoo.core.MinimaxGAN` and :class:`zoo.core.TwoPlayerGAN`.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, unroll_steps: int = 10,
+                 second_order: bool = True, **kwargs: Any) -> None:
+        require(unroll_steps >= 0, f"model.unroll_steps must be >= 0, got {unroll_steps}")
+        super().__init__(generator, discriminator, **kwargs)
+
+    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
+        """G's loss against θ_D^K (Eq. 5). Without autograd (validation) there is nothing to
+        differentiate through, and the loss is taken against the current D."""
+        steps = self.hparams.unroll_steps if torch.is_grad_enabled() else 0
+        d_optimizer = self.optimizers(use_pl_optimizer=False)[1] if steps else None
+        lookahead = unroll(
+            self.discriminator, lambda: self.discriminator_loss(real, fake), d_optimizer, steps,
+            self.hparams.second_order, self.hparams.grad_clip_norm,
+        )
+        return lookahead(super().generator_loss, fake, real)
+
+
+class UnrolledGAN(UnrolledMinimaxGAN):
+    """The 2-D mixture model of §3.1: the nets of :mod:`zoo.nets.toy` and Appendix A's recipe.
+
+    Args:
+        unroll_steps: K, the discriminator steps G looks ahead (0: a plain GAN).
         data_dim: dimension of the data (2 for the mixtures).
         g_hidden, d_hidden: widths of G's and D's ReLU layers.
         d_input_scale: D multiplies its input by this first (Appendix A: ¼).
         init_gain: gain of the orthogonal weight initialisation (Appendix A: 0.8).
-        **kwargs: the options of :class:`zoo.core.MinimaxGAN` and :class:`zoo.core.TwoPlayerGAN`.
+        **kwargs: ``second_order`` and the options of :class:`zoo.core.MinimaxGAN` and
+            :class:`zoo.core.TwoPlayerGAN`.
     """
 
     def __init__(
         self,
         unroll_steps: int = 10,
-        second_order: bool = True,
         data_dim: int = 2,
         latent_dim: int = 256,
         g_hidden: Sequence[int] = (128, 128),
@@ -60,21 +86,47 @@ class UnrolledGAN(MinimaxGAN):
         betas: tuple[float, float] = (0.5, 0.999),
         **kwargs: Any,
     ) -> None:
-        require(unroll_steps >= 0, f"model.unroll_steps must be >= 0, got {unroll_steps}")
         generator = ToyGenerator(latent_dim, g_hidden, data_dim, init_gain)
         discriminator = ToyDiscriminator(d_hidden, data_dim, d_input_scale, init_gain)
         super().__init__(
-            generator, discriminator, generator_objective=generator_objective, latent_dim=latent_dim,
+            generator, discriminator, unroll_steps, generator_objective=generator_objective, latent_dim=latent_dim,
             optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
         )
 
-    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
-        """G's loss against θ_D^K (Eq. 5). Without autograd (validation) there is nothing to
-        differentiate through, and the loss is taken against the current D."""
-        steps = self.hparams.unroll_steps if torch.is_grad_enabled() else 0
-        d_optimizer = self.optimizers(use_pl_optimizer=False)[1] if steps else None
-        lookahead = unroll(
-            self.discriminator, lambda: self.discriminator_loss(real, fake), d_optimizer, steps,
-            self.hparams.second_order, self.hparams.grad_clip_norm,
+
+class UnrolledDCGAN(UnrolledMinimaxGAN):
+    """The Stacked MNIST model of §3.3.1: DCGAN nets (:mod:`zoo.nets.dcgan`), with D's widths a
+    fraction ``d_size`` of G's (the paper weakens D to ¼ and ½ of G's size), and DCGAN's recipe:
+    Adam 2e-4 with β1 = 0.5 and the non-saturating generator loss (our choice; the paper does not say).
+
+    Args:
+        unroll_steps: K, the discriminator steps G looks ahead (0: a plain GAN).
+        image_size, channels: the images' side and channels (32 and 3 for padded Stacked MNIST).
+        g_width: channels of G's widest-resolution layer.
+        d_size: D's widths as a fraction of G's.
+        **kwargs: ``second_order`` and the options of :class:`zoo.core.MinimaxGAN` and
+            :class:`zoo.core.TwoPlayerGAN`.
+    """
+
+    def __init__(
+        self,
+        unroll_steps: int = 10,
+        image_size: int = 32,
+        channels: int = 3,
+        latent_dim: int = 100,
+        g_width: int = 64,
+        d_size: float = 0.25,
+        generator_objective: str = "nonsaturating",
+        optimizer: str = "adam",
+        g_lr: float = 2e-4,
+        d_lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        **kwargs: Any,
+    ) -> None:
+        require(0 < d_size and g_width * d_size >= 1, f"model.d_size must leave D at least one channel, got {d_size}")
+        generator = DCGANGenerator(latent_dim, image_size, channels, g_width)
+        discriminator = DCGANDiscriminator(image_size, channels, round(g_width * d_size))
+        super().__init__(
+            generator, discriminator, unroll_steps, generator_objective=generator_objective, latent_dim=latent_dim,
+            optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
         )
-        return lookahead(super().generator_loss, fake, real)

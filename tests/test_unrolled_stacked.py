@@ -1,0 +1,100 @@
+"""Stacked MNIST: the DataModule's triples and labels, 1000-mode scores, and the unrolled DCGAN
+(whose discriminator has batch norm) leaving D untouched."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tests.conftest import quiet_trainer
+from zoo.data.stacked_mnist import StackedMNISTDataModule
+from zoo.eval.stacked_modes import count_stacked_modes, histogram_scores, mode_histogram
+from zoo.models.unrolled import UnrolledDCGAN
+
+
+@pytest.fixture(scope="module")
+def stacked(mnist_root):
+    data = StackedMNISTDataModule(data_root=str(mnist_root), seed=3, train_size=500, val_size=50, test_size=50)
+    data.setup()
+    return data
+
+
+def test_each_channel_is_the_digit_its_triple_names(stacked):
+    from zoo.data.mnist import load_mnist_tensors
+
+    digits, labels = load_mnist_tensors(stacked.data_root, train=True)
+    train = stacked.train_set
+    for index in (0, 17, 499):
+        image, mode = train[index]
+        a, b, c = train.triples[index].tolist()
+        assert image.shape == (3, 32, 32) and image.min() >= -1 and image.max() <= 1
+        for channel, digit in enumerate((a, b, c)):
+            expected = torch.nn.functional.pad(digits[digit, 0], (2, 2, 2, 2)) * 2 - 1
+            torch.testing.assert_close(image[channel], expected, atol=1e-6, rtol=0)
+        assert int(mode) == 100 * labels[a] + 10 * labels[b] + labels[c]
+
+
+def test_triples_come_from_the_seed_and_the_right_split(stacked, mnist_root):
+    again = StackedMNISTDataModule(data_root=str(mnist_root), seed=3, train_size=500, val_size=50, test_size=50)
+    other = StackedMNISTDataModule(data_root=str(mnist_root), seed=4, train_size=500, val_size=50, test_size=50)
+    again.setup(), other.setup()
+    assert torch.equal(again.train_set.triples, stacked.train_set.triples)
+    assert not torch.equal(other.train_set.triples, stacked.train_set.triples)
+    assert stacked.train_set.triples.max() < 50_000 and len(stacked.val_set.digits) == 10_000
+    modes = {int(stacked.train_set[i][1]) for i in range(500)}
+    assert len(modes) > 300  # 500 draws from 1000 modes cover about 394
+
+
+def test_histogram_scores_at_the_extremes():
+    even = histogram_scores(torch.full((1000,), 3))
+    assert even["modes_covered"] == 1000 and even["kl_to_uniform"] == pytest.approx(0.0, abs=1e-12)
+    single = torch.zeros(1000, dtype=torch.long)
+    single[123] = 50
+    one = histogram_scores(single)
+    assert one["modes_covered"] == 1 and one["kl_to_uniform"] == pytest.approx(math.log(1000))
+    assert histogram_scores(torch.tensor([2] * 10 + [1] * 990), min_count=2)["modes_covered"] == 10
+
+
+def test_stacked_modes_come_from_the_three_channels():
+    digits = torch.tensor([[1, 2, 3], [1, 2, 3], [9, 0, 0], [0, 0, 7]])
+
+    class ReadsGivenDigits:
+        def predict_channels(self, images, value_range):
+            assert images.shape == (4, 3, 32, 32) and value_range == (-1.0, 1.0)
+            return digits
+
+    counts = mode_histogram(digits)
+    assert counts[123] == 2 and counts[900] == 1 and counts[7] == 1 and counts.sum() == 4
+    scores = count_stacked_modes(torch.zeros(4, 3, 32, 32), ReadsGivenDigits(), (-1.0, 1.0))
+    p = torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64)
+    assert scores["modes_covered"] == 3
+    assert scores["kl_to_uniform"] == pytest.approx(float((p * (p * 1000).log()).sum()))
+
+
+def test_unrolled_dcgan_leaves_ds_weights_and_batch_statistics_alone(stacked):
+    """D's batch norm sees G's unrolled steps on copies of its statistics: after one alternating
+    iteration D's weights are the K = 0 run's, and a further G loss changes no D tensor at all
+    (while the plain GAN's G loss, a forward pass through D in training mode, does update them)."""
+    runs = {}
+    stacked.batch_size = 16
+    for steps in (0, 3):
+        torch.manual_seed(0)
+        model = UnrolledDCGAN(unroll_steps=steps, g_width=8, d_size=0.5, latent_dim=16)
+        torch.manual_seed(1)
+        quiet_trainer(max_steps=2, limit_val_batches=0).fit(model, datamodule=stacked)
+        runs[steps] = model
+    plain, unrolled = runs[0], runs[3]
+    for (key, a), (_, b) in zip(plain.discriminator.named_parameters(), unrolled.discriminator.named_parameters()):
+        assert torch.equal(a, b), key
+    assert not torch.equal(plain.generator.net[0].weight, unrolled.generator.net[0].weight)
+    assert unrolled.discriminator.hidden[0][0].out_channels == 4  # half of G's 8
+
+    real = torch.stack([stacked.train_set[i][0] for i in range(16)])
+    for model, changes in ((unrolled, False), (plain, True)):
+        before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}
+        model.generator_loss(model.generator(model.sample_noise(16)), real).backward()
+        changed = [k for k, v in model.discriminator.state_dict().items() if not torch.equal(v, before[k])]
+        assert bool(changed) == changes, changed
+        assert all(k.endswith(("running_mean", "running_var", "num_batches_tracked")) for k in changed)
