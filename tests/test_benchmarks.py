@@ -22,11 +22,12 @@ BENCHMARKS = REPO / "benchmarks"
 SMOKE_RUNS = {
     "parzen_speed.py": ["--quick", "--threads", "1", "--out", "{out}"],
     "train_throughput.py": ["--quick", "--device", "cpu", "--out", "{out}"],
+    "gpu_suite.sh": ["--quick", "--out", "{out_dir}"],  # writes {out_dir}/gpu_suite.json
 }
 
 
 def needs_mnist(script: str) -> bool:
-    return script == "parzen_speed.py"
+    return script in ("parzen_speed.py", "gpu_suite.sh")
 
 
 def mnist_available() -> bool:
@@ -41,13 +42,15 @@ def smoke_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProce
     for script, options in SMOKE_RUNS.items():
         if needs_mnist(script) and not mnist_available():
             continue
-        out = folder / f"{Path(script).stem}.json"
-        command = [sys.executable, str(BENCHMARKS / script), *(o.format(out=out) for o in options)]
+        out_dir = folder / Path(script).stem
+        out = out_dir / "gpu_suite.json" if script.endswith(".sh") else folder / f"{Path(script).stem}.json"
+        runner = ["bash"] if script.endswith(".sh") else [sys.executable]
+        command = [*runner, str(BENCHMARKS / script), *(o.format(out=out, out_dir=out_dir) for o in options)]
         started[script] = (subprocess.Popen(command, cwd=folder, env=subprocess_env(), stdout=subprocess.PIPE,
                                             stderr=subprocess.STDOUT, text=True), out)
     results = {}
     for script, (process, out) in started.items():
-        output, _ = process.communicate(timeout=300)
+        output, _ = process.communicate(timeout=600)
         record = json.loads(out.read_text()) if out.exists() else None
         results[script] = (subprocess.CompletedProcess(process.args, process.returncode, output), record)
     return results
@@ -92,3 +95,11 @@ def test_train_throughput_smoke_run(smoke_results):
     assert set(rates) == {"plain", "lightning"} and all(rate > 0 for rate in rates.values())
     assert all(len(runs) == 1 for runs in record["images_per_second_all"].values())
     assert record["lightning_over_plain_same_settings"] == pytest.approx(rates["lightning"] / rates["plain"], rel=1e-2)
+
+
+def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results):
+    record = finished(smoke_results, "gpu_suite.sh")
+    steps = {step["step"]: step for step in record["steps"]}
+    assert set(steps) == {"throughput", "gan2014-table1"}
+    assert all(step["exit_code"] == "0" for step in steps.values()), steps
+    assert {"throughput.json", "gan2014-table1.json", "gan2014-table1.md", "gan2014-table1.png"} <= set(record["files"])

@@ -32,11 +32,11 @@ def _git(args: list[str], repo: Path) -> str:
 
 
 def head_commit(repo: Path = REPO) -> str:
-    """The checked-out commit's hash, or ``"unknown (not a git checkout)"``."""
+    """The checked-out commit's hash; in a copy without ``.git`` (a device machine), ``$ZOO_COMMIT``."""
     try:
         return _git(["rev-parse", "HEAD"], repo).strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        return os.environ.get("ZOO_COMMIT") or "unknown (not a git checkout)"
 
 
 def tracked_changes(repo: Path = REPO) -> list[str]:

@@ -1,7 +1,8 @@
-"""``zoo reproduce <table>``: train each row (or reuse its checkpoint), score it with the harness,
-and write ``<table>.json``, a markdown table and a bar chart.
+"""``zoo reproduce <table>``: train each row (or continue it, or reuse it when done), score it with
+the harness, and write ``<table>.json``, a markdown table and a chart with the learning curves.
+Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outside the work tree.
 
-    zoo reproduce gan2014-table1
+    zoo reproduce gan2014-table1 --resume --max-time 02:00:00   # continue until the time is up
     zoo reproduce fgan-table4 --quick        # tiny budgets: checks the pipeline, not the numbers
     zoo reproduce fgan-table3                # f-GAN's 1-D experiment
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
@@ -94,12 +95,13 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
 
 
 def reproduce_parzen_table(
-    table: ParzenTable, quick: bool, store: Path, seed: int, retrain: bool, resume: bool = False, deadline: float | None = None,
+    table: ParzenTable, quick: bool, store: Path, seed: int, retrain: bool, resume: bool = False,
+    deadline: float | None = None, require_clean: bool = False,
 ) -> dict[str, Any]:
     """Train (or continue) every row of ``table`` until its budget or ``deadline``, then score them all."""
     from zoo.eval.protocols import get_protocol
 
-    run = RunStart()
+    run = RunStart(require_clean=require_clean)
     protocol = get_protocol(table.protocol)
     n_samples = QUICK_SAMPLES if quick else protocol.n_samples
     extra = ["--data.init_args.batch_size", "256", "--trainer.limit_val_batches", "1"] if quick else []
@@ -163,6 +165,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain", action="store_true", help="train every row again even if a checkpoint exists")
     parser.add_argument("--resume", action="store_true", help="continue rows that an earlier, interrupted invocation left partial")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="run a full reproduction from uncommitted code (the result lists the changed files)")
     parser.add_argument("--max-time", default=None, metavar="HH:MM:SS",
                         help="stop at the last epoch end that fits in this time; rerun with --resume to continue")
     args = parser.parse_args(argv)
@@ -184,7 +188,8 @@ def main(argv: list[str]) -> int:
         paths = run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), args.resume, args.retrain, out)
     else:
         store = Path(args.runs).expanduser() if args.runs else run_store()
-        record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline)
+        record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline,
+                                        require_clean=not (args.quick or args.allow_dirty))
         paths = write_report(record, out)
         print(markdown(record))
     for path in paths.values():
