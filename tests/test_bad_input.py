@@ -265,3 +265,22 @@ def test_resume_refuses_a_pickle_payload_unrun(real_checkpoint, tmp_path):
     with pytest.raises(ZooConfigError, match="refused to load"):
         check_resume_checkpoint(str(tmp_path / "evil.ckpt"), "zoo.models.vanilla.VanillaGAN")
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("problem", ["missing", "truncated", "text", "other class"])
+def test_zoo_fit_with_a_bad_resume_checkpoint_stops_in_one_line_before_building_anything(problem, real_checkpoint, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "resume.ckpt"
+    if problem == "truncated":
+        path.write_bytes(real_checkpoint.read_bytes()[:2000])
+    elif problem == "text":
+        path.write_text("not a checkpoint\n")
+    config = "dcgan/mnist.yaml" if problem == "other class" else "quickstart.yaml"
+    path = real_checkpoint if problem == "other class" else path
+    config_path = str(Path(__file__).resolve().parents[1] / "configs" / config)
+    assert zoo_main(["fit", "--config", config_path, "--ckpt_path", str(path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("zoo: error:") and str(path.name) in line
+    if problem == "other class":
+        assert "VanillaGAN" in line and "DCGAN" in line and "data_shape" not in line
+    assert not (tmp_path / "runs").exists()

@@ -95,6 +95,8 @@ class MNISTDataModule(ZooDataModule):
     """MNIST digits, 1×28×28 (or zero-padded to 1×32×32 for convolutional nets).
 
     Splits: train = MNIST train 0–49,999; val = MNIST train 50,000–59,999; test = MNIST test (10k).
+    ``train_on_all=True`` trains on all 60,000 training images, as f-GAN does (Nowozin et al. 2016,
+    §4.2); val stays images 50,000–59,999, so it is then no longer held out.
     """
 
     def __init__(
@@ -106,9 +108,11 @@ class MNISTDataModule(ZooDataModule):
         seed: int = 0,
         pad_to_32: bool = False,
         download: bool = False,
+        train_on_all: bool = False,
     ) -> None:
         super().__init__(batch_size, num_workers, value_range, data_root, seed)
         self.pad_to_32 = pad_to_32
+        self.train_on_all = train_on_all
         self.download = download
         self.sample_shape = (1, 32, 32) if pad_to_32 else (1, 28, 28)
 
@@ -130,7 +134,8 @@ class MNISTDataModule(ZooDataModule):
         if stage in (None, "fit", "validate") and self.train_set is None:
             images, labels = load_mnist_tensors(self.data_root, train=True, download=self.download)
             images = self._prepare(images)
-            self.train_set = TensorDataset(images[:TRAIN_SIZE], labels[:TRAIN_SIZE])
+            train_size = len(images) if self.train_on_all else TRAIN_SIZE
+            self.train_set = TensorDataset(images[:train_size], labels[:train_size])
             self.val_set = TensorDataset(images[TRAIN_SIZE:], labels[TRAIN_SIZE:])
         if stage in (None, "test", "predict") and self.test_set is None:
             images, labels = load_mnist_tensors(self.data_root, train=False, download=self.download)
