@@ -8,9 +8,10 @@ import pytest
 
 from zoo.errors import ZooConfigError
 from zoo.reproduce import unrolled
-from zoo.reproduce.unrolled import MixtureBudget, reproduce
+from zoo.reproduce.step_runs import StepBudget
+from zoo.reproduce.unrolled import reproduce
 
-TINY = MixtureBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0, 1))
+TINY = StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0, 1))
 ROWS = dict(mixtures=("ring",), unroll_steps=(0, 5))
 
 
@@ -82,7 +83,7 @@ def test_partial_seed_needs_resume_and_continues_from_its_checkpoint(store):
 
 def test_another_budget_is_refused_without_retrain(store):
     runs, _ = store
-    other = MixtureBudget(generator_steps=6, trace_every=2, samples=400, seeds=(0,))
+    other = StepBudget(generator_steps=6, trace_every=2, samples=400, seeds=(0,))
     with pytest.raises(ZooConfigError, match="another config or budget: pass --retrain"):
         reproduce(other, runs, **ROWS)
 

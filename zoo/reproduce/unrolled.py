@@ -18,20 +18,16 @@ retrained (unless ``--retrain``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import shutil
-import statistics
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, RunStart
+from zoo.reproduce.step_runs import StepBudget, saved_trace, summary, train_seed
 
 TABLE = "unrolled-mixtures"
 MIXTURES = ("ring", "grid")
@@ -40,59 +36,12 @@ FIGURE_STEPS = (0, 10)
 SCORE_SEED = 2017  # the codes scored, the same for every row
 
 
-@dataclass(frozen=True)
-class MixtureBudget:
-    """Generator steps per run, trace spacing, samples scored per seed, and the seeds."""
-
-    generator_steps: int
-    trace_every: int
-    samples: int
-    seeds: tuple[int, ...]
-
-
-FULL = MixtureBudget(generator_steps=25_000, trace_every=5_000, samples=10_000, seeds=(0, 1, 2))
-QUICK = MixtureBudget(generator_steps=6, trace_every=3, samples=1_000, seeds=(0,))
+FULL = StepBudget(generator_steps=25_000, trace_every=5_000, samples=10_000, seeds=(0, 1, 2))
+QUICK = StepBudget(generator_steps=6, trace_every=3, samples=1_000, seeds=(0,))
 
 
 def config_path(mixture: str, steps: int) -> Path:
     return REPO / "configs" / "unrolled" / f"{mixture}_k{steps}.yaml"
-
-
-def train(mixture: str, steps: int, seed: int, budget: MixtureBudget, run_dir: Path, resume: bool, retrain: bool) -> dict[str, Any]:
-    """Train one seed of one row into ``run_dir`` and score it. A seed finished with the same config
-    and budget is read back; a partial one continues from its last checkpoint with ``resume``."""
-    from zoo.cli import run_lightning_cli
-
-    config = config_path(mixture, steps)
-    identity = {"config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(), "seed": seed,
-                "generator_steps": budget.generator_steps, "trace_every": budget.trace_every, "samples": budget.samples}
-    marker, result, last = run_dir / "identity.json", run_dir / "result.json", run_dir / "checkpoints" / "last.ckpt"
-    if marker.exists() and not retrain:
-        if json.loads(marker.read_text()) != identity:
-            raise ZooConfigError(f"{run_dir} was trained with another config or budget: pass --retrain to start it over")
-        if result.exists():
-            print(f"{mixture} K={steps} seed {seed}: finished earlier, read back")
-            return json.loads(result.read_text())
-        if last.exists() and not resume:
-            raise ZooConfigError(f"{run_dir} holds a partial run: add --resume to continue it or --retrain to start over")
-    if retrain or not last.exists():
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir.mkdir(parents=True)
-        marker.write_text(json.dumps(identity, indent=2))
-    continued = last.exists()
-    started = time.time()
-    run_lightning_cli([
-        "fit", "--config", str(config), "--seed_everything", str(seed),
-        "--trainer.max_steps", str(2 * budget.generator_steps), "--trainer.enable_progress_bar", "false",
-        "--trainer.callbacks.init_args.every_n_generator_steps", str(budget.trace_every),
-        "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "logs",
-        "--checkpoint.dirpath", str(run_dir / "checkpoints"),
-        *(["--ckpt_path", str(last)] if continued else []),
-    ])
-    record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": round(time.time() - started, 1),
-              "continued_from_checkpoint": continued}
-    result.write_text(json.dumps(record, indent=2))
-    return record
 
 
 def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
@@ -105,7 +54,7 @@ def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     model, data = load_gan(checkpoint), load_datamodule(raw)
     codes = model.prior.sample(n_samples, generator=torch.Generator().manual_seed(SCORE_SEED))
     counted = count_modes(model.generate(codes, use_ema=False), data.centres, data.std)
-    trace = next(state["snapshots"] for key, state in raw["callbacks"].items() if key.startswith("SampleTrace"))
+    trace = saved_trace(raw)
     torch.save(trace, checkpoint.parent.parent / "trace.pt")
     return {
         "generator_steps": model.generator_steps,
@@ -118,16 +67,11 @@ def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     }
 
 
-def _summary(values: list[float | None]) -> dict[str, Any]:
-    """Per-seed values and their mean (``None`` where some seed has none: KL needs a high-quality sample)."""
-    return {"per_seed": values, "mean": None if None in values else statistics.fmean(values)}
-
-
 def row(mixture: str, steps: int, seeds: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "mixture": mixture, "unroll_steps": steps, "config": str(config_path(mixture, steps).relative_to(REPO)),
         "num_modes": seeds[0]["num_modes"], "generator_steps": seeds[0]["generator_steps"],
-        **{key: _summary([s[key] for s in seeds]) for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform")},
+        **{key: summary([s[key] for s in seeds]) for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform")},
         "seeds": seeds,
     }
 
@@ -147,15 +91,15 @@ def goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return checks
 
 
-def reproduce(budget: MixtureBudget, runs: Path, resume: bool = False, retrain: bool = False,
+def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               mixtures: tuple[str, ...] = MIXTURES, unroll_steps: tuple[int, ...] = UNROLL_STEPS) -> dict[str, Any]:
     """Train and score every (mixture, K) row, seed by seed, into ``runs``; the JSON-able record."""
     run = RunStart()
     rows = []
     for mixture in mixtures:
         for steps in unroll_steps:
-            seeds = [train(mixture, steps, seed, budget, runs / f"{mixture}_k{steps}" / f"seed{seed}", resume, retrain)
-                     for seed in budget.seeds]
+            seeds = [train_seed(config_path(mixture, steps), seed, budget, runs / f"{mixture}_k{steps}" / f"seed{seed}",
+                                score, resume, retrain) for seed in budget.seeds]
             rows.append(row(mixture, steps, seeds))
     return {
         "table": TABLE,

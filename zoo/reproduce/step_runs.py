@@ -1,0 +1,82 @@
+"""Seeded training runs bounded in generator steps, for tables that score each seed of a config
+(``unrolled-mixtures``, ``unrolled-stacked-mnist``).
+
+A run's folder holds ``identity.json`` (config hash, seed, budget), ``checkpoints/last.ckpt`` and,
+once scored, ``result.json``. A finished run is read back, never retrained (unless ``retrain``); a
+partial one continues from its last checkpoint with ``resume``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from zoo.errors import ZooConfigError
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    """Generator steps per run, spacing of the config's :class:`SampleTrace`, samples scored per
+    seed, and the seeds."""
+
+    generator_steps: int
+    trace_every: int
+    samples: int
+    seeds: tuple[int, ...]
+
+
+Scorer = Callable[[Path, int], dict[str, Any]]
+
+
+def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score: Scorer, resume: bool, retrain: bool) -> dict[str, Any]:
+    """Train ``config`` under ``seed`` for ``budget`` into ``run_dir``, then ``score(last.ckpt,
+    budget.samples)``; returns ``{"seed", **score, "train_wall_time_s", "continued_from_checkpoint"}``."""
+    from zoo.cli import run_lightning_cli
+
+    identity = {"config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(), "seed": seed,
+                **{k: v for k, v in asdict(budget).items() if k != "seeds"}}
+    marker, result, last = run_dir / "identity.json", run_dir / "result.json", run_dir / "checkpoints" / "last.ckpt"
+    if marker.exists() and not retrain:
+        if json.loads(marker.read_text()) != identity:
+            raise ZooConfigError(f"{run_dir} was trained with another config or budget: pass --retrain to start it over")
+        if result.exists():
+            print(f"{config.stem} seed {seed}: finished earlier, read back")
+            return json.loads(result.read_text())
+        if last.exists() and not resume:
+            raise ZooConfigError(f"{run_dir} holds a partial run: add --resume to continue it or --retrain to start over")
+    if retrain or not last.exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        marker.write_text(json.dumps(identity, indent=2))
+    continued = last.exists()
+    started = time.time()
+    run_lightning_cli([
+        "fit", "--config", str(config), "--seed_everything", str(seed),
+        "--trainer.max_steps", str(2 * budget.generator_steps), "--trainer.enable_progress_bar", "false",
+        "--trainer.callbacks.init_args.every_n_generator_steps", str(budget.trace_every),
+        "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "logs",
+        "--checkpoint.dirpath", str(run_dir / "checkpoints"),
+        *(["--ckpt_path", str(last)] if continued else []),
+    ])
+    record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": round(time.time() - started, 1),
+              "continued_from_checkpoint": continued}
+    result.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def saved_trace(raw_checkpoint: dict[str, Any]) -> dict[int, torch.Tensor]:
+    """The :class:`zoo.callbacks.trace.SampleTrace` snapshots a checkpoint carries."""
+    return next(state["snapshots"] for key, state in raw_checkpoint["callbacks"].items() if key.startswith("SampleTrace"))
+
+
+def summary(values: list[float | None]) -> dict[str, Any]:
+    """Per-seed values and their mean (``None`` where some seed has no value)."""
+    return {"per_seed": values, "mean": None if None in values else statistics.fmean(values)}
