@@ -12,6 +12,7 @@ from tests.conftest import quiet_trainer
 from zoo.data.stacked_mnist import StackedMNISTDataModule
 from zoo.eval.stacked_modes import count_stacked_modes, histogram_scores, mode_histogram
 from zoo.models.unrolled import UnrolledDCGAN
+from zoo.reproduce.step_runs import StepBudget
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_unrolled_dcgan_leaves_ds_weights_and_batch_statistics_alone(stacked):
     for (key, a), (_, b) in zip(plain.discriminator.named_parameters(), unrolled.discriminator.named_parameters()):
         assert torch.equal(a, b), key
     assert not torch.equal(plain.generator.net[0].weight, unrolled.generator.net[0].weight)
-    assert unrolled.discriminator.hidden[0][0].out_channels == 4  # half of G's 8
+    assert next(unrolled.discriminator.parameters()).shape[0] == 4  # D's first conv: half of G's 8 channels
 
     real = torch.stack([stacked.train_set[i][0] for i in range(16)])
     for model, changes in ((unrolled, False), (plain, True)):
@@ -98,3 +99,29 @@ def test_unrolled_dcgan_leaves_ds_weights_and_batch_statistics_alone(stacked):
         changed = [k for k, v in model.discriminator.state_dict().items() if not torch.equal(v, before[k])]
         assert bool(changed) == changes, changed
         assert all(k.endswith(("running_mean", "running_var", "num_batches_tracked")) for k in changed)
+
+
+def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypatch):
+    import json
+
+    from zoo.eval.classifier import train_mnist_classifier
+    from zoo.reproduce import unrolled_stacked
+    from zoo.reproduce.command import main
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    train_mnist_classifier(mnist_root, epochs=1, out_path=tmp_path / "cache" / "mnist_classifier.pt", max_steps=20,
+                           train_subset=1000, test_subset=500)
+    monkeypatch.setattr(unrolled_stacked, "QUICK", StepBudget(generator_steps=2, trace_every=1, samples=300, seeds=(0, 1)))
+    monkeypatch.setattr(unrolled_stacked, "D_SIZES", {"quarter": 0.25})
+    monkeypatch.setattr(unrolled_stacked, "UNROLL_STEPS", (0, 1))
+    args = ["unrolled-stacked-mnist", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "out" / "unrolled-stacked-mnist.json").read_text())
+    assert [(r["d_size"], r["unroll_steps"]) for r in record["rows"]] == [(0.25, 0), (0.25, 1)]
+    for row in record["rows"]:
+        assert row["generator_steps"] == 2 and len(row["seeds"]) == 2
+        assert row["modes_covered"]["per_seed"] == [s["modes_covered"] for s in row["seeds"]]
+        assert all(1 <= s["modes_covered"] <= 300 and s["n_samples"] == 300 for s in row["seeds"])
+        assert all(0 <= s["kl_to_uniform"] <= math.log(1000) + 1e-9 for s in row["seeds"])
+    assert set(record["trend"]["0.25"]) == {"modes_rise_with_k", "kl_falls_with_k"}
+    assert str(tmp_path) not in (tmp_path / "out" / "unrolled-stacked-mnist.json").read_text()

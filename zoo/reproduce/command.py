@@ -7,6 +7,8 @@ Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outs
     zoo reproduce fgan-table3                # f-GAN's 1-D experiment
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
     zoo reproduce unrolled-mixtures          # Unrolled GAN's 2-D mixtures (zoo/reproduce/unrolled.py)
+    zoo reproduce unrolled-stacked-mnist     # Unrolled GAN's Stacked MNIST (zoo/reproduce/unrolled_stacked.py)
+    zoo reproduce lapgan-mnist               # LAPGAN vs GAN on MNIST, matched budget (zoo/reproduce/lapgan.py)
 """
 
 from __future__ import annotations
@@ -182,10 +184,16 @@ def main(argv: list[str]) -> int:
         path = out / "kde_real_mnist.json"
         write_real_data_results(str(path), None, QUICK_REAL_CENTRES if args.quick else None)
         paths = {"json": path}
-    elif args.table == "unrolled-mixtures":
-        from zoo.reproduce.unrolled import run
+    elif args.table in ("unrolled-mixtures", "unrolled-stacked-mnist"):
+        from zoo.reproduce import unrolled, unrolled_stacked
 
-        paths = run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), args.resume, args.retrain, out)
+        table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
+        paths = table.run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), args.resume, args.retrain, out)
+    elif args.table == "lapgan-mnist":
+        from zoo.reproduce import lapgan
+
+        paths = lapgan.run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), out, args.seed, args.resume,
+                           args.retrain, deadline, require_clean=not (args.quick or args.allow_dirty))
     else:
         store = Path(args.runs).expanduser() if args.runs else run_store()
         record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline,
