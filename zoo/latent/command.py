@@ -3,6 +3,7 @@
     zoo latent walk --ckpt last.ckpt --steps 10 --rows 8 --mode slerp --out walk.png
     zoo latent sheet --ckpt last.ckpt --n 64 --seed 0 --out sheet.png      # also writes sheet.pt
     zoo latent arithmetic --ckpt last.ckpt --sheet sheet.pt --a 3,7,12 --b 5,9,20 --c 1,2,4 --out arithmetic.png
+    zoo latent invert --ckpt last.ckpt --images train:1280 --out invert.png   # also writes invert.json
 
 ``--tensorboard DIR`` and ``--wandb PROJECT`` also log the PNGs there; without them nothing is
 logged anywhere, only written.
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         arithmetic.add_argument(f"--{name}", required=True, help=f"concept {name}: sheet indices like 3,7,12, or a .pt file of codes")
     arithmetic.add_argument("--variations", type=int, default=8, help="decodings of the result plus noise (default 8)")
     arithmetic.add_argument("--noise", type=float, default=0.25, help="scale of the uniform noise of the variations (default 0.25)")
+    invert = commands.add_parser("invert", help="reconstruct images by optimising z (Unrolled GAN §3.3.2, Table 3)")
+    common(invert, "invert.png")
+    invert.add_argument("--images", required=True, help="<split>:<n> of the checkpoint's data (e.g. train:1280), or a .pt tensor")
+    invert.add_argument("--steps", type=int, default=1000, help="Adam steps on z per image (default 1000)")
+    invert.add_argument("--lr", type=float, default=0.01, help="Adam learning rate on z (default 0.01)")
     return parser
 
 
@@ -53,6 +59,25 @@ def _with_ema_choice(model, no_ema: bool):
     if no_ema:
         model.ema = None
     return model
+
+
+def _invert(model, args: argparse.Namespace, out: Path) -> Path | None:
+    """Codes and errors of the images, a JSON record next to ``out``, and (for images) the worst
+    reconstructions as ``out``."""
+    from zoo.checkpoints import read_checkpoint
+    from zoo.eval.command import load_datamodule
+    from zoo.latent.invert import invert, save_reconstructions, select_images, write_record
+    from zoo.provenance import RunStart
+
+    run = RunStart()
+    datamodule = load_datamodule(read_checkpoint(args.ckpt))
+    images, source = select_images(datamodule, args.images, args.seed)
+    codes, errors = invert(model, images, args.steps, args.lr, args.seed)
+    settings = {"steps": args.steps, "lr": args.lr, "value_range": list(datamodule.value_range), "ema": model.ema is not None}
+    record = write_record(out.with_suffix(".json"), errors, source, settings,
+                          run.provenance(seeds={"images_and_start_codes": args.seed}, device=args.device))
+    print(f"mean squared error {errors.mean():.5f} over {len(errors)} images; wrote {record}")
+    return save_reconstructions(model, images, codes, errors, out, datamodule.value_range) if images.dim() == 4 else None
 
 
 def main(argv: list[str]) -> int:
@@ -77,6 +102,10 @@ def main(argv: list[str]) -> int:
         png, codes = save_sample_sheet(model, out, args.n, args.seed)
         written["latent/sheet"] = png
         print(f"codes: {codes}")
+    elif args.command == "invert":
+        png = _invert(model, args, out)
+        if png is not None:
+            written["latent/invert"] = png
     else:
         written["latent/arithmetic"] = save_arithmetic(
             model, out, concepts["a"], concepts["b"], concepts["c"], args.variations, args.noise, args.seed
