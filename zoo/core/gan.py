@@ -23,6 +23,7 @@ from zoo.core.prior import NoisePrior
 from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
 from zoo.core.resume import apply_resume_overrides
 from zoo.core.strategy import check_ddp_strategy
+from zoo.core.techniques import InstanceNoise, historical_averages, with_minibatch_discrimination
 from zoo.errors import ZooConfigError, ZooNonFiniteError, require
 
 
@@ -45,6 +46,11 @@ class TwoPlayerGAN(pl.LightningModule):
         ema_decay: keep an exponential moving average of G with this decay (``None``: none).
         check_finite: stop with one line at the first NaN/Inf loss, before it reaches the weights
             (one host sync per update; turn off only for speed runs on a GPU).
+        instance_noise, instance_noise_steps: σ_0 of the noise added to everything D sees, and the
+            generator steps over which it falls to 0 (see :mod:`zoo.core.techniques`).
+        historical_averaging: λ of each player's λ‖θ − θ̄‖² penalty (0: off).
+        minibatch_discrimination, minibatch_kernel_dim: kernels B and dimensions C of a minibatch
+            discrimination layer before D's logit (0 kernels: off).
     """
 
     def __init__(
@@ -67,6 +73,11 @@ class TwoPlayerGAN(pl.LightningModule):
         grad_clip_norm: float | None = None,
         ema_decay: float | None = None,
         check_finite: bool = True,
+        instance_noise: float = 0.0,
+        instance_noise_steps: int = 0,
+        historical_averaging: float = 0.0,
+        minibatch_discrimination: int = 0,
+        minibatch_kernel_dim: int = 5,
     ) -> None:
         super().__init__()
         require(update in ("alternating", "simultaneous"), f"model.update must be 'alternating' or 'simultaneous', got {update!r}")
@@ -77,9 +88,12 @@ class TwoPlayerGAN(pl.LightningModule):
         require(grad_clip_norm is None or grad_clip_norm > 0, f"model.grad_clip_norm must be positive, got {grad_clip_norm}")
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.automatic_optimization = False
-        self.generator = generator
-        self.discriminator = discriminator
+        require(minibatch_discrimination >= 0, f"model.minibatch_discrimination must be >= 0, got {minibatch_discrimination}")
         self.prior = NoisePrior(latent_dim, prior, prior_low, prior_high)
+        self.generator = generator
+        self.discriminator = with_minibatch_discrimination(generator, discriminator, self.prior, minibatch_discrimination, minibatch_kernel_dim)
+        self.instance_noise = InstanceNoise(instance_noise, instance_noise_steps)
+        self.history = historical_averages(generator, self.discriminator, historical_averaging)
         self.ema = GeneratorEMA(generator, ema_decay) if ema_decay is not None else None
         self.generator_steps = 0
         self.discriminator_steps = 0
@@ -136,8 +150,14 @@ class TwoPlayerGAN(pl.LightningModule):
             )
         return loss
 
-    def _backward(self, optimizer: Any, loss: Tensor) -> None:
+    def seen_by_discriminator(self, x: Tensor) -> Tensor:
+        """What D is shown of ``x``: ``x`` itself, or ``x`` plus instance noise while it lasts."""
+        return self.instance_noise(x, self.generator_steps)
+
+    def _backward(self, optimizer: Any, loss: Tensor, player: str) -> None:
         optimizer.zero_grad(set_to_none=True)
+        if self.history is not None:  # the penalty shapes the step; the logged loss stays the game's
+            loss = loss + self.hparams.historical_averaging * self.history[player].penalty(getattr(self, player))
         self.manual_backward(loss)
         if self.hparams.grad_clip_norm is not None:
             self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm")
@@ -147,8 +167,9 @@ class TwoPlayerGAN(pl.LightningModule):
         with torch.no_grad():
             fake = self.generator(self.sample_noise(real.shape[0]))
         self.toggle_optimizer(d_opt)
-        loss = self._finite(self.discriminator_loss(real, fake), "discriminator")
-        self._backward(d_opt, loss)
+        seen = self.seen_by_discriminator
+        loss = self._finite(self.discriminator_loss(seen(real), seen(fake)), "discriminator")
+        self._backward(d_opt, loss, "discriminator")
         d_opt.step()
         self.untoggle_optimizer(d_opt)
         self._after_discriminator_step(loss)
@@ -156,8 +177,10 @@ class TwoPlayerGAN(pl.LightningModule):
     def _generator_update(self, real: Tensor) -> None:
         g_opt, d_opt = self.optimizers()
         self.toggle_optimizer(g_opt)
-        loss = self._finite(self.generator_loss(self.generator(self.sample_noise(real.shape[0])), real), "generator")
-        self._backward(g_opt, loss)
+        fake = self.generator(self.sample_noise(real.shape[0]))
+        seen = self.seen_by_discriminator
+        loss = self._finite(self.generator_loss(seen(fake), seen(real)), "generator")
+        self._backward(g_opt, loss, "generator")
         g_opt.step()
         self.untoggle_optimizer(g_opt)
         self._after_generator_step(loss)
@@ -166,13 +189,14 @@ class TwoPlayerGAN(pl.LightningModule):
         """Both gradients at (θ_t, ω_t) from one noise batch, then both steps (f-GAN Algorithm 1)."""
         g_opt, d_opt = self.optimizers()
         self.toggle_optimizer(g_opt)
-        fake = self.generator(self.sample_noise(real.shape[0]))
+        fake = self.seen_by_discriminator(self.generator(self.sample_noise(real.shape[0])))
+        real = self.seen_by_discriminator(real)
         g_loss = self._finite(self.generator_loss(fake, real), "generator")
-        self._backward(g_opt, g_loss)
+        self._backward(g_opt, g_loss, "generator")
         self.untoggle_optimizer(g_opt)
         self.toggle_optimizer(d_opt)
         d_loss = self._finite(self.discriminator_loss(real, fake.detach()), "discriminator")
-        self._backward(d_opt, d_loss)
+        self._backward(d_opt, d_loss, "discriminator")
         self.untoggle_optimizer(d_opt)
         d_opt.step()
         g_opt.step()
@@ -181,11 +205,15 @@ class TwoPlayerGAN(pl.LightningModule):
 
     def _after_discriminator_step(self, loss: Tensor) -> None:
         self.discriminator_steps += 1
+        if self.history is not None:
+            self.history["discriminator"].update(self.discriminator)
         self.lr_schedulers()[1].step()
         self.log("train/d_loss", loss.detach(), prog_bar=True)
 
     def _after_generator_step(self, loss: Tensor) -> None:
         self.generator_steps += 1
+        if self.history is not None:
+            self.history["generator"].update(self.generator)
         self.lr_schedulers()[0].step()
         if self.ema is not None:
             self.ema.update(self.generator)
@@ -245,6 +273,9 @@ class TwoPlayerGAN(pl.LightningModule):
     def on_train_start(self) -> None:
         if not self._rng_restored:  # a fresh run, or a checkpoint from another world size
             seed_rank_stream(self.global_rank)
+        if self.history is not None and self.generator_steps == self.discriminator_steps == 0:
+            for player, average in self.history.items():  # θ[1]: after any data-dependent init at fit start
+                average.restart(getattr(self, player))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         trainer = self._trainer

@@ -30,7 +30,9 @@ def changed_options(saved: dict[str, Any], current: dict[str, Any]) -> dict[str,
 def mismatched_weights(saved_state: dict[str, torch.Tensor], model_state: dict[str, torch.Tensor]) -> list[str]:
     """Names whose presence or shape differs between a checkpoint's weights and the model's."""
     names = set(saved_state) ^ set(model_state)
-    names |= {k for k in set(saved_state) & set(model_state) if tuple(saved_state[k].shape) != tuple(model_state[k].shape)}
+    shared = set(saved_state) & set(model_state)
+    names |= {k for k in shared if isinstance(saved_state[k], torch.Tensor) and isinstance(model_state[k], torch.Tensor)
+              and tuple(saved_state[k].shape) != tuple(model_state[k].shape)}
     return sorted(names)
 
 

@@ -142,5 +142,12 @@ class DCGANDiscriminator(nn.Module):
             outputs.append(x)
         return outputs
 
+    def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer (4×4): the features of feature matching."""
+        return self.features(x)[-1]
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.to_logit(features).flatten()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_logit(self.features(x)[-1]).flatten()
+        return self.head(self.hidden_features(x))

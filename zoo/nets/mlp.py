@@ -87,6 +87,13 @@ class MaxoutDiscriminator(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
+    def hidden_features(self, x: Tensor) -> Tensor:
+        """The last hidden layer (after its dropout): the features of feature matching."""
+        return self.net[:-1](x)
+
+    def head(self, features: Tensor) -> Tensor:
+        return self.net[-1](features).squeeze(-1)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).squeeze(-1)
 
@@ -110,6 +117,12 @@ class MLPDiscriminator(nn.Module):
             width = units
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+
+    def hidden_features(self, x: Tensor) -> Tensor:
+        return self.net[:-1](x)
+
+    def head(self, features: Tensor) -> Tensor:
+        return self.net[-1](features).squeeze(-1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).squeeze(-1)

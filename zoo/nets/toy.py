@@ -50,5 +50,11 @@ class ToyDiscriminator(nn.Module):
         self.input_scale = input_scale
         self.net = orthogonal_init_(_relu_mlp(dim, hidden, 1), gain)
 
+    def hidden_features(self, x: Tensor) -> Tensor:
+        return self.net[:-1](x * self.input_scale)
+
+    def head(self, features: Tensor) -> Tensor:
+        return self.net[-1](features).squeeze(-1)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x * self.input_scale).squeeze(-1)

@@ -50,6 +50,32 @@ class MinibatchDiscrimination(nn.Module):
         return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
 
 
+class MinibatchDiscriminator(nn.Module):
+    """Any zoo discriminator with :class:`MinibatchDiscrimination` inserted before its last layer.
+
+    Zoo discriminators split as ``forward(x) = head(hidden_features(x))``; this one keeps
+    ``hidden_features`` and replaces the head by [f(x), o(x)] ↦ one logit. The wrapped net's own
+    head is left unused.
+    """
+
+    def __init__(self, discriminator: nn.Module, feature_width: int, num_kernels: int = 100, kernel_dim: int = 5) -> None:
+        super().__init__()
+        require(hasattr(discriminator, "hidden_features"), f"minibatch discrimination needs a discriminator with "
+                f"hidden_features(x); {type(discriminator).__name__} has none")
+        self.inner = discriminator
+        self.minibatch = MinibatchDiscrimination(feature_width, num_kernels, kernel_dim)
+        self.to_logit = nn.Linear(self.minibatch.out_features, 1)
+
+    def hidden_features(self, x: Tensor) -> Tensor:
+        return self.inner.hidden_features(x)
+
+    def head(self, features: Tensor) -> Tensor:
+        return self.to_logit(self.minibatch(features.flatten(1))).squeeze(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.hidden_features(x))
+
+
 class VirtualBatchNorm(nn.Module):
     """Batch norm whose statistics come from a fixed reference batch plus the example itself (§3.5).
 

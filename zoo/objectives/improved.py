@@ -68,6 +68,13 @@ class HistoricalAverage(nn.Module):
             self.register_buffer(f"average_{index}", parameter.detach().clone())
         self.count = 1
 
+    @torch.no_grad()
+    def restart(self, module: nn.Module) -> None:
+        """Start the mean afresh at the module's current parameters (θ[1] = θ now)."""
+        for average, parameter in zip(self.averages(), self._parameters_of(module), strict=True):
+            average.copy_(parameter.detach())
+        self.count = 1
+
     def averages(self) -> list[Tensor]:
         return [getattr(self, f"average_{index}") for index in range(len(self.names))]
 
