@@ -127,8 +127,13 @@ class TwoPlayerGAN(pl.LightningModule):
         return self.generate(self.sample_noise(n), use_ema=use_ema)
 
     # ---------------------------------------------------------------------------- training
+    def real_batch(self, batch: Any) -> Tensor:
+        """The real samples the players see in a loader's ``batch`` (a paper may build them, as a
+        LAPGAN level builds residuals); default: ``x`` of ``(x, y)``."""
+        return batch[0] if isinstance(batch, (list, tuple)) else batch
+
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        real = self.real_batch(batch)
         if self.hparams.update == "simultaneous":
             self._simultaneous_update(real)
         else:
@@ -221,7 +226,7 @@ class TwoPlayerGAN(pl.LightningModule):
 
     # -------------------------------------------------------------------------- evaluation
     def _evaluation_losses(self, batch: Any, prefix: str) -> None:
-        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        real = self.real_batch(batch)
         fake = self.sample(real.shape[0], use_ema=False)
         self.log(f"{prefix}/d_loss", self.discriminator_loss(real, fake), sync_dist=True)
         self.log(f"{prefix}/g_loss", self.generator_loss(fake, real), sync_dist=True)
