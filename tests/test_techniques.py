@@ -140,3 +140,23 @@ def test_feature_matching_refuses_a_discriminator_without_hidden_features():
 
     with pytest.raises(ZooConfigError, match="hidden_features"):
         MinimaxGAN(torch.nn.Linear(4, 4), torch.nn.Linear(4, 1), generator_objective="feature_matching", latent_dim=4)
+
+
+def test_virtual_batch_norm_in_dcgan_makes_each_sample_independent_of_its_batch(tmp_path):
+    torch.manual_seed(0)
+    batch_norm, virtual = _tiny_dcgan(), _tiny_dcgan(g_normalization="virtual", g_reference_size=16)
+    z = torch.randn(8, 8)
+    others = torch.cat([z[:1], torch.randn(7, 8)])
+    for model in (batch_norm, virtual):
+        model.generator.train()  # batch norm would use this batch's statistics
+    assert not torch.allclose(batch_norm.generator(z)[0], batch_norm.generator(others)[0])
+    torch.testing.assert_close(virtual.generator(z)[0], virtual.generator(others)[0])
+
+    virtual.generator(z).square().mean().backward()  # gradients flow through the reference pass too
+    assert all(p.grad is not None for p in virtual.generator.parameters())
+    torch.save(virtual.state_dict(), tmp_path / "vbn.pt")
+    fresh = _tiny_dcgan(g_normalization="virtual", g_reference_size=16)
+    fresh.load_state_dict(torch.load(tmp_path / "vbn.pt", weights_only=True))
+    torch.testing.assert_close(fresh.generator.reference_z, virtual.generator.reference_z)
+    fresh.eval(), virtual.eval()
+    torch.testing.assert_close(fresh.generator(z), virtual.generator(z))

@@ -32,6 +32,8 @@ class DCGAN(MinimaxGAN):
         channels: 1 for grey-scale, 3 for colour.
         latent_dim: dimension of z (100 in the paper).
         g_width, d_width: channels of the widest-resolution layer of G and D.
+        g_normalization: ``"batch"`` (the paper) or ``"virtual"`` (virtual batch norm in G,
+            Salimans et al. 2016, §3.5), with ``g_reference_size`` reference codes.
         channels_last: keep weights and real batches in channels-last (NHWC) memory format.
         compile: compile G and D with ``torch.compile`` when the Trainer sets the model up.
         **kwargs: the options of :class:`zoo.core.MinimaxGAN` and :class:`zoo.core.TwoPlayerGAN`.
@@ -51,11 +53,13 @@ class DCGAN(MinimaxGAN):
         betas: tuple[float, float] = (0.5, 0.999),
         channels_last: bool = False,
         compile: bool = False,
+        g_normalization: str = "batch",
+        g_reference_size: int = 64,
         **kwargs: Any,
     ) -> None:
         for name, value in (("latent_dim", latent_dim), ("g_width", g_width), ("d_width", d_width)):
             require(value >= 1, f"model.{name} must be a positive integer, got {value}")
-        generator = dcgan_init_(DCGANGenerator(latent_dim, image_size, channels, g_width))
+        generator = dcgan_init_(DCGANGenerator(latent_dim, image_size, channels, g_width, g_normalization, g_reference_size))
         discriminator = dcgan_init_(DCGANDiscriminator(image_size, channels, d_width))
         super().__init__(
             generator, discriminator, latent_dim=latent_dim, prior=prior, optimizer=optimizer,

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from zoo.errors import require
+from zoo.nets.tricks import VirtualBatchNorm, forward_with_reference
 
 LEAKY_SLOPE = 0.2
 INIT_STD = 0.02
@@ -46,7 +47,7 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
             nn.init.normal_(layer.weight, 0.0, INIT_STD)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.BatchNorm2d):
+        elif isinstance(layer, (nn.BatchNorm2d, VirtualBatchNorm)) and layer.weight is not None:
             nn.init.normal_(layer.weight, 1.0, INIT_STD)
             nn.init.zeros_(layer.bias)
     return module
@@ -56,33 +57,44 @@ class DCGANGenerator(nn.Module):
     """Maps ``z`` of shape ``(B, latent_dim)`` to images ``(B, channels, image_size, image_size)``.
 
     Outputs lie in :attr:`output_range` = (-1, 1) (``tanh``). Layers that feed batch norm carry no
-    bias (the norm's shift replaces it).
+    bias (the norm's shift replaces it). ``normalization="virtual"`` puts virtual batch norm
+    (Salimans et al. 2016, §3.5) in place of every batch norm: each sample is normalised with the
+    statistics of a fixed reference batch of codes (``reference_size`` of them, drawn once from
+    N(0, I) with seed 0 and kept in the state dict), propagated through the current weights, so a
+    sample no longer depends on the rest of its batch.
     """
 
     output_range = (-1.0, 1.0)
 
-    def __init__(self, latent_dim: int = 100, image_size: int = 64, channels: int = 3, base_width: int = 64) -> None:
+    def __init__(self, latent_dim: int = 100, image_size: int = 64, channels: int = 3, base_width: int = 64,
+                 normalization: str = "batch", reference_size: int = 64) -> None:
         super().__init__()
         steps = _resolution_steps(image_size, channels, base_width)
         require(latent_dim >= 1, f"DCGAN latent_dim must be a positive integer, got {latent_dim}")
+        require(normalization in ("batch", "virtual"), f"model.g_normalization must be 'batch' or 'virtual', got {normalization!r}")
+        require(reference_size >= 1, f"model.g_reference_size must be positive, got {reference_size}")
+        norm = nn.BatchNorm2d if normalization == "batch" else VirtualBatchNorm
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
         self.sample_shape = (channels, image_size, image_size)
 
         width = base_width * 2 ** (steps - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, width, kernel_size=4, stride=1, padding=0, bias=False),
-            nn.BatchNorm2d(width),
+            norm(width),
             nn.ReLU(inplace=True),
         ]
         for _ in range(steps - 1):
             layers += [
                 nn.ConvTranspose2d(width, width // 2, kernel_size=4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(width // 2),
+                norm(width // 2),
                 nn.ReLU(inplace=True),
             ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, kernel_size=4, stride=2, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        self.virtual = normalization == "virtual"
+        if self.virtual:
+            self.register_buffer("reference_z", torch.randn(reference_size, latent_dim, generator=torch.Generator().manual_seed(0)))
         dcgan_init_(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -90,6 +102,8 @@ class DCGANGenerator(nn.Module):
             z.dim() == 2 and z.shape[1] == self.latent_dim,
             f"DCGANGenerator expects z of shape (batch, {self.latent_dim}), got {tuple(z.shape)}",
         )
+        if self.virtual:
+            return forward_with_reference(self.net, self.reference_z[:, :, None, None].to(z.dtype), z[:, :, None, None])
         return self.net(z[:, :, None, None])
 
 
