@@ -18,7 +18,7 @@ def mnist_root() -> Path:
     """The folder holding MNIST/raw (genuine files; CI points ZOO_DATA at them)."""
     root = Path(os.environ["ZOO_DATA"])
     if not (root / "MNIST" / "raw").is_dir():
-        pytest.skip(f"needs the MNIST files in {root}/MNIST/raw (set ZOO_DATA)")
+        pytest.skip(f"needs the MNIST files in {root}/MNIST/raw: set ZOO_DATA to the folder holding MNIST/raw (README, section Install)")
     return root
 
 

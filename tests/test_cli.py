@@ -38,6 +38,72 @@ def test_quickstart_config_trains_writes_samples_and_a_resumable_checkpoint(tmp_
     assert "│ generator steps     │      9 │" in out  # 6 before the resume, 3 after
 
 
+def test_the_summary_puts_the_parzen_score_beside_real_data_under_the_same_protocol(tmp_path, capsys, monkeypatch):
+    from zoo.data.digits import DigitsDataModule
+    from zoo.eval.harness import Distributed, parzen_metric
+    from zoo.eval.parzen import DEFAULT_SIGMAS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    evaluation = tmp_path / "evaluation.yaml"
+    evaluation.write_text("trainer:\n  callbacks:\n    - class_path: zoo.callbacks.Evaluation\n"
+                          "      init_args: {metrics: [parzen], protocol: null, num_samples: 300, every_n_epochs: 1}\n")
+    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--config", str(evaluation), "--trainer.max_epochs", "1",
+            "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", *QUIET]
+    code, out, err = run_zoo(args, capsys)
+    assert code == 0, err
+
+    data = DigitsDataModule()
+    data.setup()
+    split = {name: data.split_tensors(name).flatten(1) for name in ("train", "val", "test")}
+    real = parzen_metric(split["train"][:300], split["val"], split["test"], DEFAULT_SIGMAS, Distributed(), None)
+    rows = _table_rows(out)
+    assert rows["Parzen, real data"] == f"{real['mean']:.2f} ± {real['stderr']:.2f}"  # as many real images as samples
+    assert rows["Parzen, this model"].startswith(f"{float(rows['eval/parzen']):.2f} ± ")
+    assert "real data: 300 training images" in " ".join(out.split())
+    assert len(list((tmp_path / "cache" / "parzen-real").glob("*.json"))) == 1  # computed once, then read
+
+    code, out, err = run_zoo(args, capsys)  # the cached score, as computed the first time
+    assert code == 0 and _table_rows(out)["Parzen, real data"] == f"{real['mean']:.2f} ± {real['stderr']:.2f}"
+
+
+def _table_rows(out: str) -> dict[str, str]:
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│")]
+    return {row[0]: row[1] for row in cells if len(row) == 2}
+
+
+def test_zoo_help_loads_neither_torch_nor_lightning():
+    import subprocess
+    import sys
+
+    code = "import sys, zoo.cli; zoo.cli.main(['--help']); print(sorted(m for m in ('torch', 'pytorch_lightning', 'wandb') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "fit, validate, test" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+
+
+def test_lightning_tips_and_the_pytree_deprecation_are_silenced_and_other_messages_kept(caplog):
+    import logging
+    import warnings
+
+    from pytorch_lightning.utilities import rank_zero_info
+    from torch.utils._pytree import LeafSpec
+
+    from zoo.quiet import quiet_lightning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_lightning()
+        LeafSpec()  # what Lightning 2.6 builds on every logged value
+        warnings.warn("a warning that matters", UserWarning)
+    assert [str(w.message) for w in caught] == ["a warning that matters"]
+    with caplog.at_level(logging.INFO):
+        for line in ("💡 Tip: For seamless cloud logging, try installing [litlogger]", "GPU available: False, used: False",
+                     "TPU available: False, using: 0 TPU cores", "resuming with a changed option: g_lr 0.1 → 0.01"):
+            rank_zero_info(line)
+    assert [record.getMessage() for record in caplog.records] == ["resuming with a changed option: g_lr 0.1 → 0.01"]
+
+
 @pytest.mark.parametrize(
     "override, fragment",
     [
@@ -70,7 +136,8 @@ def test_missing_mnist_names_the_folder_and_the_four_files(tmp_path, capsys, mon
         assert name in line
 
 
-CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "loggers" not in p.parts)
+# Logger and sweep files are not run configs (tests/test_wandb.py builds the sweep's command).
+CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if not {"loggers", "sweeps"} & set(p.parts))
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))

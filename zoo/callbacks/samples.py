@@ -88,13 +88,17 @@ class SampleGrid(pl.Callback):
         else:
             save_image_grid(samples, path, getattr(datamodule, "value_range", (0.0, 1.0)))
         self.saved.append(path)
-        self._log_image(trainer, path, samples)
+        self._log_image(trainer, path, f"{tag}: {title}", pl_module.generator_steps)
         return path
 
-    def _log_image(self, trainer: pl.Trainer, path: Path, samples: torch.Tensor) -> None:
+    def _log_image(self, trainer: pl.Trainer, path: Path, caption: str, generator_step: int) -> None:
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(key="samples", images=[str(path)], step=trainer.global_step)
+                import wandb
+
+                # No trainer/global_step here: it would count optimizer steps, not the batches every
+                # other row counts; generator_step is this run's x-axis (zoo.callbacks.wandb_run).
+                logger.log_metrics({"samples": wandb.Image(str(path), caption=caption), "generator_step": float(generator_step)})
             elif isinstance(logger, TensorBoardLogger):
                 from PIL import Image
                 import numpy as np
