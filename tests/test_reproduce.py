@@ -76,3 +76,16 @@ def test_max_time_parses_hours_minutes_seconds():
     assert parse_duration("01:30:00") == 5400 and parse_duration("90") == 90 and parse_duration("2:30") == 150
     with pytest.raises(ZooConfigError):
         parse_duration("an hour")
+
+
+def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path, monkeypatch, mnist_root):
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "results"
+    assert main(["reproduce", "improved-gan-mnist", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    record = json.loads((out / "improved-gan-mnist.json").read_text())
+    (row,) = record["rows"]
+    assert (row["labels"], row["paper_errors"], row["paper_errors_std"]) == (100, 93, 6.5)
+    (seed,) = row["per_seed"]
+    assert seed["epochs"] == 1 and seed["curve"][0]["generator_steps"] == 2
+    assert 0 <= row["ours_errors"] <= 10_000 and row["ours_errors"] == seed["errors"]
+    assert "| 100 | 93 ± 6.5 |" in (out / "improved-gan-mnist.md").read_text()

@@ -17,7 +17,9 @@ from zoo.eval.harness import evaluate
 class LearningCurve(pl.Callback):
     """Every ``every_n_epochs`` epochs, score the model with the harness and append a point.
 
-    Each point is ``{epoch, generator_steps, mean, stderr, sigma, ...}`` for ``metric``. On a resumed
+    Each point is ``{epoch, generator_steps, mean, stderr, sigma, ...}`` for ``metric``: a harness
+    metric, or with ``logged=True`` a metric the model logs itself (e.g. ``val/errors``), read at
+    the epoch's end. On a resumed
     run, points the restored checkpoint has not reached yet (written after its save, before a
     crash) are dropped, so the curve matches the weights it continues from. Scoring uses its own
     seeded latent stream and no global RNG, so it does not change training.
@@ -32,8 +34,10 @@ class LearningCurve(pl.Callback):
         num_samples: int | None = None,
         max_test_points: int | None = None,
         seed: int = 0,
+        logged: bool = False,
     ) -> None:
         super().__init__()
+        self.logged = logged
         require(every_n_epochs >= 1, f"learning curve: every_n_epochs must be >= 1, got {every_n_epochs}")
         self.path, self.every_n_epochs, self.metric = Path(path), every_n_epochs, metric
         self.protocol, self.num_samples, self.max_test_points, self.seed = protocol, num_samples, max_test_points, seed
@@ -55,12 +59,15 @@ class LearningCurve(pl.Callback):
         epoch = trainer.current_epoch + 1  # epochs completed
         if epoch % self.every_n_epochs and epoch != trainer.max_epochs:
             return
-        record = evaluate(
-            pl_module, trainer.datamodule, [self.metric], self.num_samples, self.seed, self.protocol,
-            strategy=trainer.strategy, max_test_points=self.max_test_points,
-        )[self.metric]
+        if self.logged:
+            record = {"value": float(trainer.callback_metrics[self.metric])}
+        else:
+            record = evaluate(
+                pl_module, trainer.datamodule, [self.metric], self.num_samples, self.seed, self.protocol,
+                strategy=trainer.strategy, max_test_points=self.max_test_points,
+            )[self.metric]
+            pl_module.log(f"eval/{self.metric}", float(record["value"]), sync_dist=False)
         point = {"epoch": epoch, "generator_steps": int(pl_module.generator_steps), "mean": float(record["value"])}
         point.update({k: record[k] for k in ("stderr", "sigma", "n_samples", "n_points") if k in record})
-        pl_module.log(f"eval/{self.metric}", point["mean"], sync_dist=False)
         if trainer.is_global_zero:
             self._write([p for p in self.points() if p["epoch"] < epoch] + [point])

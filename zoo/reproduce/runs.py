@@ -54,12 +54,15 @@ def config_path(config: str) -> Path:
 
 @dataclass
 class CurveSpec:
-    """How often and how thoroughly the learning curve scores a row."""
+    """How often and how thoroughly the learning curve scores a row: a harness ``metric`` under
+    ``protocol``, or with ``logged`` a metric the model logs itself."""
 
     every_n_epochs: int
     protocol: str | None
     num_samples: int | None = None
     max_test_points: int | None = None
+    metric: str = "parzen"
+    logged: bool = False
 
 
 @dataclass
@@ -140,8 +143,8 @@ class RowRun:
         if self.checkpoint.exists():
             args += ["--ckpt_path", str(self.checkpoint)]
         stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
-        learning_curve = LearningCurve(str(self.curve_path), curve.every_n_epochs, "parzen", curve.protocol,
-                                       curve.num_samples, curve.max_test_points, seed=self.seed)
+        learning_curve = LearningCurve(str(self.curve_path), curve.every_n_epochs, curve.metric, curve.protocol,
+                                       curve.num_samples, curve.max_test_points, seed=self.seed, logged=curve.logged)
         started, commit = time.time(), git_commit()
         segment: dict[str, Any] = {"commit": commit, "epochs": [before, before]}
         try:

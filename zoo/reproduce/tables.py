@@ -96,4 +96,4 @@ FGAN_TABLE4 = ParzenTable(
 )
 
 TABLES: dict[str, ParzenTable] = {table.name: table for table in (GAN2014_TABLE1, FGAN_TABLE4)}
-OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "lapgan-mnist")
+OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "lapgan-mnist", "improved-gan-mnist")
