@@ -79,21 +79,42 @@ FGAN_PAPER_VALUES = {
     "kl": (416.0, 5.62), "reverse_kl": (319.0, 8.36), "pearson": (429.0, 5.53), "neyman": (300.0, 8.33),
     "squared_hellinger": (-708.0, 18.1), "jeffrey": (-2101.0, 29.9), "js": (367.0, 8.19), "gan": (305.0, 8.97),
 }
+FGAN_DIVERGENCES = ("gan", "kl", "reverse_kl", "js", "jeffrey", "pearson", "neyman", "squared_hellinger", "total_variation")
+
+
+def _fgan_rows(budget: Budget, extra: tuple[str, ...] = ()) -> tuple[Row, ...]:
+    return tuple(
+        Row(DIVERGENCES[name].label, f"configs/fgan/mnist_{name}.yaml", *FGAN_PAPER_VALUES.get(name, (None, None)),
+            budget, paper_budget="one hour of wall-clock training per divergence on a 2016 GPU", extra=extra)
+        for name in FGAN_DIVERGENCES
+    )
+
+
+FGAN_NOTES = ("Paper values are transcribed from the lecture's copy of Table 4; total variation is not in the paper's "
+              "table (an extra row here). The paper's VAE row (445 ± 5.36) has no zoo counterpart.",)
 FGAN_TABLE4 = ParzenTable(
     name="fgan-table4",
     title="Nowozin et al. (2016), Table 4: kernel density estimates on MNIST test",
     citation="Nowozin, Cseke & Tomioka, f-GAN, NeurIPS 2016, Table 4",
     protocol="fgan",
-    rows=tuple(
-        Row(DIVERGENCES[name].label, f"configs/fgan/mnist_{name}.yaml", *FGAN_PAPER_VALUES.get(name, (None, None)),
-            Budget(max_epochs=25), paper_budget="one hour of wall-clock training per divergence on a 2016 GPU")
-        for name in ("gan", "kl", "reverse_kl", "js", "jeffrey", "pearson", "neyman", "squared_hellinger", "total_variation")
-    ),
+    rows=_fgan_rows(Budget(max_epochs=100)),
     real_row_label="KDE MNIST train (60k)",
     real_paper=(502.0, 5.99),
-    notes=("Paper values are transcribed from the lecture's copy of Table 4; total variation is not in the paper's "
-           "table (an extra row here). The paper's VAE row (445 ± 5.36) has no zoo counterpart.",),
+    notes=FGAN_NOTES,
+)
+# A stated deviation for CPUs: at batch 4096 f-GAN is bounded by its number of updates (about 0.6 s
+# each on 2 cores); batch 512 makes 8 times as many updates per epoch for the same CPU time.
+FGAN_TABLE4_BATCH512 = ParzenTable(
+    name="fgan-table4-batch512",
+    title="Nowozin et al. (2016), Table 4, trained at batch 512 instead of the paper's 4096 (a CPU deviation)",
+    citation="Nowozin, Cseke & Tomioka, f-GAN, NeurIPS 2016, Table 4",
+    protocol="fgan",
+    rows=_fgan_rows(Budget(max_epochs=30), extra=("--data.init_args.batch_size", "512")),
+    real_row_label="KDE MNIST train (60k)",
+    real_paper=(502.0, 5.99),
+    notes=(*FGAN_NOTES, "Deviation: batch 512, not 4096; compare its learning curves with fgan-table4's."),
+    curve_every_epochs=2,
 )
 
-TABLES: dict[str, ParzenTable] = {table.name: table for table in (GAN2014_TABLE1, FGAN_TABLE4)}
+TABLES: dict[str, ParzenTable] = {table.name: table for table in (GAN2014_TABLE1, FGAN_TABLE4, FGAN_TABLE4_BATCH512)}
 OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "lapgan-mnist", "improved-gan-mnist")
