@@ -1,28 +1,45 @@
-"""DCGAN training throughput: the zoo's LightningModule under pl.Trainer against a plain PyTorch loop.
+"""Training throughput of the zoo's models: the Trainer against a plain PyTorch loop and the GEMM roofline.
 
-Both train the same nets (:mod:`zoo.nets.dcgan`) on the same data (random tensors shaped like
-MNIST-32, or MNIST-32 itself with ``--data mnist``) on the same device, with the same per-step
-work as :class:`zoo.core.TwoPlayerGAN`: a discriminator step on a real batch and a fake batch drawn
-without gradients (BCE on logits), then a generator step on a fresh fake batch with the
-non-saturating loss; Adam with lr 2e-4 and β1 0.5. (pytorch/examples' dcgan reuses the D step's fake
-batch in the G step, saving one G forward; the plain loop here does not, so the ratio measures the
-framework, not a different algorithm.)
+Each model's training step runs three ways, interleaved in alternating order over ``--repeats`` rounds
+(to spread machine contention evenly), each timed over ``--steps`` steps after ``--warmup`` untimed ones,
+on one CPU thread unless ``--threads`` says otherwise; the result gives medians:
 
-Variants, interleaved in alternating order over ``--repeats`` rounds (to spread machine contention
-evenly), each timed over ``--steps`` steps after ``--warmup`` untimed ones; the table gives medians:
+* ``plain``: a hand-written loop of the same nets (built by the zoo's model class with the same seed)
+  and the same updates: the data as one in-memory tensor indexed once per batch by a seeded
+  permutation, the zoo's loss functions, the same optimizers and learning-rate decay, and the other
+  player's weights frozen during each player's backward pass (what ``toggle_optimizer`` does: no
+  gradient of D's weights is computed in G's step);
+* ``lightning``: the zoo's LightningModule through ``pl.Trainer`` (no logger, checkpointing, progress
+  bar or model summary), reading batches from the zoo's ``ZooDataModule`` loader;
+* ``roofline``: only the step's GEMMs. A dispatch mode records every matrix product (``mm``,
+  ``addmm``, ``bmm``, ``baddbmm``) and every convolution (forward, and ``convolution_backward`` for the
+  input and weight gradients) that one plain step runs (one D step + one G step, forward and
+  backward, with the unrolled steps of Unrolled GAN), with their shapes, strides and dtypes; the
+  roofline replays them back to back on random tensors. For convolutional nets it therefore counts
+  the convolution kernels themselves, not an im2col GEMM; it never counts elementwise work,
+  dropout, batch norm, losses, optimizer updates or data loading.
 
-* ``plain``: the plain loop in fp32, contiguous, eager (the baseline);
-* ``plain+fast``: the plain loop with the requested fast paths (only when any is requested);
-* ``lightning``: the zoo's DCGAN through a Trainer with no logger, checkpointing, progress bar or
-  model summary, with the requested fast paths.
+``lightning_over_plain`` is lightning's median step time over plain's (1.0: no overhead) and
+``fraction_of_roofline`` the roofline's time over lightning's. The GEMMs of one Lightning step are
+recorded too and compared with plain's (``same_gemms_as_plain``), so the two do the same work.
 
-CPU run:  OMP_NUM_THREADS=1 python benchmarks/train_throughput.py --device cpu --image-size 32 --batch-size 64 \\
+Models (``--model``, one or several):
+
+* ``vanilla``: Goodfellow et al.'s MNIST GAN (maxout D with dropout, SGD with momentum), batch 100;
+* ``fgan``: f-GAN's MNIST nets (GAN divergence, simultaneous updates, Adam), batch 256 (the paper's
+  4096 takes seconds a step on a CPU; ``--batch-size 4096`` runs it);
+* ``dcgan``: DCGAN on MNIST-32 (``--image-size``, ``--channels``, ``--width``), Adam, batch 64;
+* ``unrolled``: the Unrolled GAN's 2-D ring nets and data, K = 10 second-order steps, Adam, batch 512.
+
+CPU run (about 3 minutes on a loaded CPU):
+          python benchmarks/train_throughput.py --model vanilla fgan dcgan unrolled --data mnist --device cpu \\
               --out results/train_throughput_cpu.json
-Smoke test: python benchmarks/train_throughput.py --quick --out runs/train_throughput-quick.json  (seconds)
-GPU goal (lightning with bf16 + channels-last + compile ≥ 1.5× the fp32 plain loop):
+Smoke test: python benchmarks/train_throughput.py --quick --model vanilla fgan dcgan unrolled --out runs/throughput-quick.json
+GPU goal (DCGAN through the Trainer with bf16 + channels-last + compile ≥ 1.5× the fp32 plain loop):
           python benchmarks/train_throughput.py --device cuda --image-size 64 --batch-size 128 --channels 3 \\
               --precision bf16-mixed --channels-last --compile --warmup 10 --steps 100 \\
               --out results/train_throughput_gpu.json
+          (with any fast path a ``plain+fast`` variant runs too: the plain loop with the same fast paths)
 
 A run that writes ``--out`` refuses to start from uncommitted code unless ``--quick`` or ``--allow-dirty``
 (then the result lists the changed files); the file holds no path of the machine.
@@ -33,24 +50,210 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map
+from torch.utils.data import TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from zoo.models.dcgan import DCGAN  # noqa: E402
-from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from zoo.core import TwoPlayerGAN  # noqa: E402
+from zoo.core.unroll import unroll  # noqa: E402
+from zoo.data.base import ZooDataModule  # noqa: E402
+from zoo.objectives.adversarial import GENERATOR_LOSSES, discriminator_loss  # noqa: E402
+from zoo.objectives.fgan_losses import fgan_discriminator_loss, fgan_generator_loss  # noqa: E402
 from zoo.provenance import RunStart, check_result, scrub_paths  # noqa: E402
 
-LATENT_DIM = 100
-QUICK = {"batch_size": 8, "width": 8, "steps": 2, "warmup": 1, "repeats": 1}
+MODELS = ("vanilla", "fgan", "dcgan", "unrolled")
+DEFAULT_BATCH = {"vanilla": 100, "fgan": 256, "dcgan": 64, "unrolled": 512}
+QUICK = {"width": 8, "steps": 2, "warmup": 1, "repeats": 1}
+FULL = {"width": 64, "warmup": 2, "repeats": 5}
+# Timed steps per run: about a second of one loaded CPU thread per run; a GPU step takes milliseconds.
+CPU_STEPS = {"vanilla": 12, "fgan": 8, "dcgan": 4, "unrolled": 15}
+GPU_STEPS = 30
+QUICK_BATCH = 8
+aten = torch.ops.aten
+GEMMS = {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution, aten.convolution_backward}
+
+
+# ------------------------------------------------------------------------------------- workloads
+def build_model(name: str, args: argparse.Namespace) -> TwoPlayerGAN:
+    """The zoo's model, seeded, so that every variant starts from the same weights."""
+    torch.manual_seed(0)
+    if name == "vanilla":
+        from zoo.models.vanilla import VanillaGAN
+
+        return VanillaGAN(**({"g_hidden": (args.width,), "d_hidden": (args.width,)} if args.quick else {}))
+    if name == "fgan":
+        from zoo.models.fgan import FGAN
+
+        return FGAN(**({"g_hidden": (args.width,), "v_hidden": (args.width,)} if args.quick else {}))
+    if name == "dcgan":
+        from zoo.models.dcgan import DCGAN
+
+        return DCGAN(image_size=args.image_size, channels=args.channels, g_width=args.width, d_width=args.width,
+                     channels_last=args.channels_last, compile=args.compile)
+    from zoo.models.unrolled import UnrolledGAN
+
+    return UnrolledGAN(**({"g_hidden": (args.width,), "d_hidden": (args.width,), "unroll_steps": 2} if args.quick else {}))
+
+
+def make_data(name: str, args: argparse.Namespace, count: int) -> Tensor:
+    """``count`` training samples of the model's data, on the CPU: MNIST (or random images of its
+    shape and range) for the image models, the ring of 8 Gaussians for the unrolled GAN."""
+    generator = torch.Generator().manual_seed(0)
+    if name == "unrolled":
+        from zoo.data.toy2d import ring_centres, sample_mixture
+
+        return sample_mixture(ring_centres(), 0.02, count, generator)[0]
+    size, channels = (args.image_size, args.channels) if name == "dcgan" else (28, 1)
+    if args.data == "mnist":
+        from zoo.data.mnist import load_mnist_tensors
+
+        images = load_mnist_tensors(args.data_root, train=True)[0][:count]
+    else:
+        images = torch.rand(count, 1, 28, 28, generator=generator)
+    if name != "dcgan":
+        return images
+    images = F.interpolate(F.pad(images, (2, 2, 2, 2)), size=size, mode="bilinear") * 2 - 1
+    return images.repeat(1, channels, 1, 1)
+
+
+class InMemoryData(ZooDataModule):
+    """A zoo DataModule over one tensor of training samples: the zoo's own loader, on given data."""
+
+    def __init__(self, batch_size: int, value_range: tuple[float, float]) -> None:
+        super().__init__(batch_size=batch_size, value_range=value_range)
+        self.samples = torch.empty(0)
+
+    def setup(self, stage: str | None = None) -> None:
+        self.sample_shape = tuple(self.samples.shape[1:])
+        self.train_set = TensorDataset(self.samples, torch.zeros(len(self.samples), dtype=torch.long))
+
+
+def value_range(name: str) -> tuple[float, float]:
+    return {"dcgan": (-1.0, 1.0), "unrolled": (-float("inf"), float("inf"))}.get(name, (0.0, 1.0))
+
+
+# ------------------------------------------------------------------------------------ plain loop
+class PlainGAN:
+    """The model's nets and updates in a hand-written loop, without Lightning."""
+
+    def __init__(self, name: str, model: TwoPlayerGAN, args: argparse.Namespace, fast: bool) -> None:
+        hp = model.hparams
+        self.name, self.hp, self.prior = name, hp, model.prior
+        self.device = torch.device(args.device)
+        self.generator, self.discriminator = model.generator.to(self.device), model.discriminator.to(self.device)
+        self.channels_last = fast and args.channels_last
+        if self.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+        if fast and args.compile:
+            self.generator.compile()
+            self.discriminator.compile()
+        bf16 = fast and args.precision == "bf16-mixed"
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+        self.g_opt, self.g_decay = self._optimizer(self.generator, hp.g_lr)
+        self.d_opt, self.d_decay = self._optimizer(self.discriminator, hp.d_lr)
+        self.d_params = list(self.discriminator.parameters())
+        self.divergence = getattr(model, "divergence", None)
+
+    def _optimizer(self, net: nn.Module, lr: float) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+        hp = self.hp
+        if hp.optimizer == "sgd":
+            optimizer: torch.optim.Optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=hp.momentum)
+        else:
+            optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(hp.betas))
+        floor = hp.min_lr / lr
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(hp.lr_decay**step, floor))
+
+    @contextlib.contextmanager
+    def discriminator_frozen(self) -> Iterator[None]:
+        for p in self.d_params:
+            p.requires_grad_(False)
+        yield
+        for p in self.d_params:
+            p.requires_grad_(True)
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        D = self.discriminator
+        if self.name == "fgan":
+            return fgan_discriminator_loss(D(real), D(fake), self.divergence)
+        scale = 0.5 if self.hp.discriminator_cost == "mean" else 1.0
+        return discriminator_loss(D(real), D(fake), self.hp.real_label, scale)
+
+    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
+        D = self.discriminator
+        if self.name == "fgan":
+            return fgan_generator_loss(D(fake), self.divergence, self.hp.practical_generator_loss)
+        objective = GENERATOR_LOSSES[self.hp.generator_objective]
+        if self.name != "unrolled":
+            return objective(D(fake))
+        lookahead = unroll(D, lambda: self.discriminator_loss(real, fake), self.d_opt, self.hp.unroll_steps,
+                           self.hp.second_order, self.hp.grad_clip_norm)
+        return lookahead(lambda x: objective(D(x)), fake)
+
+    def step(self, real: Tensor) -> None:
+        real = real.to(self.device, non_blocking=True)
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            if self.hp.update == "simultaneous":
+                self._simultaneous_step(real)
+            else:
+                self._alternating_step(real)
+
+    def _alternating_step(self, real: Tensor) -> None:
+        with torch.no_grad():
+            fake = self.generator(self.prior.sample(real.shape[0], self.device))
+        loss = self.discriminator_loss(real, fake)
+        self.d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_opt.step()
+        self.d_decay.step()
+        with self.discriminator_frozen():
+            loss = self.generator_loss(self.generator(self.prior.sample(real.shape[0], self.device)), real)
+            self.g_opt.zero_grad(set_to_none=True)
+            loss.backward()
+        self.g_opt.step()
+        self.g_decay.step()
+
+    def _simultaneous_step(self, real: Tensor) -> None:
+        with self.discriminator_frozen():
+            fake = self.generator(self.prior.sample(real.shape[0], self.device))
+            g_loss = self.generator_loss(fake, real)
+            self.g_opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+        d_loss = self.discriminator_loss(real, fake.detach())
+        self.d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_opt.step()
+        self.g_opt.step()
+        self.d_decay.step()
+        self.g_decay.step()
+
+
+def plain_batches(samples: Tensor, batch_size: int) -> Iterator[Tensor]:
+    """Endless shuffled batches, each gathered from the tensor by one index."""
+    generator, n = torch.Generator().manual_seed(0), len(samples)
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield samples[order[start:start + batch_size]]
 
 
 def synchronize(device: torch.device) -> None:
@@ -58,169 +261,227 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_data(args: argparse.Namespace, count: int) -> torch.Tensor:
-    """``count`` images in [−1, 1] of shape (channels, size, size), on the CPU."""
-    if args.data == "mnist":
-        from zoo.data.mnist import load_mnist_tensors
-
-        images, _ = load_mnist_tensors(args.data_root, train=True)
-        images = F.interpolate(F.pad(images[:count], (2, 2, 2, 2)), size=args.image_size, mode="bilinear") * 2 - 1
-        return images.repeat(1, args.channels, 1, 1)
-    generator = torch.Generator().manual_seed(0)
-    return torch.rand(count, args.channels, args.image_size, args.image_size, generator=generator) * 2 - 1
-
-
-def loader(images: torch.Tensor, batch_size: int) -> torch.utils.data.DataLoader:
-    dataset = torch.utils.data.TensorDataset(images, torch.zeros(len(images)))
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+def run_plain(plain: PlainGAN, samples: Tensor, args: argparse.Namespace) -> float:
+    """Seconds per step of the plain loop."""
+    batches = plain_batches(samples, args.batch_size)
+    for _ in range(args.warmup):
+        plain.step(next(batches))
+    synchronize(plain.device)
+    started = time.perf_counter()
+    for _ in range(args.steps):
+        plain.step(next(batches))
+    synchronize(plain.device)
+    return (time.perf_counter() - started) / args.steps
 
 
-def run_plain(args: argparse.Namespace, images: torch.Tensor, fast: bool) -> float:
-    """Images per second of a hand-written training loop."""
-    device = torch.device(args.device)
-    torch.manual_seed(0)
-    G = DCGANGenerator(LATENT_DIM, args.image_size, args.channels, args.width).to(device)
-    D = DCGANDiscriminator(args.image_size, args.channels, args.width).to(device)
-    channels_last = fast and args.channels_last
-    if channels_last:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-    if fast and args.compile:
-        G.compile()
-        D.compile()
-    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    use_bf16 = fast and args.precision == "bf16-mixed"
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
-    total = args.warmup + args.steps
-    step, started = 0, 0.0
-    while step < total:
-        for real, _ in loader(images, args.batch_size):
-            if step == args.warmup:
-                synchronize(device)
-                started = time.perf_counter()
-            real = real.to(device, non_blocking=True)
-            if channels_last:
-                real = real.contiguous(memory_format=torch.channels_last)
-            batch = real.shape[0]
-            with torch.no_grad(), autocast():
-                fake = G(torch.randn(batch, LATENT_DIM, device=device))
-            with autocast():
-                real_logits, fake_logits = D(real), D(fake)
-                d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-                    F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            with autocast():
-                fake_logits = D(G(torch.randn(batch, LATENT_DIM, device=device)))
-                g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-            g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_opt.step()
-            step += 1
-            if step == total:
-                break
-    synchronize(device)
-    return args.steps * args.batch_size / (time.perf_counter() - started)
-
-
+# ------------------------------------------------------------------------------------- Lightning
 class StepTimer(pl.Callback):
-    """Times training batches ``warmup`` .. ``warmup + steps − 1`` of a Trainer run."""
+    """Times training batches ``warmup`` .. ``warmup + steps − 1``; records the GEMMs of batch ``record_at``."""
 
-    def __init__(self, warmup: int, steps: int, device: torch.device) -> None:
-        self.warmup, self.last, self.device = warmup, warmup + steps - 1, device
+    def __init__(self, warmup: int, steps: int, device: torch.device, record_at: int | None = None) -> None:
+        self.warmup, self.last, self.device, self.record_at = warmup, warmup + steps - 1, device, record_at
         self.started = self.elapsed = 0.0
+        self.recorder: GemmRecorder | None = None
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if batch_idx == self.record_at:
+            self.recorder = GemmRecorder().__enter__()
         if batch_idx == self.warmup:
             synchronize(self.device)
             self.started = time.perf_counter()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if batch_idx == self.record_at and self.recorder is not None:
+            self.recorder.__exit__(None, None, None)
         if batch_idx == self.last:
             synchronize(self.device)
             self.elapsed = time.perf_counter() - self.started
 
 
-def run_lightning(args: argparse.Namespace, images: torch.Tensor) -> float:
-    """Images per second of the zoo's DCGAN under a bare pl.Trainer."""
+def run_lightning(model: TwoPlayerGAN, data: InMemoryData, args: argparse.Namespace, record: bool = False) -> StepTimer:
+    """The zoo's model under a bare Trainer; the timer holds seconds per step (and the GEMMs when recorded)."""
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    model = DCGAN(
-        image_size=args.image_size, channels=args.channels, g_width=args.width, d_width=args.width,
-        channels_last=args.channels_last, compile=args.compile,
-    )
-    timer = StepTimer(args.warmup, args.steps, device)
-    total = args.warmup + args.steps
+    timer = StepTimer(args.warmup, args.steps, device, record_at=0 if record else None)
     trainer = pl.Trainer(
         accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=args.precision,
-        max_epochs=1, limit_train_batches=total,
-        limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+        # One batch past the timed ones: the epoch's last batch logs, which steady training does once an epoch.
+        max_epochs=1, limit_train_batches=args.warmup + args.steps + 1, limit_val_batches=0, num_sanity_val_steps=0,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
     )
-    repeats = -(-total * args.batch_size // len(images))  # one epoch long enough for every step
-    trainer.fit(model, train_dataloaders=loader(images.repeat(repeats, 1, 1, 1), args.batch_size))
-    return args.steps * args.batch_size / timer.elapsed
+    trainer.fit(model, datamodule=data)
+    timer.elapsed /= args.steps
+    return timer
+
+
+# -------------------------------------------------------------------------------------- roofline
+@dataclass(frozen=True)
+class TensorSpec:
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: torch.dtype
+    device: torch.device
+
+    def materialize(self) -> Tensor:
+        span = 1 + sum((size - 1) * step for size, step in zip(self.shape, self.stride)) if all(self.shape) else 0
+        return torch.randn(span, device=self.device).to(self.dtype).as_strided(self.shape, self.stride)
+
+
+def describe(value: Any) -> Any:
+    return TensorSpec(tuple(value.shape), tuple(value.stride()), value.dtype, value.device) if isinstance(value, Tensor) else value
+
+
+class GemmRecorder(TorchDispatchMode):
+    """Records every matrix product and convolution that runs inside it, as (op, args, kwargs) specs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, tuple, dict]] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if func.overloadpacket in GEMMS:
+            self.calls.append((func, tree_map(describe, args), tree_map(describe, kwargs or {})))
+        return func(*args, **(kwargs or {}))
+
+    def signature(self) -> list[str]:
+        return sorted(f"{func}{args}{kwargs}" for func, args, kwargs in self.calls)
+
+
+class Roofline:
+    """The recorded GEMMs of one step, on random tensors, ready to replay back to back."""
+
+    def __init__(self, recorder: GemmRecorder) -> None:
+        materialize = lambda spec: spec.materialize() if isinstance(spec, TensorSpec) else spec
+        self.calls = [(func, tree_map(materialize, args), tree_map(materialize, kwargs)) for func, args, kwargs in recorder.calls]
+        self.device = next((t.device for _, args, _ in self.calls for t in args if isinstance(t, Tensor)), torch.device("cpu"))
+        with FlopCounterMode(display=False) as counter:
+            self.replay()
+        self.flop = counter.get_total_flops()
+
+    @torch.no_grad()
+    def replay(self) -> None:
+        for func, args, kwargs in self.calls:
+            func(*args, **kwargs)
+
+    def seconds_per_step(self, steps: int) -> float:
+        self.replay()
+        synchronize(self.device)
+        started = time.perf_counter()
+        for _ in range(steps):
+            self.replay()
+        synchronize(self.device)
+        return (time.perf_counter() - started) / steps
+
+
+# ----------------------------------------------------------------------------------------- main
+def benchmark(name: str, options: argparse.Namespace) -> dict[str, Any]:
+    """Interleaved rounds of plain, lightning (and plain+fast) and the roofline for one model."""
+    fast = options.precision != "32" or options.channels_last or options.compile
+    args = argparse.Namespace(**{
+        **vars(options),
+        "batch_size": options.batch_size or (QUICK_BATCH if options.quick else DEFAULT_BATCH[name]),
+        "steps": options.steps or (CPU_STEPS[name] if options.device == "cpu" else GPU_STEPS),
+    })
+    samples = make_data(name, args, max(4096, args.batch_size * (args.warmup + args.steps + 2)))
+
+    def data() -> InMemoryData:
+        module = InMemoryData(args.batch_size, value_range(name))
+        module.samples = samples
+        return module
+
+    # One untimed step of each, recorded (eagerly: a dispatch mode and torch.compile do not mix): the
+    # roofline's GEMMs, and the check that the Trainer's step does the same work as the plain one.
+    eager = argparse.Namespace(**{**vars(args), "compile": False, "warmup": 0, "steps": 1})
+    recorder = GemmRecorder()
+    with recorder:
+        PlainGAN(name, build_model(name, eager), eager, fast=fast).step(samples[:args.batch_size])
+    lightning_recorder = run_lightning(build_model(name, eager), data(), eager, record=True).recorder
+    roofline = Roofline(recorder)
+
+    variants: dict[str, Callable[[], float]] = {
+        "plain": lambda: run_plain(PlainGAN(name, build_model(name, args), args, fast=False), samples, args),
+        "lightning": lambda: run_lightning(build_model(name, args), data(), args).elapsed,
+        "roofline": lambda: roofline.seconds_per_step(args.steps),
+    }
+    if fast:
+        variants["plain+fast"] = lambda: run_plain(PlainGAN(name, build_model(name, args), args, fast=True), samples, args)
+    seconds: dict[str, list[float]] = {variant: [] for variant in variants}
+    for round_index in range(args.repeats):
+        order = list(variants) if round_index % 2 == 0 else list(reversed(variants))
+        for variant in order:
+            seconds[variant].append(variants[variant]())
+        print(f"{name} round {round_index + 1}/{args.repeats}: "
+              + ", ".join(f"{v} {seconds[v][-1] * 1e3:.2f} ms" for v in variants), flush=True)
+    median = {variant: statistics.median(values) for variant, values in seconds.items()}
+    same_settings = "plain+fast" if fast else "plain"
+    batch_size = args.batch_size
+    return {
+        "batch_size": batch_size,
+        "steps_per_run": {"warmup": args.warmup, "timed": args.steps},
+        "ms_per_step_median": {k: round(v * 1e3, 3) for k, v in median.items()},
+        "ms_per_step_all": {k: [round(x * 1e3, 3) for x in v] for k, v in seconds.items()},
+        "images_per_second_median": {k: round(batch_size / v, 1) for k, v in median.items() if k != "roofline"},
+        "lightning_over_plain": round(median["lightning"] / median[same_settings], 4),
+        "lightning_over_plain_fp32_baseline": round(median["lightning"] / median["plain"], 4),
+        "fraction_of_roofline": round(median["roofline"] / median["lightning"], 4),
+        "roofline": {
+            "gemm_calls": len(roofline.calls),
+            "gflop_per_step": round(roofline.flop / 1e9, 4),
+            "gflops_per_second": round(roofline.flop / median["roofline"] / 1e9, 2),
+            "counts": "every mm/addmm/bmm/baddbmm and convolution (forward, and backward for input and weight "
+                      "gradients) of one plain step, at its recorded shapes, strides and dtypes, replayed back to back",
+        },
+        "same_gemms_as_plain": lightning_recorder is not None and lightning_recorder.signature() == recorder.signature(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", nargs="+", choices=MODELS, default=["dcgan"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--channels", type=int, default=1)
-    parser.add_argument("--width", type=int, default=None, help="base width of G and D (default 64, the reference code's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 64")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default 30)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps per run (default 5; more with --compile)")
-    parser.add_argument("--repeats", type=int, default=None, help="default 5")
-    parser.add_argument("--quick", action="store_true", help=f"tiny sizes for a smoke test: {QUICK}")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--image-size", type=int, default=32, help="DCGAN only")
+    parser.add_argument("--channels", type=int, default=1, help="DCGAN only")
+    parser.add_argument("--width", type=int, default=None, help="base width of DCGAN's G and D (default 64, the reference code's)")
+    parser.add_argument("--batch-size", type=int, default=None, help=f"default per model: {DEFAULT_BATCH}")
+    parser.add_argument("--steps", type=int, default=None, help=f"timed steps per run (default {GPU_STEPS} on a GPU, on a CPU {CPU_STEPS})")
+    parser.add_argument("--warmup", type=int, default=None, help=f"untimed steps per run (default {FULL['warmup']}; more with --compile)")
+    parser.add_argument("--repeats", type=int, default=None, help=f"default {FULL['repeats']}")
+    parser.add_argument("--quick", action="store_true", help=f"tiny nets and batches for a smoke test: {QUICK}")
     parser.add_argument("--allow-dirty", action="store_true", help="write --out from uncommitted code")
     parser.add_argument("--precision", choices=("32", "bf16-mixed"), default="32")
-    parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--data", choices=("random", "mnist"), default="random")
+    parser.add_argument("--channels-last", action="store_true", help="DCGAN only")
+    parser.add_argument("--compile", action="store_true", help="DCGAN only")
+    parser.add_argument("--data", choices=("random", "mnist"), default="random", help="images: MNIST, or random ones of its shape")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    full = {"batch_size": 64, "width": 64, "steps": 30, "warmup": 5, "repeats": 5}
-    for name, value in (QUICK if args.quick else full).items():
+    for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if (args.channels_last or args.compile) and args.model != ["dcgan"]:
+        parser.error("--channels-last and --compile are options of the DCGAN model only")
     run = RunStart(require_clean=bool(args.out) and not (args.quick or args.allow_dirty))
-
-    import logging
-
+    if args.device == "cpu":
+        torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    fast = args.precision != "32" or args.channels_last or args.compile
-    images = make_data(args, 4096)
-    variants = {"plain": lambda: run_plain(args, images, fast=False), "lightning": lambda: run_lightning(args, images)}
-    if fast:
-        variants["plain+fast"] = lambda: run_plain(args, images, fast=True)
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    for round_index in range(args.repeats):
-        order = list(variants) if round_index % 2 == 0 else list(reversed(variants))
-        for name in order:
-            rates[name].append(variants[name]())
-        print(f"round {round_index + 1}/{args.repeats}: " + ", ".join(f"{n} {rates[n][-1]:.0f} img/s" for n in variants), flush=True)
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    same_settings = "plain+fast" if fast else "plain"
-    result = {
+
+    models = {name: benchmark(name, args) for name in args.model}
+    result = scrub_paths({
         **run.provenance({"torch": 0, "data": 0}, args.device),
+        "threads": torch.get_num_threads(),
         "pytorch_lightning": pl.__version__,
-        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "allow_dirty")},
-        "images_per_second_median": {k: round(v, 1) for k, v in medians.items()},
-        "images_per_second_all": {k: [round(x, 1) for x in v] for k, v in rates.items()},
-        "lightning_over_plain_same_settings": round(medians["lightning"] / medians[same_settings], 4),
-        "lightning_over_plain_fp32_baseline": round(medians["lightning"] / medians["plain"], 4),
-    }
-    result = scrub_paths(result)
+        "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "allow_dirty", "model")},
+        "models": models,
+    })
     check_result({k: v for k, v in result.items() if k != "uncommitted_changes"})
-    print(f"\n{'variant':<12} {'median img/s':>13}  runs")
-    for name, value in medians.items():
-        print(f"{name:<12} {value:>13.1f}  {', '.join(f'{x:.0f}' for x in rates[name])}")
-    print(f"lightning / {same_settings} (same settings): {result['lightning_over_plain_same_settings']:.3f}")
-    if fast:
-        print(f"lightning / plain (fp32 baseline): {result['lightning_over_plain_fp32_baseline']:.3f}")
+    plain = "plain+fast" if args.precision != "32" or args.channels_last or args.compile else "plain"
+    print(f"\n{'model':<10} {plain + ' ms':>14} {'lightning ms':>13} {'roofline ms':>12}  lightning/{plain}  roofline/lightning")
+    for name, record in models.items():
+        ms = record["ms_per_step_median"]
+        print(f"{name:<10} {ms[plain]:>14.2f} {ms['lightning']:>13.2f} {ms['roofline']:>12.2f}  "
+              f"{record['lightning_over_plain']:>15.3f}  {record['fraction_of_roofline']:>18.3f}"
+              + ("" if record["same_gemms_as_plain"] else "  (the Lightning step ran other GEMMs than plain's!)"))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -21,7 +21,7 @@ BENCHMARKS = REPO / "benchmarks"
 # script -> its tiniest options (``{out}`` is the JSON it writes)
 SMOKE_RUNS = {
     "parzen_speed.py": ["--quick", "--threads", "1", "--out", "{out}"],
-    "train_throughput.py": ["--quick", "--device", "cpu", "--out", "{out}"],
+    "train_throughput.py": ["--quick", "--device", "cpu", "--model", "vanilla", "fgan", "dcgan", "unrolled", "--out", "{out}"],
     "gpu_suite.sh": ["--quick", "--out", "{out_dir}"],  # writes {out_dir}/gpu_suite.json
 }
 
@@ -91,10 +91,19 @@ def test_train_throughput_smoke_run(smoke_results):
     record = finished(smoke_results, "train_throughput.py")
     settings = record["settings"]
     assert settings["quick"] and (settings["steps"], settings["repeats"], settings["width"]) == (2, 1, 8)
-    rates = record["images_per_second_median"]
-    assert set(rates) == {"plain", "lightning"} and all(rate > 0 for rate in rates.values())
-    assert all(len(runs) == 1 for runs in record["images_per_second_all"].values())
-    assert record["lightning_over_plain_same_settings"] == pytest.approx(rates["lightning"] / rates["plain"], rel=1e-2)
+    assert record["threads"] == 1 and record["command"].startswith("python benchmarks/train_throughput.py --quick")
+    assert set(record["models"]) == {"vanilla", "fgan", "dcgan", "unrolled"}
+    for name, model in record["models"].items():
+        ms = model["ms_per_step_median"]
+        assert set(ms) == {"plain", "lightning", "roofline"} and all(t > 0 for t in ms.values()), name
+        assert all(len(runs) == 1 for runs in model["ms_per_step_all"].values())
+        assert model["lightning_over_plain"] == pytest.approx(ms["lightning"] / ms["plain"], rel=1e-2)
+        assert model["fraction_of_roofline"] == pytest.approx(ms["roofline"] / ms["lightning"], rel=1e-2)
+        assert model["roofline"]["gemm_calls"] > 0 and model["roofline"]["gflop_per_step"] > 0
+        assert model["same_gemms_as_plain"], f"{name}: the Trainer's step ran other matrix products than the plain loop's"
+    # D's and G's forward and backward per step: 3 + 3 linear layers each way at least, and the unrolled steps on top
+    calls = {name: model["roofline"]["gemm_calls"] for name, model in record["models"].items()}
+    assert calls["unrolled"] > calls["vanilla"] >= 12
 
 
 def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results):

@@ -11,6 +11,9 @@ changes, normally :meth:`discriminator_loss` and :meth:`generator_loss`.
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytorch_lightning as pl
@@ -25,6 +28,11 @@ from zoo.core.resume import apply_resume_overrides
 from zoo.core.strategy import check_ddp_strategy
 from zoo.core.techniques import InstanceNoise, historical_averages, with_minibatch_discrimination
 from zoo.errors import ZooConfigError, ZooNonFiniteError, require
+
+
+def _is_finite(loss: Tensor) -> bool:
+    # A scalar's .item() syncs as bool(isfinite(loss).all()) does, without launching two more ops.
+    return math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
 
 
 class TwoPlayerGAN(pl.LightningModule):
@@ -98,6 +106,8 @@ class TwoPlayerGAN(pl.LightningModule):
         self.generator_steps = 0
         self.discriminator_steps = 0
         self._rng_restored = False
+        self._latest_losses: dict[str, Tensor] = {}  # logged only when a logger writes them
+        self._latest_epoch = -1
 
     # ----------------------------------------------------------------- what a paper overrides
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
@@ -140,14 +150,60 @@ class TwoPlayerGAN(pl.LightningModule):
             self._discriminator_update(real)
             if self.discriminator_steps % self.hparams.d_steps_per_g_step == 0:
                 self._generator_update(real)
-        self.log_dict(
-            {"generator_step": float(self.generator_steps), "discriminator_step": float(self.discriminator_steps)},
-            on_step=True, on_epoch=False,
+        if self._values_reach_a_logger():
+            self.log_dict(
+                {"generator_step": float(self.generator_steps), "discriminator_step": float(self.discriminator_steps)},
+                on_step=True, on_epoch=False,
+            )
+            for name, loss in self._latest_losses.items():
+                self.log(name, loss, prog_bar=True)
+
+    def _values_reach_a_logger(self) -> bool:
+        """Whether this step's values are written anywhere: by a logger (every ``log_every_n_steps``), or as
+        the last values of the epoch or run (callback metrics, the progress bar, the end-of-fit summary).
+
+        Each ``self.log`` costs about as much as a small net's update, and Lightning keeps only the latest
+        value of a per-step metric between writes, so logging just these steps writes the same rows.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return False
+        epoch_loop = trainer.fit_loop.epoch_loop
+        return (
+            trainer._logger_connector.should_update_logs
+            or bool(trainer.fast_dev_run)
+            or epoch_loop.batch_progress.is_last_batch
+            or epoch_loop.batch_progress.current.ready >= trainer.num_training_batches
+            or 0 <= trainer.max_steps <= trainer.global_step
         )
+
+    def _note_loss(self, name: str, loss: Tensor) -> None:
+        """Keep ``loss`` as the value to log; Lightning forgets per-step values at each epoch's end, and so do we."""
+        if self._latest_epoch != self.current_epoch:
+            self._latest_losses.clear()
+            self._latest_epoch = self.current_epoch
+        self._latest_losses[name] = loss.detach()
+
+    @contextlib.contextmanager
+    def _only_training(self, optimizer: Any) -> Iterator[None]:
+        """Inside, only ``optimizer``'s parameters take gradients: Lightning's ``toggle_optimizer`` and
+        ``untoggle_optimizer`` (so G's update computes no gradient of D's weights), flipping only the
+        other players' trainable parameters instead of every parameter twice."""
+        raw = getattr(optimizer, "optimizer", optimizer)
+        own = {id(p) for group in raw.param_groups for p in group["params"]}
+        frozen = [p for opt in self.trainer.optimizers if opt is not raw for group in opt.param_groups
+                  for p in group["params"] if p.requires_grad and id(p) not in own]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
 
     def _finite(self, loss: Tensor, player: str) -> Tensor:
         """``loss``, unless it is NaN or infinite: then stop before any weight sees it."""
-        if self.hparams.check_finite and not bool(torch.isfinite(loss).all()):
+        if self.hparams.check_finite and not _is_finite(loss):
             raise ZooNonFiniteError(
                 f"non-finite {player} loss ({loss.detach().flatten()[0].item()}) at generator step {self.generator_steps}, "
                 f"discriminator step {self.discriminator_steps} (epoch {self.current_epoch}); no checkpoint was written "
@@ -171,38 +227,34 @@ class TwoPlayerGAN(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         with torch.no_grad():
             fake = self.generator(self.sample_noise(real.shape[0]))
-        self.toggle_optimizer(d_opt)
-        seen = self.seen_by_discriminator
-        loss = self._finite(self.discriminator_loss(seen(real), seen(fake)), "discriminator")
-        self._backward(d_opt, loss, "discriminator")
-        d_opt.step()
-        self.untoggle_optimizer(d_opt)
+        with self._only_training(d_opt):
+            seen = self.seen_by_discriminator
+            loss = self._finite(self.discriminator_loss(seen(real), seen(fake)), "discriminator")
+            self._backward(d_opt, loss, "discriminator")
+            d_opt.step()
         self._after_discriminator_step(loss)
 
     def _generator_update(self, real: Tensor) -> None:
         g_opt, d_opt = self.optimizers()
-        self.toggle_optimizer(g_opt)
-        fake = self.generator(self.sample_noise(real.shape[0]))
-        seen = self.seen_by_discriminator
-        loss = self._finite(self.generator_loss(seen(fake), seen(real)), "generator")
-        self._backward(g_opt, loss, "generator")
-        g_opt.step()
-        self.untoggle_optimizer(g_opt)
+        with self._only_training(g_opt):
+            fake = self.generator(self.sample_noise(real.shape[0]))
+            seen = self.seen_by_discriminator
+            loss = self._finite(self.generator_loss(seen(fake), seen(real)), "generator")
+            self._backward(g_opt, loss, "generator")
+            g_opt.step()
         self._after_generator_step(loss)
 
     def _simultaneous_update(self, real: Tensor) -> None:
         """Both gradients at (θ_t, ω_t) from one noise batch, then both steps (f-GAN Algorithm 1)."""
         g_opt, d_opt = self.optimizers()
-        self.toggle_optimizer(g_opt)
-        fake = self.seen_by_discriminator(self.generator(self.sample_noise(real.shape[0])))
-        real = self.seen_by_discriminator(real)
-        g_loss = self._finite(self.generator_loss(fake, real), "generator")
-        self._backward(g_opt, g_loss, "generator")
-        self.untoggle_optimizer(g_opt)
-        self.toggle_optimizer(d_opt)
-        d_loss = self._finite(self.discriminator_loss(real, fake.detach()), "discriminator")
-        self._backward(d_opt, d_loss, "discriminator")
-        self.untoggle_optimizer(d_opt)
+        with self._only_training(g_opt):
+            fake = self.seen_by_discriminator(self.generator(self.sample_noise(real.shape[0])))
+            real = self.seen_by_discriminator(real)
+            g_loss = self._finite(self.generator_loss(fake, real), "generator")
+            self._backward(g_opt, g_loss, "generator")
+        with self._only_training(d_opt):
+            d_loss = self._finite(self.discriminator_loss(real, fake.detach()), "discriminator")
+            self._backward(d_opt, d_loss, "discriminator")
         d_opt.step()
         g_opt.step()
         self._after_discriminator_step(d_loss)
@@ -213,7 +265,7 @@ class TwoPlayerGAN(pl.LightningModule):
         if self.history is not None:
             self.history["discriminator"].update(self.discriminator)
         self.lr_schedulers()[1].step()
-        self.log("train/d_loss", loss.detach(), prog_bar=True)
+        self._note_loss("train/d_loss", loss)
 
     def _after_generator_step(self, loss: Tensor) -> None:
         self.generator_steps += 1
@@ -222,7 +274,7 @@ class TwoPlayerGAN(pl.LightningModule):
         self.lr_schedulers()[0].step()
         if self.ema is not None:
             self.ema.update(self.generator)
-        self.log("train/g_loss", loss.detach(), prog_bar=True)
+        self._note_loss("train/g_loss", loss)
 
     # -------------------------------------------------------------------------- evaluation
     def _evaluation_losses(self, batch: Any, prefix: str) -> None:

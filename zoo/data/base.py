@@ -8,11 +8,12 @@ range of their output, and :class:`zoo.core.TwoPlayerGAN` checks the two agree a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from zoo.errors import require
 
@@ -39,12 +40,41 @@ class EpochSeededSampler(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self):
+    def permutation(self) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.length, generator=generator).tolist())
+        return torch.randperm(self.length, generator=generator)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.permutation().tolist())
 
     def __len__(self) -> int:
         return self.length
+
+
+class IndexBatchSampler(Sampler[torch.Tensor]):
+    """Yields each batch's indices as one tensor, for a dataset that gathers a whole batch at once.
+
+    The batches are those of ``BatchSampler(EpochSeededSampler(length, seed), batch_size, drop_last)``
+    when shuffling, of ``range(length)`` in order otherwise: the same samples in the same order, and
+    for a :class:`TensorDataset` the same batches, gathered by one index per tensor instead of one
+    ``dataset[i]`` per sample and a collate that stacks them.
+    """
+
+    def __init__(self, length: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int = 0) -> None:
+        self.order = EpochSeededSampler(length, seed) if shuffle else None
+        self.length, self.batch_size, self.drop_last = length, batch_size, drop_last
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.order is not None:
+            self.order.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        indices = self.order.permutation() if self.order is not None else torch.arange(self.length)
+        return iter(indices.split(self.batch_size)[: len(self)])
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.length, self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
 
 
 class ZooDataModule(pl.LightningDataModule):
@@ -86,6 +116,13 @@ class ZooDataModule(pl.LightningDataModule):
 
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         require(dataset is not None, f"{type(self).__name__} has no such split; call setup() first")
+        drop_last = shuffle and len(dataset) >= self.batch_size
+        if isinstance(dataset, TensorDataset) and self._world_size() == 1:
+            # Tensors in memory: one gather per batch. Under DDP, Lightning shards the per-sample
+            # sampler below across ranks, which keeps each rank's order what it always was.
+            batches = IndexBatchSampler(len(dataset), self.batch_size, shuffle, drop_last, self.seed)
+            return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=self.num_workers,
+                              persistent_workers=self.num_workers > 0)
         sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None
         return DataLoader(
             dataset,
@@ -93,8 +130,11 @@ class ZooDataModule(pl.LightningDataModule):
             sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            drop_last=shuffle and len(dataset) >= self.batch_size,
+            drop_last=drop_last,
         )
+
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self.trainer is not None else 1
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
@@ -115,5 +155,7 @@ class ZooDataModule(pl.LightningDataModule):
         if dataset is None:
             self.setup("fit" if split in ("train", "val") else "test")
             dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        # Through a DataLoader even for tensors: its iterator draws a seed from the global RNG, and
+        # seeded runs that call this at fit start (VanillaGAN's bias init) depend on that draw.
         batches = list(DataLoader(dataset, batch_size=1024, shuffle=False))
         return torch.cat([x for x, _ in batches]), torch.cat([torch.as_tensor(y) for _, y in batches])
