@@ -19,8 +19,9 @@ on one CPU thread unless ``--threads`` says otherwise; the result gives medians:
   the convolution kernels themselves, not an im2col GEMM; it never counts elementwise work,
   dropout, batch norm, losses, optimizer updates or data loading.
 
-``lightning_over_plain`` is lightning's median step time over plain's (1.0: no overhead) and
-``fraction_of_roofline`` the roofline's time over lightning's. The GEMMs of one Lightning step are
+``lightning_over_plain`` is lightning's step time over plain's (1.0: no overhead) and
+``fraction_of_roofline`` the roofline's time over lightning's, each the median over rounds of the
+ratio within a round. The GEMMs of one Lightning step are
 recorded too and compared with plain's (``same_gemms_as_plain``), so the two do the same work.
 
 Models (``--model``, one or several):
@@ -81,7 +82,7 @@ from zoo.provenance import RunStart, check_result, scrub_paths  # noqa: E402
 MODELS = ("vanilla", "fgan", "dcgan", "unrolled")
 DEFAULT_BATCH = {"vanilla": 100, "fgan": 256, "dcgan": 64, "unrolled": 512}
 QUICK = {"width": 8, "steps": 2, "warmup": 1, "repeats": 1}
-FULL = {"width": 64, "warmup": 2, "repeats": 5}
+FULL = {"width": 64, "warmup": 2, "repeats": 7}
 # Timed steps per run: about a second of one loaded CPU thread per run; a GPU step takes milliseconds.
 CPU_STEPS = {"vanilla": 12, "fgan": 8, "dcgan": 4, "unrolled": 15}
 GPU_STEPS = 30
@@ -413,6 +414,12 @@ def benchmark(name: str, options: argparse.Namespace) -> dict[str, Any]:
               + ", ".join(f"{v} {seconds[v][-1] * 1e3:.2f} ms" for v in variants), flush=True)
     median = {variant: statistics.median(values) for variant, values in seconds.items()}
     same_settings = "plain+fast" if fast else "plain"
+
+    def ratio(numerator: str, denominator: str) -> float:
+        # Per round, of runs that ran back to back, then the median: a load that changes between
+        # rounds moves both times of a round alike, but the medians of each variant apart.
+        return round(statistics.median(a / b for a, b in zip(seconds[numerator], seconds[denominator])), 4)
+
     batch_size = args.batch_size
     return {
         "batch_size": batch_size,
@@ -420,9 +427,9 @@ def benchmark(name: str, options: argparse.Namespace) -> dict[str, Any]:
         "ms_per_step_median": {k: round(v * 1e3, 3) for k, v in median.items()},
         "ms_per_step_all": {k: [round(x * 1e3, 3) for x in v] for k, v in seconds.items()},
         "images_per_second_median": {k: round(batch_size / v, 1) for k, v in median.items() if k != "roofline"},
-        "lightning_over_plain": round(median["lightning"] / median[same_settings], 4),
-        "lightning_over_plain_fp32_baseline": round(median["lightning"] / median["plain"], 4),
-        "fraction_of_roofline": round(median["roofline"] / median["lightning"], 4),
+        "lightning_over_plain": ratio("lightning", same_settings),
+        "lightning_over_plain_fp32_baseline": ratio("lightning", "plain"),
+        "fraction_of_roofline": ratio("roofline", "lightning"),
         "roofline": {
             "gemm_calls": len(roofline.calls),
             "gflop_per_step": round(roofline.flop / 1e9, 4),
