@@ -71,7 +71,8 @@ def _fixed_noise_model(update):
     cls = type("FixedVanilla", (FixedNoiseGAN, VanillaGAN), {})
     torch.manual_seed(0)
     return cls(data_shape=(1, 8, 8), latent_dim=8, g_hidden=(16,), d_hidden=(16,), d_pieces=2, d_input_dropout=0.0,
-               d_hidden_dropout=0.0, momentum=0.0, lr_decay=1.0, update=update)
+               d_hidden_dropout=0.0, momentum=0.0, lr_decay=1.0, update=update,
+               d_init_range=0.5, g_lr=0.5, d_lr=0.5)  # D's step must move G's gradient measurably
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "alternating"])
@@ -84,6 +85,7 @@ def test_update_rule_matches_a_hand_computed_sgd_step(update):
     lr = model.hparams.g_lr
     z = reference.sample_noise(len(real))
 
+    d_start = [p.detach().clone() for p in reference.discriminator.parameters()]
     d_loss = reference.discriminator_loss(real, reference.generator(z).detach())
     d_grads = torch.autograd.grad(d_loss, list(reference.discriminator.parameters()))
     with torch.no_grad():
@@ -95,6 +97,13 @@ def test_update_rule_matches_a_hand_computed_sgd_step(update):
     g_loss = reference.generator_loss(reference.generator(z), real)
     g_grads = torch.autograd.grad(g_loss, list(reference.generator.parameters()))
     expected_g = [p - lr * g for p, g in zip(reference.generator.parameters(), g_grads)]
+    # The other rule's G must land measurably elsewhere, or this test could not tell the two apart.
+    other = copy.deepcopy(reference)
+    with torch.no_grad():
+        for p, new in zip(other.discriminator.parameters(), expected_d if update == "simultaneous" else d_start):
+            p.copy_(new)
+    other_grads = torch.autograd.grad(other.generator_loss(other.generator(z), real), list(other.generator.parameters()))
+    assert max((a - b).abs().max() for a, b in zip(g_grads, other_grads)) * lr > 1e-4
 
     quiet_trainer(max_epochs=1).fit(model, loader)
     assert model.generator_steps == model.discriminator_steps == 1

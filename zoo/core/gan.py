@@ -144,7 +144,7 @@ class TwoPlayerGAN(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = self.real_batch(batch)
-        if self.hparams.update == "simultaneous":
+        if self.hparams["update"] == "simultaneous":  # not hparams.update: that is dict.update
             self._simultaneous_update(real)
         else:
             self._discriminator_update(real)
