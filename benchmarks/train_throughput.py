@@ -213,7 +213,7 @@ class PlainGAN:
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
         with self.autocast():
-            if self.hp.update == "simultaneous":
+            if self.hp["update"] == "simultaneous":  # not hp.update: that is dict.update
                 self._simultaneous_step(real)
             else:
                 self._alternating_step(real)

@@ -69,8 +69,10 @@ class IndexBatchSampler(Sampler[torch.Tensor]):
             self.order.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
+        # A generator, so the order is drawn at the first batch: Lightning makes the loader's iterator
+        # before it sets the epoch at the start of a run (a resumed one too), as with BatchSampler's.
         indices = self.order.permutation() if self.order is not None else torch.arange(self.length)
-        return iter(indices.split(self.batch_size)[: len(self)])
+        yield from indices.split(self.batch_size)[: len(self)]
 
     def __len__(self) -> int:
         full, rest = divmod(self.length, self.batch_size)
