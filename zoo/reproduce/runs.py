@@ -103,6 +103,15 @@ class RowRun:
         done = record.get("epochs_done", 0)
         return RowState(self.checkpoint, done, done >= budget.max_epochs, curve, record.get("segments", []))
 
+    def _saved_position(self) -> dict[str, Any]:
+        """Where ``last.ckpt`` stands: the epoch it is in and the generator steps it has taken."""
+        if not self.checkpoint.exists():
+            return {}
+        import torch
+
+        saved = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+        return {"stopped_in_epoch": int(saved["epoch"]), "stopped_at_generator_step": int(saved["zoo"]["generator_steps"])}
+
     def check_resumable(self) -> None:
         """Refuse to continue a run that trains something else (another config, seed or options)."""
         saved = {k: self.record().get(k) for k in ("config_sha256", "seed", "extra")}
@@ -151,7 +160,7 @@ class RowRun:
             cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve])
             segment["epochs"][1] = int(cli.trainer.current_epoch)
         except BaseException:
-            segment["interrupted"] = True  # last.ckpt holds the mid-epoch state the signal saved
+            segment.update(interrupted=True, **self._saved_position())  # the mid-epoch state a signal saved
             raise
         finally:
             record = self.record()
