@@ -19,7 +19,7 @@ Levels count from the coarsest (level 0), the reverse of the paper's k. Recipe (
 original code): SGD with learning rate 0.02, momentum 0.5 rising by 0.0008 per epoch up to 0.7,
 z uniform on [−1, 1], one D step per G step, G trained on −log D(G(z)). The code's learning-rate
 decay (÷1.000004 per epoch) changes the rate by 0.1 % in 250 epochs and is left out. On MNIST the
-convolutional levels need Adam instead (``configs/lapgan/refine_adam.yaml``).
+convolutional levels need Adam instead (``configs/lapgan/overlays/refine_adam.yaml``).
 """
 
 from __future__ import annotations

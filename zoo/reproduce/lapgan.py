@@ -10,7 +10,7 @@ Budget: equal total generator updates. The GAN trains ``gan_epochs`` epochs; eac
 levels (7 → 14 → 28) trains ``gan_epochs / 3`` epochs on the same batches of 100, so the three
 levels together make as many generator updates as the GAN. Wall times are recorded too: a
 convolutional level at 28×28 costs several times a step of the GAN's MLPs. Level 0 trains with the
-paper's SGD recipe; the convolutional levels with Adam (``configs/lapgan/refine_adam.yaml``: the
+paper's SGD recipe; the convolutional levels with Adam (``configs/lapgan/overlays/refine_adam.yaml``: the
 paper's SGD diverges at 28×28 on MNIST).
 
     zoo reproduce lapgan-mnist                     # results/lapgan-mnist.{json,md} and the chain figures
@@ -40,7 +40,7 @@ PROTOCOL = "gan2014"
 LEVELS = 3
 CONFIGS = {"gan": "configs/vanilla/mnist.yaml", "lapgan": "configs/lapgan/mnist.yaml", "cc-lapgan": "configs/lapgan/mnist_cc.yaml"}
 ROWS = tuple(CONFIGS)
-REFINE_OVERLAY = "configs/lapgan/refine_adam.yaml"  # the convolutional levels train with Adam (see the file)
+REFINE_OVERLAY = "configs/lapgan/overlays/refine_adam.yaml"  # the convolutional levels train with Adam (see the file)
 PAPER = "Denton et al. (2015), Table 1, CIFAR-10 at 32×32: LAPGAN −1799 ± 826, GAN −3617 ± 353 nats (no MNIST row)"
 
 
