@@ -115,7 +115,8 @@ def test_table_and_plot_match_the_logs(runs: dict[str, Path], tmp_path: Path) ->
         assert row["parzen final"] == f"{parzen[-1]:.4f}"
         assert row["parzen best ↑"] == f"{max(parzen):.4f}"
         assert row["G steps"] == str(_checkpoint_generator_steps(runs[name]))
-    assert any(row["parzen final"] != row["parzen best ↑"] for row in rows.values())  # so "best" is tested
+    # best ≠ final is covered by test_best_follows_the_metric_direction: whether these tiny runs' curves
+    # peak before their end depends on the training code (it changed when f-GAN's update was fixed).
     assert rows["alpha/version_0"]["paper"] == "Goodfellow et al. 2014"
     assert rows["alpha/version_0"]["dataset"] == "Digits"
     assert rows["alpha/version_0"]["variant"] == "—"
