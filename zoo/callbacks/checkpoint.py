@@ -63,7 +63,15 @@ def non_finite_parameters(module: torch.nn.Module) -> list[str]:
 
 
 class ZooCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that never writes non-finite weights and never mixes two runs in one folder."""
+    """ModelCheckpoint that never writes non-finite weights and never mixes two runs in one folder.
+
+    A resumed run overwrites its own ``last.ckpt`` (atomically) instead of writing ``last-v1.ckpt``
+    beside it, which Lightning does whenever the restored callback state does not name the file;
+    a stale ``last.ckpt`` would otherwise be the one every tool reads.
+    """
+
+    def __init__(self, *args: Any, enable_version_counter: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, enable_version_counter=enable_version_counter, **kwargs)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Not in setup(): Lightning sets trainer.ckpt_path only after setup, when it restores.
