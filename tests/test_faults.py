@@ -185,3 +185,18 @@ def test_resuming_applies_a_new_learning_rate_and_refuses_a_new_architecture(tmp
     assert refused.returncode == 2
     (line,) = _error_lines(refused.stderr)
     assert "g_hidden" in line and "architecture" in line
+
+
+def test_a_resumed_run_overwrites_its_own_last_checkpoint(tmp_path, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    config, folder = str(_config(tmp_path, "again", 1, limit_train_batches=2)), tmp_path / "ckpt"
+    assert main(["fit", "--config", config, "--checkpoint.dirpath", str(folder)]) == 0
+    saved = torch.load(folder / "last.ckpt", weights_only=True)
+    saved["callbacks"] = {}  # as when the checkpoint callback changed class, or a signal handler saved the file
+    torch.save(saved, folder / "last.ckpt")
+    assert main(["fit", "--config", config, "--checkpoint.dirpath", str(folder), "--ckpt_path", str(folder / "last.ckpt"),
+                 "--trainer.max_epochs", "2"]) == 0
+    assert not list(folder.glob("last-v*.ckpt"))
+    assert torch.load(folder / "last.ckpt", weights_only=True)["zoo"]["generator_steps"] == 4
