@@ -142,7 +142,8 @@ class RowRun:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir.mkdir(parents=True)
             self._save_record({**self.identity(), "epochs_done": 0, "segments": []})
-        before = self.record().get("epochs_done", 0)
+        # An interrupted segment leaves epochs_done behind its checkpoint; the checkpoint says where training resumes.
+        before = max(self.record().get("epochs_done", 0), self._saved_position().get("stopped_in_epoch", 0))
         args = [
             "fit", "--config", str(config_path(self.row.config)), *budget.overrides(), *self.extra,
             "--seed_everything", str(self.seed),
