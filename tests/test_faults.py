@@ -3,7 +3,6 @@ non-zero, saves are atomic, runs never share folders, and resuming applies new l
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
