@@ -176,6 +176,7 @@ def main(argv: list[str]) -> int:
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
     record: dict[str, Any] | None = None
+    store = Path(args.runs).expanduser() if args.runs else run_store()
     if args.table == "fgan-table3":
         from zoo.reproduce.fgan_table3 import run_table3, write_outputs
 
@@ -190,22 +191,20 @@ def main(argv: list[str]) -> int:
         from zoo.reproduce import unrolled, unrolled_stacked
 
         table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
-        paths = table.run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), args.resume, args.retrain, out)
+        paths = table.run(args.quick, store, args.resume, args.retrain, out)
     elif args.table == "lapgan-mnist":
         from zoo.reproduce import lapgan
 
-        paths = lapgan.run(args.quick, Path(args.runs).expanduser() if args.runs else run_store(), out, args.seed, args.resume,
+        paths = lapgan.run(args.quick, store, out, args.seed, args.resume,
                            args.retrain, deadline, require_clean=not (args.quick or args.allow_dirty))
         record = json.loads(paths["json"].read_text())
     elif args.table == "improved-gan-mnist":
         from zoo.reproduce import improved
 
-        store = Path(args.runs).expanduser() if args.runs else run_store()
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,
                                     require_clean=not (args.quick or args.allow_dirty))
         paths = improved.write_outputs(record, out)
     else:
-        store = Path(args.runs).expanduser() if args.runs else run_store()
         record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline,
                                         require_clean=not (args.quick or args.allow_dirty))
         paths = write_report(record, out)
