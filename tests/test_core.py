@@ -178,3 +178,15 @@ def test_bad_training_options_fail_at_construction(options):
     with pytest.raises(ZooConfigError) as error:
         tiny_vanilla(**options)
     assert "\n" not in str(error.value)
+
+
+def test_setup_check_generates_on_the_weights_device_not_the_accelerator():
+    # Lightning sets every module's `device` to the accelerator before setup(), while the weights still
+    # sit on the CPU; the shape check must follow the weights (it crashed every GPU run).
+    model = tiny_vanilla(data_shape=(1, 28, 28))
+    for module in model.modules():
+        if hasattr(module, "_device"):
+            module._device = torch.device("meta")
+    model.check_data_compatibility((1, 28, 28), (0.0, 1.0))
+    with pytest.raises(ZooConfigError, match="data_shape"):
+        model.check_data_compatibility((1, 32, 32), (0.0, 1.0))

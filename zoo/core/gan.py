@@ -127,8 +127,11 @@ class TwoPlayerGAN(pl.LightningModule):
         net = self.ema.shadow if (use_ema and self.ema is not None) else self.generator
         was_training = net.training
         net.eval()
+        # The weights' device, not self.device: Lightning points self.device at the accelerator before
+        # setup() runs, while the weights still sit on the CPU.
+        weights = next(net.parameters(), None)
         with torch.no_grad():
-            out = net(z.to(self.device))
+            out = net(z.to(self.device if weights is None else weights.device))
         net.train(was_training)
         return out
 
