@@ -62,6 +62,7 @@ def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reus
     assert (done.epochs_done, done.complete) == (3, True)
     assert [p["epoch"] for p in done.curve] == [1, 2, 3]
     assert [s["epochs"] for s in done.segments] == [[0, 1], [1, 3]]
+    assert all(s["device"].startswith("cpu: ") for s in done.segments)  # where each segment trained
     assert all(p["generator_steps"] == 2 * p["epoch"] for p in done.curve)
 
     stamp = done.checkpoint.stat().st_mtime_ns

@@ -13,9 +13,12 @@ import os
 import re
 import sys
 from argparse import ArgumentError
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooConfigError, ZooError
+
+if TYPE_CHECKING:  # torch-free at import time: `zoo --help` stays fast
+    from zoo.lightning_cli import ZooCLI
 
 TOOLS = {
     "eval": "zoo.eval.command",

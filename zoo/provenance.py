@@ -122,6 +122,11 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def compute_device() -> torch.device:
+    """Where evaluation runs when nobody says: the GPU if there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def device_description(device: str | torch.device = "cpu") -> str:
     """A human-readable name of the device, e.g. ``cuda: NVIDIA H100`` or ``cpu: AMD EPYC …, 2 threads``."""
     device = torch.device(device)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from zoo.errors import require
+from zoo.provenance import compute_device
 from zoo.eval.cache import cache_dir
 from zoo.eval.inception import Extractor
 
@@ -56,4 +57,4 @@ def resolve_real(real: ImageSource | None) -> ImageSource:
 
 def pick_device(device: str | torch.device | None) -> torch.device:
     """``device``, else CUDA when available, else the CPU."""
-    return torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device) if device is not None else compute_device()

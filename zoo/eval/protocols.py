@@ -23,7 +23,7 @@ import torch
 
 from zoo.data import mnist as mnist_data
 from zoo.errors import ZooConfigError, require
-from zoo.provenance import RunStart, scrub_paths
+from zoo.provenance import RunStart, compute_device, scrub_paths
 from zoo.eval.parzen import (
     DEFAULT_SIGMAS,
     ParzenResult,
@@ -208,7 +208,7 @@ def real_data_row(
     of the grid could have produced the paper's number.
     """
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device) if device else compute_device()
     require(n_train is None or n_train > 0, f"n_train must be positive, got {n_train}")
     train, _ = mnist_data.load_mnist_tensors(data_root, train=True)
     train = train.reshape(train.shape[0], -1).to(device)
@@ -261,7 +261,7 @@ def write_real_data_results(
     rows = {name: real_data_row(protocol, data_root, n_train) for name, protocol in PARZEN_PROTOCOLS.items()}
     record = {
         "command": "zoo reproduce kde-real  (or: python -m zoo.eval.protocols --out " + str(out_path) + ")",
-        **run.provenance(seeds={}, device="cuda" if torch.cuda.is_available() else "cpu"),
+        **run.provenance(seeds={}, device=compute_device()),
         "rows": rows,
     }
     record = scrub_paths(record)

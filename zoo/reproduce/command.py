@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import REPO, RunStart
+from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce.report import markdown, write_report
 from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, run_store
 from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
@@ -36,12 +36,12 @@ def _slug(text: str) -> str:
 
 
 def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
-    """The harness's Parzen record for a checkpoint, under ``protocol``."""
+    """The harness's Parzen record for a checkpoint, under ``protocol``, on the GPU when there is one."""
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.eval.command import load_datamodule
     from zoo.eval.harness import evaluate
 
-    model = load_gan(checkpoint)
+    model = load_gan(checkpoint, map_location=compute_device())
     datamodule = load_datamodule(read_checkpoint(checkpoint))
     record = evaluate(model, datamodule, ["parzen"], num_samples=n_samples, seed=seed, protocol=protocol,
                       max_test_points=max_test_points)["parzen"]
@@ -141,7 +141,7 @@ def reproduce_parzen_table(
         "notes": list(table.notes),
         "sample_counts": {"generated_per_row": n_samples, "test_points": scored[0]["ours"]["n_points"] if scored else None,
                           "test_set": protocol.to_dict()["test"], "curve_every_epochs": curve.every_n_epochs},
-        **run.provenance(seeds={"training": seed, "latents": seed}),
+        **run.provenance(seeds={"training": seed, "latents": seed}, device=compute_device()),
     }
 
 

@@ -47,11 +47,11 @@ def markdown(record: dict[str, Any]) -> str:
             points = ", ".join(f"{p['mean']:.1f} @ {p['generator_steps']}" for p in row["curve"])
             lines.append(f"- {row['name']}: {points}")
     lines += ["", f"Scored at commit `{record['commit']}`; {record['device']}; seeds {record['seeds']}; "
-                  f"scoring wall time {record['wall_time_s']:.0f} s."]
+                  f"wall time {record['wall_time_s']:.0f} s."]
     for row in record["rows"]:
         for segment in row.get("trained_in", []):
             lines.append(f"- {row['name']}: epochs {segment['epochs'][0]}–{segment['epochs'][1]} trained at commit "
-                         f"`{segment['commit']}` in {segment['wall_time_s']:.0f} s{' (interrupted)' if segment.get('interrupted') else ''}")
+                         f"`{segment['commit']}`{' on ' + segment['device'] if 'device' in segment else ''} in {segment['wall_time_s']:.0f} s{' (interrupted)' if segment.get('interrupted') else ''}")
     lines += [f"- {note}" for note in record.get("notes", [])]
     return "\n".join(lines) + "\n"
 

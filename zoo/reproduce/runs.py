@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import REPO, git_commit
+from zoo.provenance import REPO, device_description, git_commit
 from zoo.reproduce.tables import Budget, Row
 
 RUNS_ENV = "ZOO_RUNS"
@@ -160,6 +160,7 @@ class RowRun:
         try:
             cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve])
             segment["epochs"][1] = int(cli.trainer.current_epoch)
+            segment["device"] = device_description(cli.trainer.strategy.root_device)
         except BaseException:
             segment.update(interrupted=True, **self._saved_position())  # the mid-epoch state a signal saved
             raise
