@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from zoo.data.base import DATA_ENV
-from zoo.data.images import ArrayImageDataset, ImageDataModule, carve_validation
-from zoo.errors import ZooDataError
+from zoo.data.crops import TRAIN_CROP_POSITIONS, CroppedArrayDataset
+from zoo.data.images import ArrayImageDataset, ImageDataModule, ImageTransform, carve_validation
+from zoo.errors import ZooDataError, require
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -84,6 +85,12 @@ class CIFAR10DataModule(ImageDataModule):
     Splits: train = the first ``50,000 - val_size`` training images (batch order); val = the last
     ``val_size`` training images (default 5,000, i.e. ``data_batch_5``); test = ``test_batch``.
     Labels are the class indices 0..9.
+
+    With ``crop`` set, images are not resized but cut to ``crop × crop`` windows of the native
+    32×32 (``image_size`` must equal ``crop``), as LAPGAN's 28×28 training: ``crop_positions``
+    ``"corners"`` makes the training split each image's four corner windows (four times as many
+    items), ``"random"`` one seeded random window per image (see
+    :class:`~zoo.data.crops.CroppedArrayDataset`). Validation and test take the centre window.
     """
 
     def __init__(
@@ -97,9 +104,22 @@ class CIFAR10DataModule(ImageDataModule):
         seed: int = 0,
         download: bool = False,
         val_size: int = 5000,
+        crop: int | None = None,
+        crop_positions: str = "corners",
     ) -> None:
         super().__init__(image_size, channels, batch_size, num_workers, value_range, data_root, seed, download)
-        self.val_size = val_size
+        require(
+            crop_positions in TRAIN_CROP_POSITIONS,
+            f"data.crop_positions must be one of {', '.join(TRAIN_CROP_POSITIONS)}, got {crop_positions!r}",
+        )
+        if crop is not None:
+            require(0 < crop <= 32, f"data.crop must be in 1..32 (CIFAR-10 images are 32×32), got {crop}")
+            require(
+                image_size == crop,
+                f"data.image_size ({image_size}) must equal data.crop ({crop}), crops are not resized: "
+                f"set data.image_size: {crop}, or drop data.crop to resize whole images",
+            )
+        self.val_size, self.crop, self.crop_positions = val_size, crop, crop_positions
 
     def check_files(self) -> None:
         check_cifar10_files(self.data_root)
@@ -116,9 +136,14 @@ class CIFAR10DataModule(ImageDataModule):
             self.check_files()
             images, labels = read_cifar_split(folder, CIFAR10_TRAIN_FILES)
             train, val = carve_validation(len(images), self.val_size, "CIFAR-10")
-            self.train_set = ArrayImageDataset(images[train], labels[train], transform)
-            self.val_set = ArrayImageDataset(images[val], labels[val], transform)
+            self.train_set = self._dataset(images[train], labels[train], transform, self.crop_positions)
+            self.val_set = self._dataset(images[val], labels[val], transform, "centre")
         if stage in (None, "test", "predict") and self.test_set is None:
             self.check_files()
             images, labels = read_cifar_split(folder, CIFAR10_TEST_FILES)
-            self.test_set = ArrayImageDataset(images, labels, transform)
+            self.test_set = self._dataset(images, labels, transform, "centre")
+
+    def _dataset(self, images: np.ndarray, labels: np.ndarray, transform: ImageTransform, positions: str) -> ArrayImageDataset:
+        if self.crop is None:
+            return ArrayImageDataset(images, labels, transform)
+        return CroppedArrayDataset(images, labels, transform, self.crop, positions, self.seed)
