@@ -73,3 +73,38 @@ def test_classifier_fid_and_is_need_no_inception(quick_classifier):
     varied = mnist_inception_score(other, classifier_path=str(path), splits=1)
     single = compute_inception_score(ones, feature_extractor="mnist-classifier", weights_path=str(path), splits=1)
     assert 1.0 <= single["value"] < varied["value"] <= 10.0
+
+
+class Replay(torch.nn.Module):
+    """A 'generator' that returns fixed images in turn across calls, whatever the code."""
+
+    def __init__(self, images):
+        super().__init__()
+        self.register_buffer("images", images)
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # the harness reads the weights' device
+        self.served = 0
+
+    def forward(self, z):
+        index = (self.served + torch.arange(len(z))) % len(self.images)
+        self.served += len(z)
+        return self.images[index]
+
+
+def test_mnist_digit_modes_through_the_harness(quick_classifier):
+    from tests.conftest import tiny_vanilla
+    from zoo.data.mnist import MNISTDataModule, load_mnist_tensors
+    from zoo.eval.harness import evaluate
+
+    path, _, root = quick_classifier
+    images, labels = load_mnist_tensors(root, train=False)
+    data = MNISTDataModule(data_root=str(root))
+    model = tiny_vanilla(data_shape=(1, 28, 28))
+    scores = {}
+    for name, chosen in (("varied", images[:2000]), ("ones", images[labels == 1][:500])):
+        model.generator = Replay(chosen.reshape(len(chosen), 1, 28, 28))
+        scores[name] = evaluate(model, data, ["modes"], num_samples=1000, weights_path=str(path))["modes"]
+    predicted = load_mnist_classifier(path).predict(images[:1000].reshape(-1, 1, 28, 28))
+    assert scores["varied"]["histogram"] == torch.bincount(predicted, minlength=10).tolist()
+    assert scores["varied"]["modes_covered"] == 10 and scores["varied"]["num_modes"] == 10
+    assert scores["ones"]["modes_covered"] < 10
+    assert scores["varied"]["kl_to_uniform"] < 0.2 < 1.5 < scores["ones"]["kl_to_uniform"] <= scores["ones"]["max_kl"]

@@ -149,11 +149,10 @@ def evaluate(
                 record["protocol_spec"] = spec.to_dict()
             results[metric] = record
         elif metric == "modes":
-            from zoo.eval.modes import count_modes
-
-            require(hasattr(datamodule, "centres"), f"mode counting needs a 2-D mixture; {type(datamodule).__name__} has no mode centres")
+            require(hasattr(datamodule, "centres") or _has_mnist_shape(datamodule),
+                    f"mode counting needs a 2-D mixture or MNIST digits; {type(datamodule).__name__} has neither")
             samples = generate_samples(model, num_samples or 10_000, seed, batch_size, dist)
-            record = count_modes(samples, datamodule.centres, datamodule.std)
+            record = _count_modes(samples, datamodule, weights_path)
             results[metric] = {"metric": "modes", "value": record["modes_covered"], **record}
         elif metric == "dfeat-svm":
             results[metric] = dist.broadcast(_dfeat_svm(model, datamodule) if dist.rank == 0 else None)
@@ -162,6 +161,20 @@ def evaluate(
             record = _fidelity_metric(metric, samples, datamodule, feature_extractor, weights_path, batch_size) if dist.rank == 0 else None
             results[metric] = dist.broadcast(record)
     return results
+
+
+def _count_modes(samples: Tensor, datamodule: Any, classifier_path: str | None) -> dict:
+    """A 2-D mixture's modes by distance to its centres; MNIST's 10 digits by the zoo's classifier."""
+    if hasattr(datamodule, "centres"):
+        from zoo.eval.modes import count_modes
+
+        return count_modes(samples, datamodule.centres, datamodule.std)
+    from zoo.eval.classifier import load_mnist_classifier
+    from zoo.eval.stacked_modes import count_digit_modes
+
+    classifier = load_mnist_classifier(classifier_path, map_location=samples.device)
+    return {**count_digit_modes(_mnist_like(samples, datamodule.value_range), classifier, (0.0, 1.0)),
+            "classifier": {k: classifier.metadata[k] for k in ("architecture", "sha256", "test_accuracy") if k in classifier.metadata}}
 
 
 def _dfeat_svm(model: Any, datamodule: Any) -> dict:
