@@ -2,6 +2,7 @@
 
     zoo eval --ckpt runs/vanilla-mnist/version_0/checkpoints/last.ckpt --metrics parzen,fid
     zoo eval --ckpt … --metrics parzen --devices 2          # same numbers, two processes
+    zoo eval --ckpt runs/…/last.ckpt --metrics is --protocol salimans2016   # 50k samples, 10 splits
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ckpt", required=True, help="checkpoint written by `zoo fit`")
     parser.add_argument("--metrics", default="parzen", help="comma-separated: parzen,fid,is,kid,modes,dfeat-svm")
     parser.add_argument("--num-samples", type=int, default=None, help="samples to draw (default: each metric's own)")
-    parser.add_argument("--protocol", default="gan2014", help="Parzen protocol for MNIST: gan2014, fgan or none")
+    parser.add_argument("--protocol", default="gan2014",
+                        help="Parzen protocol for MNIST (gan2014, fgan), Inception-score protocol (salimans2016) or none")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent codes")
     parser.add_argument("--feature-extractor", default="auto", help="auto, inception or mnist-classifier")
     parser.add_argument("--weights", default=None, help="Inception weights file (else $ZOO_INCEPTION_WEIGHTS)")
@@ -77,13 +79,16 @@ class HarnessRun(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         from zoo.eval.harness import evaluate
+        from zoo.eval.inception_protocols import IS_PROTOCOLS, evaluate_protocol
 
-        self.results = evaluate(self.gan, self.trainer.datamodule, strategy=self.trainer.strategy, **self.harness_options)
+        run = evaluate_protocol if self.harness_options.get("protocol") in IS_PROTOCOLS else evaluate
+        self.results = run(self.gan, self.trainer.datamodule, strategy=self.trainer.strategy, **self.harness_options)
 
 
 def check_args(args: argparse.Namespace) -> list[str]:
     """The metrics asked for; one-line errors for bad options, before any checkpoint is read."""
     from zoo.eval.harness import METRICS
+    from zoo.eval.inception_protocols import IS_PROTOCOLS
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in metrics if m not in METRICS]
@@ -94,6 +99,8 @@ def check_args(args: argparse.Namespace) -> list[str]:
         raise ZooConfigError(
             f"--num-samples must be a positive count, got {args.num_samples}; leave it out to use each metric's default"
         )
+    if args.protocol in IS_PROTOCOLS:  # missing Inception weights fail here, not after 50k samples
+        IS_PROTOCOLS[args.protocol].check(metrics, args.num_samples, args.feature_extractor, args.weights)
     return metrics
 
 
@@ -140,7 +147,7 @@ def print_table(record: dict[str, Any]) -> None:
         table.add_column(column)
     for name, result in record["results"].items():
         details = ", ".join(f"{k}={result[k]:.4g}" if isinstance(result[k], float) else f"{k}={result[k]}"
-                            for k in ("stderr", "std", "sigma", "n_samples", "n_fake", "n_real", "protocol", "feature_extractor")
+                            for k in ("stderr", "std", "sigma", "n_samples", "n_fake", "n_real", "splits", "protocol", "feature_extractor")
                             if result.get(k) is not None)
         table.add_row(name, f"{result['value']:.4f}", details)
     Console().print(table)

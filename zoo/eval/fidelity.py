@@ -198,13 +198,19 @@ def compute_inception_score(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     seed: int = 0,
+    shuffle: bool = True,
 ) -> dict:
     """IS (Salimans et al., 2016, Sec. 4): mean and std over ``splits`` of exp(E KL(p(y|x) ‖ p(y))).
 
     Inception's 1008 unbiased logits by default (as torch-fidelity and the TF reference); a custom
-    extractor's ``logits``. Returns :func:`compute_fid`'s record with ``std`` and ``splits``, n_real None.
+    extractor's ``logits``. Both backends permute the samples (seeded) before splitting; torchmetrics
+    gives the unbiased std over splits, torch-fidelity numpy's (ddof 0). ``shuffle=False`` keeps the
+    given order, consecutive splits as the TF reference code (torch-fidelity only). Returns
+    :func:`compute_fid`'s record with ``std``, ``splits`` and ``shuffled``, n_real None.
     """
     _check_backend(backend)
+    require(shuffle or backend == "torch-fidelity",
+            "consecutive IS splits (shuffle=False) need backend='torch-fidelity': torchmetrics always permutes the samples")
     extractor = Extractor(feature_extractor, weights_path, "logits")
     if backend == "torchmetrics":
         from torchmetrics.image.inception import InceptionScore
@@ -220,9 +226,9 @@ def compute_inception_score(
     else:
         result, _, fake_count = torch_fidelity_metrics(
             {"isc": True}, fake, None, extractor, n_fake, None, None, value_range, batch_size, device, seed=seed,
-            isc_splits=splits)
+            isc_splits=splits, samples_shuffle=shuffle)
         mean, std = result["inception_score_mean"], result["inception_score_std"]
-    return _record("is", mean, std, None, fake_count, extractor, backend, splits=splits)
+    return _record("is", mean, std, None, fake_count, extractor, backend, splits=splits, shuffled=shuffle)
 
 
 def compute_precision_recall(
