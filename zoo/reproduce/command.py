@@ -7,6 +7,7 @@ Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outs
     zoo reproduce fgan-table3                # f-GAN's 1-D experiment
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
     zoo reproduce improved-gan-mnist         # Improved GAN's semi-supervised MNIST (zoo/reproduce/improved.py)
+    zoo reproduce improved-ablation          # Improved GAN's techniques removed in turn (zoo/reproduce/improved_ablation.py)
     zoo reproduce unrolled-mixtures          # Unrolled GAN's 2-D mixtures (zoo/reproduce/unrolled.py)
     zoo reproduce unrolled-stacked-mnist     # Unrolled GAN's Stacked MNIST (zoo/reproduce/unrolled_stacked.py)
     zoo reproduce lapgan-mnist               # LAPGAN vs GAN on MNIST, matched budget (zoo/reproduce/lapgan.py)
@@ -204,6 +205,12 @@ def main(argv: list[str]) -> int:
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,
                                     require_clean=not (args.quick or args.allow_dirty))
         paths = improved.write_outputs(record, out)
+    elif args.table == "improved-ablation":
+        from zoo.reproduce import improved_ablation
+
+        record = improved_ablation.reproduce(store, args.quick, args.resume, args.retrain, deadline, args.seed,
+                                             require_clean=not (args.quick or args.allow_dirty))
+        paths = improved_ablation.write_outputs(record, out)
     else:
         record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline,
                                         require_clean=not (args.quick or args.allow_dirty))
