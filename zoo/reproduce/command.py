@@ -10,6 +10,7 @@ Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outs
     zoo reproduce improved-ablation          # Improved GAN's techniques removed in turn (zoo/reproduce/improved_ablation.py)
     zoo reproduce unrolled-mixtures          # Unrolled GAN's 2-D mixtures (zoo/reproduce/unrolled.py)
     zoo reproduce unrolled-stacked-mnist     # Unrolled GAN's Stacked MNIST (zoo/reproduce/unrolled_stacked.py)
+    zoo reproduce unrolled-reconstruction    # its K = 0/1/5/10 models reconstructing training images (zoo/reproduce/unrolled_reconstruction.py)
     zoo reproduce lapgan-mnist               # LAPGAN vs GAN on MNIST, matched budget (zoo/reproduce/lapgan.py)
 """
 
@@ -167,6 +168,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default=None, help="folder for the result files (default: results/, or runs/reproduce/quick/ with --quick)")
     parser.add_argument("--runs", default=None, help="run store for the rows' training runs (default: $ZOO_RUNS, else ~/.cache/zoo/runs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--d-size", default="quarter", help="unrolled-reconstruction: D size of the models to invert (quarter or half)")
     parser.add_argument("--retrain", action="store_true", help="train every row again even if a checkpoint exists")
     parser.add_argument("--resume", action="store_true", help="continue rows that an earlier, interrupted invocation left partial")
     parser.add_argument("--allow-dirty", action="store_true",
@@ -192,7 +194,12 @@ def main(argv: list[str]) -> int:
         from zoo.reproduce import unrolled, unrolled_stacked
 
         table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
-        paths = table.run(args.quick, store, args.resume, args.retrain, out)
+        paths = table.run(args.quick, store, args.resume, args.retrain, out, require_clean=not (args.quick or args.allow_dirty))
+    elif args.table == "unrolled-reconstruction":
+        from zoo.reproduce import unrolled_reconstruction
+
+        paths = unrolled_reconstruction.run(args.quick, store, out, args.d_size, args.seed,
+                                            require_clean=not (args.quick or args.allow_dirty))
     elif args.table == "lapgan-mnist":
         from zoo.reproduce import lapgan
 

@@ -21,7 +21,6 @@ finite (it diverges once σ > 0.5·√2) and Pearson χ² too (it needs σ > 0.5
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -34,9 +33,10 @@ import torch
 from scipy import integrate, optimize
 from torch import Tensor, nn
 
-from zoo.provenance import git_commit
 from zoo.objectives.divergences import DIVERGENCES, fdivergence_integrand, resolve_divergence
 from zoo.objectives.fgan_losses import fgan_discriminator_loss, fgan_generator_loss, fgan_objective
+from zoo.provenance import git_commit
+from zoo.reproduce.report import write_result_files
 
 PAPER = "Nowozin, Cseke & Tomioka (2016), f-GAN, Section 4.1 / Table 3"
 RESULT_STEM = "fgan-table3"
@@ -324,10 +324,4 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
 def write_outputs(result: dict[str, Any], out_dir: str | Path = "results") -> dict[str, Path]:
     """Write ``fgan-table3.json``, ``.md`` and ``.png`` into ``out_dir``; return their paths."""
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {suffix: directory / f"{RESULT_STEM}.{suffix}" for suffix in ("json", "md", "png")}
-    paths["json"].write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    paths["md"].write_text(_markdown(result))
-    _plot(result, paths["png"])
-    return paths
+    return write_result_files(result, Path(out_dir), RESULT_STEM, _markdown(result), lambda png: _plot(result, png))

@@ -12,13 +12,13 @@ live in the run store and continue with ``--resume`` like every table's.
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zoo.provenance import RunStart
+from zoo.reproduce.report import write_result_files
 from zoo.reproduce.runs import CurveSpec, RowRun, portable_path
 from zoo.reproduce.tables import Budget, Row
 
@@ -98,9 +98,5 @@ def markdown(record: dict[str, Any]) -> str:
 
 
 def write_outputs(record: dict[str, Any], out: Path) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / f"{TABLE}.json", "markdown": out / f"{TABLE}.md"}
-    paths["json"].write_text(json.dumps(record, indent=2, default=str))
-    paths["markdown"].write_text(markdown(record))
     print(markdown(record))
-    return paths
+    return write_result_files(record, out, TABLE, markdown(record))

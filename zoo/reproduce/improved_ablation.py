@@ -19,13 +19,13 @@ with ``--resume`` like every table's.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zoo.provenance import RunStart, compute_device
+from zoo.reproduce.report import write_result_files
 from zoo.reproduce.runs import CurveSpec, RowRun, portable_path
 from zoo.reproduce.tables import Budget, Row
 
@@ -136,9 +136,5 @@ def markdown(record: dict[str, Any]) -> str:
 
 
 def write_outputs(record: dict[str, Any], out: Path) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / f"{TABLE}.json", "markdown": out / f"{TABLE}.md"}
-    paths["json"].write_text(json.dumps(record, indent=2, default=str))
-    paths["markdown"].write_text(markdown(record))
     print(markdown(record))
-    return paths
+    return write_result_files(record, out, TABLE, markdown(record))

@@ -23,7 +23,6 @@ run store under ``lapgan-mnist/``: finished runs are read back, partial ones con
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from typing import Any
 
 from zoo.errors import require
 from zoo.provenance import RunStart
+from zoo.reproduce.report import write_result_files
 from zoo.reproduce.runs import CurveSpec, RowRun, RowState, config_path, portable_path
 from zoo.reproduce.tables import Budget, Row
 
@@ -206,9 +206,7 @@ def run(quick: bool, store: Path, out: Path, seed: int = 0, resume: bool = False
     """``zoo reproduce lapgan-mnist``: train what is missing, score, write the JSON, markdown and chain figures."""
     out.mkdir(parents=True, exist_ok=True)
     record = reproduce(QUICK if quick else FULL, store, out, seed, resume, retrain, deadline, require_clean, quick)
-    paths = {"json": out / f"{TABLE}.json", "md": out / f"{TABLE}.md"}
-    paths["json"].write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
-    paths["md"].write_text(markdown(record))
+    paths = write_result_files(record, out, TABLE, markdown(record))
     print(markdown(record))
     if not record["complete"]:
         print(f"zoo reproduce: {TABLE} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)

@@ -1,10 +1,25 @@
-"""A reproduced Parzen table as JSON, markdown (paper and ours side by side) and a bar chart."""
+"""A reproduced table's files (:func:`write_result_files`), and the Parzen tables' markdown (paper and
+ours side by side) and bar chart."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def write_result_files(record: dict[str, Any], out_dir: Path, stem: str, text: str,
+                       draw: Callable[[Path], None] | None = None) -> dict[str, Path]:
+    """``<stem>.json`` (strict JSON: a NaN fails here, not in a reader), ``<stem>.md`` holding ``text``,
+    and ``<stem>.png`` when ``draw`` draws one; their paths by suffix."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {suffix: out_dir / f"{stem}.{suffix}" for suffix in ("json", "md", *(("png",) if draw else ()))}
+    paths["json"].write_text(json.dumps(record, indent=2, allow_nan=False, default=str) + "\n")
+    paths["md"].write_text(text)
+    if draw is not None:
+        draw(paths["png"])
+    return paths
 
 
 def _cell(value: dict | None) -> str:
@@ -95,10 +110,4 @@ def bar_chart(record: dict[str, Any], path: Path) -> None:
 
 
 def write_report(record: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / record["table"]
-    paths = {"json": stem.with_suffix(".json"), "markdown": stem.with_suffix(".md"), "chart": stem.with_suffix(".png")}
-    paths["json"].write_text(json.dumps(record, indent=2, default=str))
-    paths["markdown"].write_text(markdown(record))
-    bar_chart(record, paths["chart"])
-    return paths
+    return write_result_files(record, out_dir, record["table"], markdown(record), lambda png: bar_chart(record, png))

@@ -18,7 +18,6 @@ retrained (unless ``--retrain``).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 
 from zoo.provenance import REPO, RunStart
+from zoo.reproduce.report import write_result_files
 from zoo.reproduce.step_runs import StepBudget, saved_trace, summary, train_seed
 
 TABLE = "unrolled-mixtures"
@@ -94,9 +94,10 @@ def goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
-              mixtures: tuple[str, ...] = MIXTURES, unroll_steps: tuple[int, ...] = UNROLL_STEPS) -> dict[str, Any]:
+              mixtures: tuple[str, ...] = MIXTURES, unroll_steps: tuple[int, ...] = UNROLL_STEPS,
+              require_clean: bool = False) -> dict[str, Any]:
     """Train and score every (mixture, K) row, seed by seed, into ``runs``; the JSON-able record."""
-    run = RunStart()
+    run = RunStart(require_clean=require_clean)
     rows = []
     for mixture in mixtures:
         for steps in unroll_steps:
@@ -171,18 +172,13 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
 
 
 def write_outputs(record: dict[str, Any], runs: Path, out: Path) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {suffix: out / f"{TABLE}.{suffix}" for suffix in ("json", "md", "png")}
-    paths["json"].write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
-    paths["md"].write_text(markdown(record))
-    figure(record, runs, paths["png"])
-    return paths
+    return write_result_files(record, out, TABLE, markdown(record), lambda png: figure(record, runs, png))
 
 
-def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path) -> dict[str, Path]:
+def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False) -> dict[str, Path]:
     """``zoo reproduce unrolled-mixtures``: train what is missing, then write the JSON, markdown and figure."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS), "quick": quick}
+    record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean), "quick": quick}
     print(markdown(record))
     return write_outputs(record, runs, out)

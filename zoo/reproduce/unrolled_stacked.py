@@ -14,7 +14,6 @@ Run state lives in the run store (``$ZOO_RUNS``, else ``~/.cache/zoo/runs``) und
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 
 from zoo.provenance import REPO, RunStart
+from zoo.reproduce.report import write_result_files
 from zoo.reproduce.step_runs import StepBudget, summary, train_seed
 
 TABLE = "unrolled-stacked-mnist"
@@ -74,9 +74,10 @@ def trend(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
-              d_sizes: tuple[str, ...] = tuple(D_SIZES), unroll_steps: tuple[int, ...] = UNROLL_STEPS) -> dict[str, Any]:
+              d_sizes: tuple[str, ...] = tuple(D_SIZES), unroll_steps: tuple[int, ...] = UNROLL_STEPS,
+              require_clean: bool = False) -> dict[str, Any]:
     """Train and score every (D size, K) row, seed by seed, into ``runs``; the JSON-able record."""
-    run = RunStart()
+    run = RunStart(require_clean=require_clean)
     rows = []
     for d_size in d_sizes:
         for steps in unroll_steps:
@@ -109,14 +110,10 @@ def markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path) -> dict[str, Path]:
+def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False) -> dict[str, Path]:
     """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON and markdown."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS), "quick": quick}
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {suffix: out / f"{TABLE}.{suffix}" for suffix in ("json", "md")}
-    paths["json"].write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
-    paths["md"].write_text(markdown(record))
+    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean), "quick": quick}
     print(markdown(record))
-    return paths
+    return write_result_files(record, out, TABLE, markdown(record))
