@@ -83,6 +83,18 @@ def test_coarse_level_is_an_unconditional_gan_on_the_smallest_image():
     assert level.generator(level.sample_noise(4)).shape == (4, 1, 7, 7)
 
 
+def test_held_out_losses_judge_residuals_of_the_batch_coarse_images():
+    # the core's default would judge generate()'s full-size previews; a finer level's D sees residuals
+    level = LAPGANLevel(image_size=28, levels=3, level=2, **TINY)
+    images = torch.rand(4, 1, 28, 28)
+    residual = level.real_batch((images, torch.zeros(4, dtype=torch.long)))
+    torch.manual_seed(0)
+    fakes = level.held_out_fakes(4)
+    torch.manual_seed(0)
+    assert fakes.shape == residual.shape == (4, 1, 28, 28)
+    torch.testing.assert_close(fakes, level.generator(level.sample_noise(4)))
+
+
 def test_level_checks_the_data_it_is_given():
     level = LAPGANLevel(image_size=28, levels=3, level=2, **TINY)
     with pytest.raises(ZooConfigError, match="image_size"):

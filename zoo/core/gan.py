@@ -280,9 +280,13 @@ class TwoPlayerGAN(pl.LightningModule):
         self._note_loss("train/g_loss", loss)
 
     # -------------------------------------------------------------------------- evaluation
+    def held_out_fakes(self, n: int) -> Tensor:
+        """The ``n`` fakes D judges in the validation and test losses, drawn after ``real_batch``."""
+        return self.sample(n, use_ema=False)
+
     def _evaluation_losses(self, batch: Any, prefix: str) -> None:
         real = self.real_batch(batch)
-        fake = self.sample(real.shape[0], use_ema=False)
+        fake = self.held_out_fakes(real.shape[0])
         self.log(f"{prefix}/d_loss", self.discriminator_loss(real, fake), sync_dist=True)
         self.log(f"{prefix}/g_loss", self.generator_loss(fake, real), sync_dist=True)
 

@@ -183,18 +183,9 @@ class LAPGANLevel(MinimaxGAN):
         images, labels = batch
         return self.condition_on(images, labels)
 
-    def _held_out_losses(self, batch: Any, prefix: str) -> None:
-        # the core's version would score the previews of ``generate``, not residuals
-        target = self.real_batch(batch)
-        fake = self.generator(self.sample_noise(len(target)))
-        self.log(f"{prefix}/d_loss", self.discriminator_loss(target, fake), sync_dist=True)
-        self.log(f"{prefix}/g_loss", self.generator_loss(fake, target), sync_dist=True)
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._held_out_losses(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._held_out_losses(batch, "test")
+    def held_out_fakes(self, n: int) -> Tensor:
+        # residuals for the coarse images real_batch just conditioned on, not generate()'s previews
+        return self.generator(self.sample_noise(n))
 
     def on_train_epoch_start(self) -> None:
         if self.hparams.optimizer != "sgd":
