@@ -95,6 +95,8 @@ def test_lightning_tips_and_the_pytree_deprecation_are_silenced_and_other_messag
         warnings.simplefilter("always")
         quiet_lightning()
         LeafSpec()  # what Lightning 2.6 builds on every logged value
+        warnings.warn("LightningCLI's args parameter is intended to run from within Python like if it were from the "
+                      "command line. To prevent mistakes ...", UserWarning)  # every row of `zoo reproduce`
         warnings.warn("a warning that matters", UserWarning)
     assert [str(w.message) for w in caught] == ["a warning that matters"]
     with caplog.at_level(logging.INFO):

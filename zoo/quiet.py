@@ -29,3 +29,5 @@ def quiet_lightning() -> None:
             logger.addFilter(_FILTER)
     # Lightning 2.6 still builds torch's deprecated LeafSpec on every logged value; nothing to fix here.
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
+    # `zoo reproduce` hands each row's `fit` to LightningCLI as `args` while its own argv is still set.
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended to run from within Python")
