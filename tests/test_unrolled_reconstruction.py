@@ -1,0 +1,92 @@
+"""`zoo reproduce unrolled-reconstruction`: the percent best rank (ties shared), the figure's choice of
+images, a tiny run on checkpoints that `unrolled-stacked-mnist --quick` trained, and the one-line error
+when they are missing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from zoo.errors import ZooConfigError
+from zoo.provenance import absolute_paths
+from zoo.reproduce import unrolled_reconstruction, unrolled_stacked
+from zoo.reproduce.command import main
+from zoo.reproduce.step_runs import StepBudget
+from zoo.reproduce.unrolled_reconstruction import InvertBudget, fractional_difference, percent_best
+
+
+def test_percent_best_rank_shares_ties_evenly():
+    errors = torch.tensor([
+        [0.1, 0.2, 0.3, 0.4],    # K = 0 alone
+        [0.5, 0.1, 0.1, 0.9],    # K = 1 and K = 5 tie: half each
+        [0.2, 0.2, 0.2, 0.2],    # all four tie: a quarter each
+        [0.3, 0.3, 0.3, 0.05],   # K = 10 alone
+        [0.3, 0.3, 0.3, 0.01],   # K = 10 alone
+    ])
+    shares = percent_best(errors)
+    torch.testing.assert_close(shares, torch.tensor([1.25, 0.75, 0.75, 2.25], dtype=torch.float64) / 5 * 100)
+    assert float(shares.sum()) == pytest.approx(100.0)
+    assert percent_best(errors[:1]).tolist() == [100.0, 0.0, 0.0, 0.0]
+
+
+def test_fractional_difference_is_symmetric_and_zero_for_equal_errors():
+    a, b = torch.tensor([0.1, 0.3, 0.0, 0.2]), torch.tensor([0.3, 0.1, 0.0, 0.2])
+    torch.testing.assert_close(fractional_difference(a, b), torch.tensor([1.0, 1.0, 0.0, 0.0]))
+
+
+def _fake_score(checkpoint, n_samples):
+    return {"generator_steps": 1, "modes_covered": 1, "kl_to_uniform": 0.0}
+
+
+@pytest.fixture(scope="module")
+def quick_store(mnist_root, tmp_path_factory):
+    """The run store `zoo reproduce unrolled-stacked-mnist --quick` leaves, at one generator step per K."""
+    root = tmp_path_factory.mktemp("reconstruction")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(unrolled_stacked, "QUICK", StepBudget(generator_steps=1, trace_every=1, samples=1, seeds=(0,)))
+    patch.setattr(unrolled_stacked, "D_SIZES", {"quarter": 0.25})
+    patch.setattr(unrolled_stacked, "score", _fake_score)  # the mode count needs the MNIST classifier; not tested here
+    try:
+        assert main(["unrolled-stacked-mnist", "--quick", "--runs", str(root / "runs"), "--out", str(root / "stacked")]) == 0
+    finally:
+        patch.undo()
+    return root
+
+
+def test_quick_run_inverts_every_k_on_the_same_images(quick_store, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(unrolled_reconstruction, "QUICK", InvertBudget(images=6, steps=3, lr=0.01))
+    out = quick_store / "out"
+    assert main(["unrolled-reconstruction", "--quick", "--runs", str(quick_store / "runs"), "--out", str(out)]) == 0
+    text = (out / "unrolled-reconstruction.json").read_text()
+    record = json.loads(text)
+    assert [r["unroll_steps"] for r in record["rows"]] == [0, 1, 5, 10]
+    assert sum(r["percent_best"]["mean"] for r in record["rows"]) == pytest.approx(100.0)
+    for row in record["rows"]:
+        assert row["mse"]["n"] == 6 and row["mse"]["mean"] > 0 and row["mse"]["stderr"] > 0
+        assert row["checkpoints"][0]["path"] == f"$ZOO_RUNS/unrolled-stacked-mnist/quick/dquarter_k{row['unroll_steps']}/seed0/checkpoints/last.ckpt"
+        assert row["checkpoints"][0]["generator_steps"] == 1
+    assert record["data"]["n_images"] == 6 and record["invert"]["steps"] == 3 and record["seeds"]["training"] == [0]
+    shown = record["figure"]["images"]
+    assert len(shown) == 6 and [i["fractional_difference"] for i in shown] == sorted((i["fractional_difference"] for i in shown), reverse=True)
+    k0, k10 = record["rows"][0]["mse"]["mean"], record["rows"][3]["mse"]["mean"]
+    assert sum(i["mse_k0"] for i in shown) / 6 == pytest.approx(k0) and sum(i["mse_k10"] for i in shown) / 6 == pytest.approx(k10)
+    assert record["finding"]["k10_mse_below_k0"] == (k10 < k0)
+    assert not absolute_paths(record) and str(quick_store) not in text
+    with Image.open(out / "unrolled-reconstruction.png") as png:
+        assert png.size == (6 * 33 + 1, 3 * 33 + 1)  # target, K = 0 and K = 10 rows of six 32×32 images
+    assert "| 10 |" in (out / "unrolled-reconstruction.md").read_text()
+
+
+def test_missing_checkpoints_fail_in_one_line_naming_the_command(quick_store, tmp_path):
+    for runs, flags, command in ((tmp_path / "empty", ["--quick"], "unrolled-stacked-mnist --quick`"),
+                                 (quick_store / "runs", ["--quick", "--d-size", "half"], "dhalf_k0/seed0")):
+        with pytest.raises(ZooConfigError) as error:
+            main(["unrolled-reconstruction", *flags, "--runs", str(runs), "--out", str(tmp_path / "out")])
+        assert command in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(ZooConfigError, match="unrolled-stacked-mnist` first"):
+        unrolled_reconstruction.find_checkpoints(tmp_path, "quarter", (0,), quick=False)
+    assert not (tmp_path / "out").exists()
