@@ -103,3 +103,17 @@ def test_command_line_writes_the_result_files(store, tmp_path, monkeypatch):
     record = json.loads((tmp_path / "unrolled-mixtures.json").read_text())
     assert record["quick"] is True and len(record["rows"]) == 2
     assert (tmp_path / "unrolled-mixtures.png").exists()
+
+
+def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):
+    import time
+
+    budget = StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))
+    stopped = reproduce(budget, tmp_path, deadline=time.time() - 1, **ROWS)  # out of time before the first row
+    assert stopped["complete"] is False and stopped["rows"] == []
+    assert stopped["unfinished_rows"] == ["ring, K = 0", "ring, K = 5"]
+    assert "Not finished (time limit): ring, K = 0, ring, K = 5" in unrolled.markdown(stopped)
+    assert "png" not in unrolled.write_outputs(stopped, tmp_path, tmp_path / "out")  # no rows, no figure
+    done = reproduce(budget, tmp_path, resume=True, **ROWS)
+    assert done["complete"] is True and done["unfinished_rows"] == []
+    assert [(r["mixture"], r["unroll_steps"]) for r in done["rows"]] == [("ring", 0), ("ring", 5)]

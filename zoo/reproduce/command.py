@@ -194,7 +194,9 @@ def main(argv: list[str]) -> int:
         from zoo.reproduce import unrolled, unrolled_stacked
 
         table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
-        paths = table.run(args.quick, store, args.resume, args.retrain, out, require_clean=not (args.quick or args.allow_dirty))
+        paths = table.run(args.quick, store, args.resume, args.retrain, out, require_clean=not (args.quick or args.allow_dirty),
+                          deadline=deadline)
+        record = json.loads(paths["json"].read_text())
     elif args.table == "unrolled-reconstruction":
         from zoo.reproduce import unrolled_reconstruction
 

@@ -36,9 +36,12 @@ class StepBudget:
 Scorer = Callable[[Path, int], dict[str, Any]]
 
 
-def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score: Scorer, resume: bool, retrain: bool) -> dict[str, Any]:
+def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score: Scorer, resume: bool, retrain: bool,
+               deadline: float | None = None) -> dict[str, Any] | None:
     """Train ``config`` under ``seed`` for ``budget`` into ``run_dir``, then ``score(last.ckpt,
-    budget.samples)``; returns ``{"seed", **score, "train_wall_time_s", "continued_from_checkpoint"}``."""
+    budget.samples)``; returns ``{"seed", **score, "train_wall_time_s", "continued_from_checkpoint"}``,
+    or ``None`` when ``deadline`` (a UNIX time) stopped it first: ``resume`` continues it later."""
+    from zoo.callbacks.interrupts import GracefulStop
     from zoo.cli import run_lightning_cli
 
     identity = {"config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(), "seed": seed,
@@ -56,8 +59,11 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         marker.write_text(json.dumps(identity, indent=2))
+    if deadline is not None and time.time() >= deadline:
+        return None
     continued = last.exists()
     started = time.time()
+    stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
     run_lightning_cli([
         "fit", "--config", str(config), "--seed_everything", str(seed),
         "--trainer.max_steps", str(2 * budget.generator_steps), "--trainer.enable_progress_bar", "false",
@@ -65,11 +71,29 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
         "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "logs",
         "--checkpoint.dirpath", str(run_dir / "checkpoints"),
         *(["--ckpt_path", str(last)] if continued else []),
-    ])
+    ], extra_callbacks=[stop])
+    if stop.stopped_for_deadline:
+        return None
     record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": round(time.time() - started, 1),
               "continued_from_checkpoint": continued}
     result.write_text(json.dumps(record, indent=2))
     return record
+
+
+def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Scorer, resume: bool, retrain: bool,
+               deadline: float | None) -> tuple[dict[Any, list[dict[str, Any]]], list[Any]]:
+    """Train every row's seeds in turn (row key → its config and run folder); the finished rows'
+    per-seed records, and the keys of rows the deadline left unfinished (their runs are not started
+    or continue with ``resume``)."""
+    finished: dict[Any, list[dict[str, Any]]] = {}
+    unfinished: list[Any] = []
+    for key, (config, folder) in jobs.items():
+        seeds = [train_seed(config, seed, budget, folder / f"seed{seed}", score, resume, retrain, deadline) for seed in budget.seeds]
+        if None in seeds:
+            unfinished.append(key)
+        else:
+            finished[key] = seeds
+    return finished, unfinished
 
 
 def saved_trace(raw_checkpoint: dict[str, Any]) -> dict[int, torch.Tensor]:

@@ -27,7 +27,7 @@ import torch
 
 from zoo.provenance import REPO, RunStart
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import StepBudget, saved_trace, summary, train_seed
+from zoo.reproduce.step_runs import StepBudget, saved_trace, summary, train_rows
 
 TABLE = "unrolled-mixtures"
 MIXTURES = ("ring", "grid")
@@ -95,17 +95,15 @@ def goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               mixtures: tuple[str, ...] = MIXTURES, unroll_steps: tuple[int, ...] = UNROLL_STEPS,
-              require_clean: bool = False) -> dict[str, Any]:
-    """Train and score every (mixture, K) row, seed by seed, into ``runs``; the JSON-able record."""
+              require_clean: bool = False, deadline: float | None = None) -> dict[str, Any]:
+    """Train and score every (mixture, K) row, seed by seed, into ``runs`` until done or ``deadline``;
+    the JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
-    rows = []
-    for mixture in mixtures:
-        for steps in unroll_steps:
-            seeds = [train_seed(config_path(mixture, steps), seed, budget, runs / f"{mixture}_k{steps}" / f"seed{seed}",
-                                score, resume, retrain) for seed in budget.seeds]
-            rows.append(row(mixture, steps, seeds))
+    jobs = {(m, k): (config_path(m, k), runs / f"{m}_k{k}") for m in mixtures for k in unroll_steps}
+    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline)
+    rows = [row(mixture, steps, seeds) for (mixture, steps), seeds in finished.items()]
     return {
-        "table": TABLE,
+        "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"{m}, K = {k}" for m, k in unfinished],
         "title": "Metz et al. (2017), Unrolled GAN, §3.1 / Figure 2: mode coverage on 2-D mixtures",
         "citation": "Metz, Poole, Pfau & Sohl-Dickstein, Unrolled Generative Adversarial Networks, ICLR 2017",
         "paper": "Figure 2 (qualitative): with 10 unrolling steps G covers all 8 ring modes; with 0 it cycles between modes",
@@ -138,6 +136,8 @@ def markdown(record: dict[str, Any]) -> str:
         lines.append(f"| {r['mixture']} | {r['unroll_steps']} | {modes} | {quality} | {kl} |")
     lines += ["", f"Goals: {record['goals']}", "", f"Commit `{record['commit']}`; {record['device']}; "
               f"wall time {record['wall_time_s']:.0f} s.", *[f"- {note}" for note in record["notes"]]]
+    if record["unfinished_rows"]:
+        lines.append(f"- Not finished (time limit): {', '.join(record['unfinished_rows'])}; rerun with --resume to continue.")
     return "\n".join(lines) + "\n"
 
 
@@ -172,13 +172,15 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
 
 
 def write_outputs(record: dict[str, Any], runs: Path, out: Path) -> dict[str, Path]:
-    return write_result_files(record, out, TABLE, markdown(record), lambda png: figure(record, runs, png))
+    drawable = any(r["unroll_steps"] in FIGURE_STEPS for r in record["rows"])
+    return write_result_files(record, out, TABLE, markdown(record), (lambda png: figure(record, runs, png)) if drawable else None)
 
 
-def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False) -> dict[str, Path]:
+def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
+        deadline: float | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-mixtures``: train what is missing, then write the JSON, markdown and figure."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean), "quick": quick}
+    record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean, deadline), "quick": quick}
     print(markdown(record))
     return write_outputs(record, runs, out)

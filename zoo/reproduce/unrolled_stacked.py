@@ -22,7 +22,7 @@ import torch
 
 from zoo.provenance import REPO, RunStart
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import StepBudget, summary, train_seed
+from zoo.reproduce.step_runs import StepBudget, summary, train_rows
 
 TABLE = "unrolled-stacked-mnist"
 D_SIZES = {"quarter": 0.25, "half": 0.5}
@@ -75,17 +75,15 @@ def trend(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               d_sizes: tuple[str, ...] = tuple(D_SIZES), unroll_steps: tuple[int, ...] = UNROLL_STEPS,
-              require_clean: bool = False) -> dict[str, Any]:
-    """Train and score every (D size, K) row, seed by seed, into ``runs``; the JSON-able record."""
+              require_clean: bool = False, deadline: float | None = None) -> dict[str, Any]:
+    """Train and score every (D size, K) row, seed by seed, into ``runs`` until done or ``deadline``;
+    the JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
-    rows = []
-    for d_size in d_sizes:
-        for steps in unroll_steps:
-            seeds = [train_seed(config_path(d_size, steps), seed, budget, runs / f"d{d_size}_k{steps}" / f"seed{seed}",
-                                score, resume, retrain) for seed in budget.seeds]
-            rows.append(row(d_size, steps, seeds))
+    jobs = {(d, k): (config_path(d, k), runs / f"d{d}_k{k}") for d in d_sizes for k in unroll_steps}
+    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline)
+    rows = [row(d_size, steps, seeds) for (d_size, steps), seeds in finished.items()]
     return {
-        "table": TABLE,
+        "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"D {d}, K = {k}" for d, k in unfinished],
         "title": "Metz et al. (2017), Unrolled GAN, §3.3.1 / Table 2: modes of Stacked MNIST (1000)",
         "citation": "Metz, Poole, Pfau & Sohl-Dickstein, Unrolled Generative Adversarial Networks, ICLR 2017",
         "paper": "Table 2: with D at 1/4 and at 1/2 of G's size, modes covered rise and KL falls as K goes 0, 1, 5, 10",
@@ -107,13 +105,16 @@ def markdown(record: dict[str, Any]) -> str:
                      f"{r['modes_covered']['per_seed']} | {r['kl_to_uniform']['mean']:.2f}; {kl} |")
     lines += ["", f"Trend: {record['trend']}", "", f"Commit `{record['commit']}`; {record['device']}; "
               f"wall time {record['wall_time_s']:.0f} s.", *[f"- {note}" for note in record["notes"]]]
+    if record["unfinished_rows"]:
+        lines.append(f"- Not finished (time limit): {', '.join(record['unfinished_rows'])}; rerun with --resume to continue.")
     return "\n".join(lines) + "\n"
 
 
-def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False) -> dict[str, Path]:
+def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
+        deadline: float | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON and markdown."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean), "quick": quick}
+    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline), "quick": quick}
     print(markdown(record))
     return write_result_files(record, out, TABLE, markdown(record))
