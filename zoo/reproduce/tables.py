@@ -91,7 +91,9 @@ def _fgan_rows(budget: Budget, extra: tuple[str, ...] = ()) -> tuple[Row, ...]:
 
 
 FGAN_NOTES = ("Paper values are transcribed from the lecture's copy of Table 4; total variation is not in the paper's "
-              "table (an extra row here). The paper's VAE row (445 ± 5.36) has no zoo counterpart.",)
+              "table (an extra row here). The paper's VAE row (445 ± 5.36) has no zoo counterpart.",
+              "The GAN and Jensen-Shannon objectives differ by the constant 2 log 2 (Table 2's g_f and f*), so with one "
+              "seed and Adam the two rows train identically.")
 FGAN_TABLE4 = ParzenTable(
     name="fgan-table4",
     title="Nowozin et al. (2016), Table 4: kernel density estimates on MNIST test",
