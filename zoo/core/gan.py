@@ -159,7 +159,7 @@ class TwoPlayerGAN(pl.LightningModule):
                 on_step=True, on_epoch=False,
             )
             for name, loss in self._latest_losses.items():
-                self.log(name, loss, prog_bar=True)
+                self.log(name, loss, prog_bar=name in ("train/d_loss", "train/g_loss"))
 
     def _values_reach_a_logger(self) -> bool:
         """Whether this step's values are written anywhere: by a logger (every ``log_every_n_steps``), or as

@@ -185,11 +185,9 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         labelled_logits, real_logits, fake_logits = logits.split([len(labelled), len(real), len(fake)])
         supervised = supervised_loss(labelled_logits, labels)
         unsupervised = unsupervised_discriminator_loss(real_logits, fake_logits)
-        self.log_dict({
-            "train/supervised_loss": supervised.detach(),
-            "train/unsupervised_loss": unsupervised.detach(),
-            "train/labelled_error": (labelled_logits.argmax(dim=1) != labels).float().mean(),
-        })
+        self._note_loss("train/supervised_loss", supervised)  # logged on the steps a logger writes
+        self._note_loss("train/unsupervised_loss", unsupervised)
+        self._note_loss("train/labelled_error", (labelled_logits.argmax(dim=1) != labels).float().mean())
         return supervised + self.hparams.unsupervised_weight * unsupervised
 
     def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
