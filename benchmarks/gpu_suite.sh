@@ -55,19 +55,21 @@ else
     step fgan-table4 "$(left)" "$PY" -m zoo.cli reproduce fgan-table4 --resume --max-time "$(hms $(( $(left) - 40 )))" --out "$OUT_DIR"
 fi
 
-"$PY" - "$OUT_DIR" <<'PYTHON'
+"$PY" - "$OUT_DIR" "$START" <<'PYTHON'
 import json, sys
 from pathlib import Path
 
 import torch
 
-from zoo.provenance import RunStart, device_description
+from zoo.provenance import RunStart
 
 out = Path(sys.argv[1])
+run = RunStart()
+run.time = float(sys.argv[2])  # the suite's start: its wall time covers every step
 steps = [dict(zip(("step", "exit_code", "seconds"), line.split("\t"))) for line in (out / "steps.tsv").read_text().splitlines()]
 record = {"suite": "benchmarks/gpu_suite.sh", "steps": steps,
           "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png") and p.name != "gpu_suite.json"),
-          **RunStart().provenance(seeds={"all": 0}, device="cuda" if torch.cuda.is_available() else "cpu")}
+          **run.provenance(seeds={"all": 0}, device="cuda" if torch.cuda.is_available() else "cpu")}
 (out / "gpu_suite.json").write_text(json.dumps(record, indent=2))
 print(json.dumps(steps))
 PYTHON

@@ -112,4 +112,5 @@ def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results
     steps = {step["step"]: step for step in record["steps"]}
     assert set(steps) == {"throughput", "fgan-table4"}
     assert all(step["exit_code"] == "0" for step in steps.values()), steps
+    assert record["wall_time_s"] >= sum(int(step["seconds"]) for step in steps.values())  # the whole suite's time
     assert {"throughput.json", "fgan-table4.json", "fgan-table4.md", "fgan-table4.png"} <= set(record["files"])

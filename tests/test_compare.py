@@ -180,9 +180,12 @@ def test_results_table_from_the_committed_files(tmp_path: Path, capsys: pytest.C
     assert {"gan2014-table1", "fgan-table4"} <= {record["table"] for record in tables}
     for record in tables:
         for row in record["rows"]:
-            ours = f"{row['ours']['mean']:.1f} ± {row['ours']['stderr']:.1f}"
+            if row["ours"] is None:  # a partial table's row that never trained
+                ours, steps = "—", "—"
+            else:
+                ours, steps = f"{row['ours']['mean']:.1f} ± {row['ours']['stderr']:.1f}", row["ours"]["generator_steps"]
             paper = "—" if row["paper"] is None else f"{row['paper']['mean']:.1f} ± {row['paper']['stderr']:.1f}"
-            line = f"| {record['table']} | {row['name']} | {paper} | {ours} | {row['verdict']} | {row['ours']['generator_steps']} |"
+            line = f"| {record['table']} | {row['name']} | {paper} | {ours} | {row['verdict']} | {steps} |"
             assert line in text
     assert "skipped" in capsys.readouterr().out  # e.g. parzen_speed.json holds no table
     has_curves = any(row.get("curve") for record in tables for row in record["rows"])
@@ -221,3 +224,15 @@ def test_unknown_metric_names_what_was_logged(runs: dict[str, Path], tmp_path: P
     assert main(["compare", str(runs["alpha"]), "--metric", "fid", *outputs]) == 2
     error = capsys.readouterr().err
     assert "'fid'" in error and "eval/parzen" in error
+
+
+def test_a_partial_table_is_a_table_and_an_unstarted_one_is_not() -> None:
+    from zoo.compare.results import is_table, table_rows
+
+    done = {"name": "GAN", "paper": {"mean": 305.0, "stderr": 9.0}, "ours": {"mean": -108.1, "stderr": 1.0, "generator_steps": 1400},
+            "verdict": "not reproduced"}
+    waiting = {"name": "Total variation", "paper": None, "ours": None, "verdict": "not started"}
+    assert is_table({"rows": [done, waiting]}) and not is_table({"rows": [waiting]})
+    _, rows = table_rows([{"table": "fgan-table4", "rows": [done, waiting]}])
+    assert rows == [["fgan-table4", "GAN", "305.0 ± 9.0", "-108.1 ± 1.0", "not reproduced", "1400"],
+                    ["fgan-table4", "Total variation", "—", "—", "not started", "—"]]

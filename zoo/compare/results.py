@@ -15,8 +15,10 @@ from zoo.errors import ZooConfigError
 
 
 def is_table(record: Any) -> bool:
+    """Rows of paper and ours values; a partial table's unstarted rows have ``ours: null``."""
     rows = record.get("rows") if isinstance(record, dict) else None
-    return isinstance(rows, list) and bool(rows) and all(isinstance(row, dict) and isinstance(row.get("ours"), dict) for row in rows)
+    return (isinstance(rows, list) and bool(rows) and all(isinstance(row, dict) and "ours" in row for row in rows)
+            and any(isinstance(row["ours"], dict) for row in rows))
 
 
 def read_tables(paths: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -54,9 +56,9 @@ def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
     rows = []
     for table in tables:
         for row in table["rows"]:
-            steps = row["ours"].get("generator_steps")
+            steps = (row["ours"] or {}).get("generator_steps")
             rows.append([table["table"], str(row.get("name", "?")), _value(row.get("paper")), _value(row["ours"]),
-                         str(row.get("verdict", "")), "?" if steps is None else str(steps)])
+                         str(row.get("verdict", "")), "—" if steps is None else str(steps)])
     return columns, rows
 
 
