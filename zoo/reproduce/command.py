@@ -17,6 +17,7 @@ Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -26,6 +27,7 @@ from typing import Any
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, RunStart, compute_device
+from zoo.reproduce.lock import table_lock
 from zoo.reproduce.report import markdown, write_report
 from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, run_store
 from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
@@ -178,8 +180,21 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
-    record: dict[str, Any] | None = None
     store = Path(args.runs).expanduser() if args.runs else run_store()
+    trains = args.table not in ("fgan-table3", "kde-real", "unrolled-reconstruction")  # these only read
+    with table_lock(store / args.table / ("quick" if args.quick else "full"), args.table) if trains else contextlib.nullcontext():
+        paths, record = run_table(args, store, out, deadline)
+    for path in paths.values():
+        print(f"wrote {path}")
+    if record is not None and record.get("complete") is False:
+        print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
+        return 3
+    return 0
+
+
+def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float | None) -> tuple[dict[str, Path], dict[str, Any] | None]:
+    """Reproduce ``args.table``: its written files, and its record when it can be unfinished."""
+    record: dict[str, Any] | None = None
     if args.table == "fgan-table3":
         from zoo.reproduce.fgan_table3 import run_table3, write_outputs
 
@@ -225,9 +240,4 @@ def main(argv: list[str]) -> int:
                                         require_clean=not (args.quick or args.allow_dirty))
         paths = write_report(record, out)
         print(markdown(record))
-    for path in paths.values():
-        print(f"wrote {path}")
-    if record is not None and record.get("complete") is False:
-        print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
-        return 3
-    return 0
+    return paths, record

@@ -1,0 +1,42 @@
+"""One ``zoo reproduce`` per table and run store at a time.
+
+Two processes training the same rows would write the same checkpoints and learning curves; on a
+shared machine they would also each run several times slower. The lock is an advisory ``flock`` on
+``<folder>/.lock``, released by the kernel when the process ends, however it ends, so a crash never
+leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from zoo.errors import ZooConfigError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs go unguarded there
+    fcntl = None  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def table_lock(folder: Path, table: str) -> Iterator[None]:
+    """Hold ``folder``'s lock while the block runs; if another process holds it, fail in one line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                owner = handle.read().strip() or "?"
+                raise ZooConfigError(
+                    f"zoo reproduce {table} is already running on {folder} (pid {owner}): wait for it or stop it first"
+                ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
