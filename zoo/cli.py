@@ -111,8 +111,9 @@ training (LightningCLI; `zoo fit --help` for every option):
                             add --config configs/loggers/wandb.yaml to log to W&B
 tools:
   eval                      score a checkpoint: --ckpt PATH --metrics parzen,fid,is,kid,modes,dfeat-svm
-  reproduce                 reproduce a paper table: gan2014-table1, fgan-table4, fgan-table3, kde-real
-  latent                    latent walks and arithmetic: walk, sheet, arithmetic
+  reproduce                 reproduce a paper table (`zoo reproduce --help` lists them all): gan2014-table1,
+                            fgan-table4, improved-gan-mnist, unrolled-mixtures, lapgan-mnist, … [--resume --max-time]
+  latent                    latent walks, arithmetic and inversion: walk, sheet, arithmetic, invert
   train-classifier          train and cache the MNIST domain classifier
   compare                   runs or reproduced tables side by side: RUN_DIR… [--metric eval/parzen] | --results results/*.json
 """
