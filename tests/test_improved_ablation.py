@@ -44,3 +44,28 @@ def test_markdown_shows_scores_and_unstarted_rows():
     assert "| all techniques | 12.35 | 8.50 | 10/10 | 0.012 | 6000 | complete |" in text
     assert "| none (plain GAN) | — | — | — | — | — | not started |" in text
     assert "- all techniques: 20.00 @ 1200" in text
+
+
+def test_quick_table_trains_scores_and_writes_two_rows(tmp_path, monkeypatch, mnist_root):
+    import json
+
+    from zoo.eval.classifier import default_classifier_path, train_mnist_classifier
+    from zoo.reproduce import improved_ablation
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))  # a quick classifier, and its FID statistics, here
+    train_mnist_classifier(mnist_root, epochs=1, seed=0, out_path=default_classifier_path(), batch_size=64, max_steps=30,
+                           train_subset=1000, test_subset=500)
+    every_row = improved_ablation.rows
+    monkeypatch.setattr(improved_ablation, "rows", lambda budget: every_row(budget)[:2])  # all, and without feature matching
+    record = improved_ablation.reproduce(tmp_path / "store", quick=True, resume=False, retrain=False, deadline=None,
+                                         seed=0, require_clean=False)
+    assert record["complete"] and [row["name"] for row in record["rows"]] == ["all techniques", "− feature matching"]
+    for row in record["rows"]:
+        ours = row["ours"]
+        assert ours["fid"] >= 0 and 1.0 - 1e-5 <= ours["inception_score"] <= 10.0
+        assert sum(ours["digit_histogram"]) == improved_ablation.QUICK.samples
+        assert ours["modes_covered"] == sum(count > 0 for count in ours["digit_histogram"])
+        assert row["curve"][-1]["mean"] == ours["fid"]  # the curve's last point is the final score, same samples
+    paths = improved_ablation.write_outputs(record, tmp_path / "out")
+    assert json.loads(paths["json"].read_text())["rows"][1]["removed"] == ["feature matching"]
+    assert "| − feature matching |" in paths["md"].read_text()
