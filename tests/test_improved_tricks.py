@@ -118,3 +118,38 @@ def test_live_reference_keeps_examples_independent():
     other = torch.randn(5, 4)
     other[2] = x[2]
     assert torch.allclose(forward_with_reference(net, reference, x)[2], forward_with_reference(net, reference, other)[2])
+
+
+def test_data_dependent_init_puts_nearest_neighbours_at_distance_two_and_centres_o():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(8, num_kernels=5, kernel_dim=4, init_std=1e-3)  # tiny T: every c_b ≈ 1
+    features = torch.randn(16, 8)
+    assert layer(features)[:, 8:].min() > 14.5  # o ≈ n − 1 = 15 before the init, which the released code avoids
+    layer.initialise_from(features)
+    rows = (features @ layer.kernels).view(16, 5, 4)
+    distances = (rows[:, None] - rows[None, :]).abs().sum(-1)  # (n, n, B), by hand
+    distances = distances + torch.diag(torch.full((16,), float("inf")))[:, :, None]
+    torch.testing.assert_close(distances.amin(dim=1).mean(dim=0), torch.full((5,), 2.0))
+    o = layer(features)[:, 8:]
+    torch.testing.assert_close(o.mean(dim=0), torch.zeros(5), atol=1e-5, rtol=0)
+    assert bool(layer.initialised)
+
+
+def test_the_minibatch_discriminator_initialises_once_on_its_first_training_batch():
+    from tests.conftest import tiny_vanilla
+
+    torch.manual_seed(0)
+    model = tiny_vanilla(d_input_dropout=0.0, d_hidden_dropout=0.0, minibatch_discrimination=6)
+    layer = model.discriminator.minibatch
+    model.discriminator.eval()
+    model.discriminator(torch.rand(8, 1, 8, 8))
+    assert not bool(layer.initialised)  # evaluation (e.g. Lightning's sanity check) leaves it alone
+    model.discriminator.train()
+    model.discriminator(torch.rand(8, 1, 8, 8))
+    kernels, bias = layer.kernels.detach().clone(), layer.bias.detach().clone()
+    assert bool(layer.initialised) and bias.abs().sum() > 0
+    model.discriminator(torch.rand(8, 1, 8, 8))
+    assert torch.equal(layer.kernels, kernels) and torch.equal(layer.bias, bias)
+    fresh = tiny_vanilla(d_input_dropout=0.0, d_hidden_dropout=0.0, minibatch_discrimination=6)
+    fresh.load_state_dict(model.state_dict())  # resume: the init is not redone
+    assert bool(fresh.discriminator.minibatch.initialised)

@@ -45,7 +45,7 @@ def test_minibatch_discrimination_lets_d_see_the_rest_of_the_batch():
         model.eval()
     assert plain.discriminator(x)[0] == plain.discriminator(others)[0]
     assert mixed.discriminator(x)[0] != mixed.discriminator(others)[0]
-    assert sum(p.numel() for p in mixed.discriminator.minibatch.parameters()) == 16 * 6 * 5
+    assert sum(p.numel() for p in mixed.discriminator.minibatch.parameters()) == 16 * 6 * 5 + 6  # T and a bias per kernel
 
 
 class RecordSeen(pl.Callback):

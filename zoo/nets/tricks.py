@@ -4,6 +4,7 @@ weight-norm initialisation (Salimans & Kingma 2016) of its released semi-supervi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -22,7 +23,10 @@ class MinibatchDiscrimination(nn.Module):
     is left out, as in the released code, so o counts neighbours. Feed real and generated data as
     separate batches: o is meant to describe one distribution's samples.
 
-    The released CIFAR/SVHN code uses B = 100 kernels of C = 5 dimensions, T initialised N(0, 0.05).
+    The released CIFAR/SVHN code uses B = 100 kernels of C = 5 dimensions, T initialised N(0, 0.05),
+    adds a learned bias per kernel to o, and initialises both from the first batch
+    (:meth:`initialise_from`): without that, small early features make every c_b ≈ 1, so o ≈ n − 1
+    and D's first logits are huge.
     """
 
     def __init__(self, in_features: int, num_kernels: int = 100, kernel_dim: int = 5, init_std: float = 0.05) -> None:
@@ -33,18 +37,39 @@ class MinibatchDiscrimination(nn.Module):
         self.in_features, self.num_kernels, self.kernel_dim = in_features, num_kernels, kernel_dim
         self.out_features = in_features + num_kernels
         self.kernels = nn.Parameter(torch.randn(in_features, num_kernels * kernel_dim) * init_std)
+        self.bias = nn.Parameter(torch.zeros(num_kernels))
+        self.register_buffer("initialised", torch.tensor(False))
 
-    def forward(self, features: Tensor) -> Tensor:
+    def _distances(self, features: Tensor) -> Tensor:
+        """‖M_{i,b} − M_{j,b}‖₁ for every kernel b and pair (i, j): shape (B, n, n)."""
         require(
             features.dim() == 2 and features.shape[1] == self.in_features,
             f"MinibatchDiscrimination expects features of shape (batch, {self.in_features}), got {tuple(features.shape)}",
         )
-        n = features.shape[0]
-        rows = (features @ self.kernels).view(n, self.num_kernels, self.kernel_dim).transpose(0, 1)  # (B, n, C)
-        closeness = torch.exp(-torch.cdist(rows, rows, p=1))  # (B, n, n)
-        others = ~torch.eye(n, dtype=torch.bool, device=features.device)
-        o = (closeness * others).sum(dim=2).transpose(0, 1)  # (n, B)
-        return torch.cat([features, o], dim=1)
+        rows = (features @ self.kernels).view(features.shape[0], self.num_kernels, self.kernel_dim).transpose(0, 1)
+        return torch.cdist(rows, rows, p=1)
+
+    def _closeness(self, distances: Tensor) -> Tensor:
+        """o(x) without the bias, (n, B): the self term left out."""
+        others = ~torch.eye(distances.shape[-1], dtype=torch.bool, device=distances.device)
+        return (torch.exp(-distances) * others).sum(dim=2).transpose(0, 1)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return torch.cat([features, self._closeness(self._distances(features)) + self.bias], dim=1)
+
+    @torch.no_grad()
+    def initialise_from(self, features: Tensor) -> None:
+        """The released code's data-dependent init on one batch: scale each kernel so that an example's
+        nearest neighbour lies at L1 distance 2 on average, then set the bias so o averages 0.
+        Statistics are averaged over processes when training is distributed, so ranks stay equal."""
+        require(features.shape[0] >= 2, "minibatch discrimination needs at least 2 examples to initialise from")
+        distances = self._distances(features)
+        nearest = (distances + torch.diag(torch.full((distances.shape[-1],), math.inf, device=distances.device))).amin(dim=2)
+        half_mean_nearest = _mean_over_processes(0.5 * nearest.mean(dim=1)).clamp_min(1e-12)  # (B,)
+        self.kernels.view(self.in_features, self.num_kernels, self.kernel_dim).div_(half_mean_nearest[None, :, None])
+        o = self._closeness(distances / half_mean_nearest[:, None, None])
+        self.bias.copy_(-_mean_over_processes(o.mean(dim=0)))
+        self.initialised.fill_(True)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, num_kernels={self.num_kernels}, kernel_dim={self.kernel_dim}"
@@ -70,10 +95,21 @@ class MinibatchDiscriminator(nn.Module):
         return self.inner.hidden_features(x)
 
     def head(self, features: Tensor) -> Tensor:
-        return self.to_logit(self.minibatch(features.flatten(1))).squeeze(-1)
+        features = features.flatten(1)
+        if self.training and not self.minibatch.initialised:  # the first training batch D sees: real data
+            self.minibatch.initialise_from(features.detach())
+        return self.to_logit(self.minibatch(features)).squeeze(-1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.hidden_features(x))
+
+
+def _mean_over_processes(value: Tensor) -> Tensor:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        value = value.clone()
+        torch.distributed.all_reduce(value)
+        return value / torch.distributed.get_world_size()
+    return value
 
 
 class VirtualBatchNorm(nn.Module):
