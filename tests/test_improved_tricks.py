@@ -153,3 +153,11 @@ def test_the_minibatch_discriminator_initialises_once_on_its_first_training_batc
     fresh = tiny_vanilla(d_input_dropout=0.0, d_hidden_dropout=0.0, minibatch_discrimination=6)
     fresh.load_state_dict(model.state_dict())  # resume: the init is not redone
     assert bool(fresh.discriminator.minibatch.initialised)
+
+
+def test_a_checkpoint_from_before_the_bias_and_init_still_loads():
+    layer = MinibatchDiscrimination(8, num_kernels=5, kernel_dim=4)
+    old = {"kernels": torch.randn(8, 20)}  # what the layer saved before it had a bias
+    layer.load_state_dict(old)
+    assert torch.equal(layer.kernels, old["kernels"]) and torch.equal(layer.bias, torch.zeros(5))
+    assert bool(layer.initialised)  # a run resumed mid-training is not re-initialised

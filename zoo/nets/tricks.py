@@ -40,6 +40,12 @@ class MinibatchDiscrimination(nn.Module):
         self.bias = nn.Parameter(torch.zeros(num_kernels))
         self.register_buffer("initialised", torch.tensor(False))
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # Checkpoints from before the bias and the init: a zero bias, and never initialise mid-run.
+        state_dict.setdefault(prefix + "bias", torch.zeros_like(self.bias))
+        state_dict.setdefault(prefix + "initialised", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _distances(self, features: Tensor) -> Tensor:
         """‖M_{i,b} − M_{j,b}‖₁ for every kernel b and pair (i, j): shape (B, n, n)."""
         require(
