@@ -17,8 +17,9 @@ from zoo.errors import ZooConfigError
 def is_table(record: Any) -> bool:
     """Rows of paper and ours values; a partial table's unstarted rows have ``ours: null``."""
     rows = record.get("rows") if isinstance(record, dict) else None
-    return (isinstance(rows, list) and bool(rows) and all(isinstance(row, dict) and "ours" in row for row in rows)
-            and any(isinstance(row["ours"], dict) for row in rows))
+    scored = [row.get("ours") for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+    return (bool(rows) and len(scored) == len(rows) and all(ours is None or (isinstance(ours, dict) and "mean" in ours) for ours in scored)
+            and any(ours is not None for ours in scored))
 
 
 def read_tables(paths: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
