@@ -176,8 +176,9 @@ def test_results_table_from_the_committed_files(tmp_path: Path, capsys: pytest.C
     assert main(["compare", "--results", *files, "--out", str(out), "--markdown", str(table)]) == 0
     text = table.read_text()
     records = [json.loads(Path(path).read_text()) for path in files]
-    tables = [record for record in records if isinstance(record.get("rows"), list)
-              and all(row.get("ours") is None or "mean" in row["ours"] for row in record["rows"])]
+    from zoo.compare.results import is_table
+
+    tables = [record for record in records if is_table(record)]
     assert {"gan2014-table1", "fgan-table4"} <= {record["table"] for record in tables}
     for record in tables:
         for row in record["rows"]:
