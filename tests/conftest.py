@@ -48,3 +48,19 @@ def subprocess_env() -> dict[str, str]:
     """The environment for a `zoo` subprocess: this repo importable, one thread, no stale rank variables."""
     env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_VARIABLES}
     return {**env, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="session")
+def random_inception_weights(tmp_path_factory):
+    """The backends' Inception, randomly initialised (no download), saved like the real weights file."""
+    import torch
+    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tf_inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
+        patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        torch.manual_seed(0)
+        network = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
+    torch.save(network.state_dict(), path)
+    return path

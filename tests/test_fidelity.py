@@ -163,21 +163,6 @@ def test_missing_inception_weights_is_one_line_naming_the_file():
         compute_fid(torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8), weights_path="does-not-exist.pth")
 
 
-@pytest.fixture(scope="module")
-def random_inception_weights(tmp_path_factory):
-    """The backends' Inception, randomly initialised (no download), saved like the real weights file."""
-    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tf_inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
-        patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
-        torch.manual_seed(0)
-        network = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
-    torch.save(network.state_dict(), path)
-    return path
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_inception_fid_and_is_run_end_to_end_on_random_weights(random_inception_weights, backend, monkeypatch):
     generator = torch.Generator().manual_seed(1)

@@ -71,17 +71,9 @@ def test_score_over_splits_equals_the_reference_code_on_fixed_logits():
         fidelity.compute_inception_score(logits[:100], nn.Identity(), backend="torchmetrics", shuffle=False)
 
 
-def test_the_protocol_scores_through_the_inception_network(tmp_path):
+def test_the_protocol_scores_through_the_inception_network(random_inception_weights):
     """The Inception path on the backends' network with random weights (no download): 4 images, 2 splits."""
-    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tf_inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
-        patch.setattr(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
-        torch.manual_seed(0)
-        network = tf_inception.FeatureExtractorInceptionV3("inception-v3-compat", ["logits_unbiased"])
-    weights = tmp_path / "random-inception.pth"
-    torch.save(network.state_dict(), weights)
+    weights = random_inception_weights
     small = dataclasses.replace(SALIMANS2016, n_samples=4, splits=2)
     with pytest.warns(UserWarning, match="will not be comparable"):
         record = small.score(torch.rand(4, 3, 32, 32) * 2 - 1, (-1.0, 1.0), str(weights), batch_size=2)
