@@ -64,8 +64,7 @@ import torch
 from zoo.provenance import RunStart
 
 out = Path(sys.argv[1])
-run = RunStart()
-run.time = float(sys.argv[2])  # the suite's start: its wall time covers every step
+run = RunStart(started_at=float(sys.argv[2]))  # the suite's start: its wall time covers every step
 steps = [dict(zip(("step", "exit_code", "seconds"), line.split("\t"))) for line in (out / "steps.tsv").read_text().splitlines()]
 record = {"suite": "benchmarks/gpu_suite.sh", "steps": steps,
           "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png") and p.name != "gpu_suite.json"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -33,6 +34,12 @@ def test_a_clean_tree_starts_and_records_the_bare_commit(repo):
     record = run.provenance({"torch": 0})
     assert record["commit"] == git(repo, "rev-parse", "HEAD") and "uncommitted_changes" not in record
     check_result(record)
+
+
+def test_wall_time_counts_from_a_start_given_by_an_earlier_step(repo):
+    began = time.time() - 100.0  # e.g. the start of a shell script whose last step writes the record
+    assert 100.0 <= RunStart(repo=repo, started_at=began).provenance({})["wall_time_s"] < 110.0
+    assert RunStart(repo=repo).provenance({})["wall_time_s"] < 10.0
 
 
 def test_strict_mode_refuses_changed_tracked_files_in_one_line(repo):

@@ -143,8 +143,11 @@ class RunStart:
     exactly the code that produced it; otherwise those files are listed as ``uncommitted_changes``.
     """
 
-    def __init__(self, require_clean: bool = False, repo: Path = REPO) -> None:
-        self.time, self.commit, self.changes = time.time(), head_commit(repo), tracked_changes(repo)
+    def __init__(self, require_clean: bool = False, repo: Path = REPO, started_at: float | None = None) -> None:
+        """``started_at``: the job's start as a UNIX time, when it began before this process (a
+        script of several steps); by default, now."""
+        self.time = time.time() if started_at is None else started_at
+        self.commit, self.changes = head_commit(repo), tracked_changes(repo)
         if require_clean and self.changes:
             shown = ", ".join(self.changes[:3]) + (f" and {len(self.changes) - 3} more" if len(self.changes) > 3 else "")
             raise ZooConfigError(
