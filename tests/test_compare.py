@@ -204,6 +204,32 @@ def test_results_curves_are_plotted(tmp_path: Path) -> None:
     _assert_png(out)
 
 
+def test_results_rows_can_be_chosen_and_curves_drawn_against_epochs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from zoo.compare.results import curves, select_rows
+
+    record = json.loads((REPO / "results" / "fgan-table4.json").read_text())
+    small_batch = {**record, "table": "fgan-table4-batch512"}  # as if trained at 8× the updates per epoch
+    small_batch["rows"] = [{**row, "curve": [{**p, "generator_steps": 8 * p["generator_steps"]} for p in row["curve"]]}
+                           for row in record["rows"]]
+    tables = select_rows([record, small_batch], ["gan", "REVERSE kl"])
+    assert [[row["name"] for row in table["rows"]] for table in tables] == [["GAN", "Reverse KL"]] * 2
+    by_epoch, by_step = curves(tables, "epoch"), curves(tables, "generator_steps")
+    assert by_epoch["fgan-table4: GAN"] == by_epoch["fgan-table4-batch512: GAN"]  # same data seen
+    assert [p[0] for p in by_step["fgan-table4-batch512: GAN"]] == [8 * p[0] for p in by_step["fgan-table4: GAN"]]
+    assert [p[0] for p in by_epoch["fgan-table4: GAN"]] == [p["epoch"] for p in record["rows"][0]["curve"]]
+
+    source, out, table = tmp_path / "batch512.json", tmp_path / "by-epoch.png", tmp_path / "t.md"
+    source.write_text(json.dumps(small_batch))
+    args = ["compare", "--results", str(REPO / "results" / "fgan-table4.json"), str(source), "--rows", "GAN", "--x", "epoch"]
+    assert main([*args, "--out", str(out), "--markdown", str(table)]) == 0
+    _assert_png(out)
+    lines = [line for line in table.read_text().splitlines() if line.startswith("| fgan")]
+    assert len(lines) == 2 and all("| GAN |" in line for line in lines)
+    assert main([*args[:-4], "--rows", "Wasserstein", "--out", str(out), "--markdown", str(table)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "no row named wasserstein" in error and "Reverse KL" in error and "\n" not in error
+
+
 def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     cases = {

@@ -5,6 +5,7 @@ plot), or reproduced tables side by side.
     zoo compare runs/quickstart                    # every run below a folder
     zoo compare runs/wandb/offline-run-20250101_120000-abc123 me/gan-zoo/abc123
     zoo compare --results results/gan2014-table1.json results/fgan-table4.json
+    zoo compare --results results/fgan-table4.json results/fgan-table4-batch512.json --rows GAN "Reverse KL" --x epoch
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.console import Console
 
 from zoo.compare.readers import expand, read_run
 from zoo.compare.report import markdown, plot_curves, print_table
-from zoo.compare.results import curves, read_tables, table_rows
+from zoo.compare.results import CURVE_AXES, curves, read_tables, select_rows, table_rows
 from zoo.compare.runs import Run, direction
 from zoo.errors import ZooConfigError
 
@@ -29,11 +30,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="reproduced tables from `zoo reproduce` (results/*.json) instead of runs")
     parser.add_argument("--metric", default=None,
                         help="metric to plot against generator steps (default: eval/parzen, else the first eval metric)")
+    parser.add_argument("--rows", nargs="+", metavar="NAME", help="with --results: only the rows of these names (case-insensitive)")
+    parser.add_argument("--x", choices=sorted(CURVE_AXES), default="generator_steps",
+                        help="with --results: the curves' x axis (epoch compares runs of different batch sizes by data seen)")
     parser.add_argument("--out", default="compare.png", help="plot to write")
     parser.add_argument("--markdown", default="compare.md", help="markdown table to write")
     args = parser.parse_args(argv)
     if bool(args.runs) == bool(args.results):
         parser.error("pass run folders or --results FILE…, not both" if args.runs else "pass run folders or --results FILE…")
+    if args.runs and (args.rows or args.x != "generator_steps"):
+        parser.error("--rows and --x apply to --results tables")
     return args
 
 
@@ -108,13 +114,14 @@ def compare_results(args: argparse.Namespace, console: Console) -> None:
     tables, skipped = read_tables(args.results)
     for path in skipped:
         console.print(f"skipped {path}: not a reproduced table")
+    tables = select_rows(tables, args.rows)
     columns, rows = table_rows(tables)
     title = ", ".join(table["table"] for table in tables)
     print_table(title, columns, rows, console)
     Path(args.markdown).write_text(markdown(title, columns, rows))
-    found = curves(tables)
+    found = curves(tables, args.x)
     if found:
-        plot_curves(found, "ours (mean ± stderr)", "learning curves", Path(args.out))
+        plot_curves(found, "ours (mean ± stderr)", "learning curves", Path(args.out), CURVE_AXES[args.x])
         console.print(f"wrote {args.markdown} and {args.out}")
     else:
         console.print(f"wrote {args.markdown}; no row carries a learning curve, so no plot")

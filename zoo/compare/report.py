@@ -24,8 +24,9 @@ def markdown(title: str, columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join([f"### {title}", "", line(columns), "|" + "---|" * len(columns), *map(line, rows)]) + "\n"
 
 
-def plot_curves(curves: dict[str, list[tuple[float, ...]]], ylabel: str, title: str, path: Path) -> None:
-    """One line per curve of ``(x, y)`` or ``(x, y, stderr)`` points against generator steps."""
+def plot_curves(curves: dict[str, list[tuple[float, ...]]], ylabel: str, title: str, path: Path,
+                xlabel: str = "generator steps") -> None:
+    """One line per curve of ``(x, y)`` or ``(x, y, stderr)`` points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +38,7 @@ def plot_curves(curves: dict[str, list[tuple[float, ...]]], ylabel: str, title: 
         (line,) = ax.plot(x, y, marker="o", markersize=3, label=label)
         if all(len(p) > 2 for p in points):
             ax.fill_between(x, [p[1] - p[2] for p in points], [p[1] + p[2] for p in points], color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("generator steps")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)

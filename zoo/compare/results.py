@@ -2,7 +2,7 @@
 
 A reproduced table has ``rows``, each with the paper's value, ours (``mean``, ``stderr``,
 ``generator_steps``) and a verdict; a row may carry a learning ``curve``: a list of
-``{generator_steps, mean, stderr}``.
+``{generator_steps, epoch, mean, stderr}``.
 """
 
 from __future__ import annotations
@@ -63,14 +63,32 @@ def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
     return columns, rows
 
 
-def curves(tables: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float]]]:
-    """``{"table: row": [(generator steps, mean, stderr), …]}`` for the rows that carry a curve."""
+CURVE_AXES = {"generator_steps": "generator steps", "epoch": "epochs (passes over the training set)"}
+
+
+def select_rows(tables: list[dict[str, Any]], names: list[str] | None) -> list[dict[str, Any]]:
+    """The tables with only the rows named in ``names`` (case-insensitive; ``None``: every row),
+    dropping tables left empty; a name that matches no row is an error listing the rows there are."""
+    if not names:
+        return tables
+    wanted = {name.casefold() for name in names}
+    present = {str(row.get("name", "?")).casefold(): str(row.get("name", "?")) for table in tables for row in table["rows"]}
+    missing = sorted(wanted - set(present))
+    if missing:
+        raise ZooConfigError(f"no row named {', '.join(missing)} in these tables: the rows are {', '.join(sorted(set(present.values())))}")
+    selected = [{**table, "rows": [row for row in table["rows"] if str(row.get("name", "?")).casefold() in wanted]} for table in tables]
+    return [table for table in selected if table["rows"]]
+
+
+def curves(tables: list[dict[str, Any]], x: str = "generator_steps") -> dict[str, list[tuple[float, float, float]]]:
+    """``{"table: row": [(x, mean, stderr), …]}`` for the rows that carry a curve, with x the
+    points' ``x`` (a key of :data:`CURVE_AXES`); points without it are left out."""
     found = {}
     for table in tables:
         for row in table["rows"]:
-            points = row.get("curve") or []
+            points = [p for p in row.get("curve") or [] if p.get(x) is not None]
             if points:
                 found[f"{table['table']}: {row.get('name', '?')}"] = sorted(
-                    (float(p["generator_steps"]), float(p["mean"]), float(p.get("stderr") or 0.0)) for p in points
+                    (float(p[x]), float(p["mean"]), float(p.get("stderr") or 0.0)) for p in points
                 )
     return found
