@@ -73,6 +73,50 @@ def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reus
         other_seed.train(row.budget, curve, deadline=None, resume=True, retrain=False)
 
 
+def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_them_at_one_epoch(tmp_path, monkeypatch):
+    from zoo.reproduce import improved
+    from zoo.reproduce.runs import RowState
+
+    calls, epochs = [], {}
+
+    class FakeRun:  # a run that trains instantly, or stops at the deadline like the real one
+        def __init__(self, folder, labels, seed, plan, quick):
+            self.seed = seed
+
+        def state(self, budget):
+            done = epochs.get(self.seed)
+            curve = [{"epoch": e, "mean": 100.0 * self.seed + e} for e in range(1, (done or 0) + 1)]
+            return None if done is None else RowState(tmp_path / "last.ckpt", done, done >= budget.max_epochs, curve, [])
+
+        def train(self, budget, curve, deadline, resume, retrain):
+            done = epochs.get(self.seed, 0)
+            if done >= budget.max_epochs and not retrain:
+                return self.state(budget)  # finished runs are read back
+            calls.append((self.seed, budget.max_epochs, resume, retrain))
+            if done not in (0, *plan.milestones) and not resume:
+                raise AssertionError("a run interrupted between milestones continues only with --resume")
+            epochs[self.seed] = budget.max_epochs if len(calls) < stop_after else done + 1
+            return self.state(budget)
+
+    plan = improved.Plan(labels=(100,), seeds=(0, 1), milestones=(2, 5))
+    monkeypatch.setattr(improved, "FULL", plan)
+    monkeypatch.setattr(improved, "_run", FakeRun)
+    stop_after = 4  # the deadline cuts seed 1's second stage short
+    record = improved.reproduce(tmp_path, quick=False, resume=False, retrain=True, deadline=None, require_clean=False)
+    assert calls == [(0, 2, False, True), (1, 2, False, True), (0, 5, True, False), (1, 5, True, False)]
+    (row,) = record["rows"]
+    assert [s["epochs"] for s in row["per_seed"]] == [5, 3] and row["status"] == "partial" and not record["complete"]
+    assert row["epochs"] == 3 and row["ours_errors"] == (3 + 103) / 2  # both seeds read at epoch 3
+    assert record["budget"] == {"max_epochs": 5, "train_batches": None, "milestones": [2, 5]}
+    calls.clear()
+    stop_after = 99
+    with pytest.raises(AssertionError, match="only with --resume"):
+        improved.reproduce(tmp_path, quick=False, resume=False, retrain=False, deadline=None, require_clean=False)
+    calls.clear()
+    record = improved.reproduce(tmp_path, quick=False, resume=True, retrain=False, deadline=None, require_clean=False)
+    assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["epochs"] == 5
+
+
 def test_max_time_parses_hours_minutes_seconds():
     assert parse_duration("01:30:00") == 5400 and parse_duration("90") == 90 and parse_duration("2:30") == 150
     with pytest.raises(ZooConfigError):
@@ -87,6 +131,6 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     (row,) = record["rows"]
     assert (row["labels"], row["paper_errors"], row["paper_errors_std"]) == (100, 93, 6.5)
     (seed,) = row["per_seed"]
-    assert seed["epochs"] == 1 and seed["curve"][0]["generator_steps"] == 2
+    assert seed["epochs"] == 1 and seed["curve"][0]["generator_steps"] == 2 and row["epochs"] == 1
     assert 0 <= row["ours_errors"] <= 10_000 and row["ours_errors"] == seed["errors"]
     assert "| 100 | 93 ± 6.5 |" in (out / "improved-gan-mnist.md").read_text()
