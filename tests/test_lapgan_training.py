@@ -92,3 +92,26 @@ def test_assembled_lapgan_goes_through_zoo_eval(tmp_path):
     record = evaluate_checkpoint(args)
     assert record["model"] == "LAPGAN" and record["data"] == "DigitsDataModule"
     assert torch.isfinite(torch.tensor(record["results"]["parzen"]["mean"]))
+
+
+def test_zoo_lapgan_assembles_level_runs_and_draws_their_chains(tmp_path, capsys):
+    from zoo.checkpoints import load_gan
+    from zoo.cli import main
+
+    paths = [train_level(tmp_path / f"level{k}", level=k, epochs=1, num_classes=10)[1] for k in (1, 0)]
+    out = tmp_path / "joined" / "lapgan.ckpt"
+    assert main(["lapgan", "assemble", *map(str, paths), "--out", str(out)]) == 0
+    assert "2 levels; level 0: 4 G / 4 D steps, level 1: 4 G / 4 D steps" in capsys.readouterr().out
+    joined, direct = load_gan(out), load_gan(LAPGAN.assemble(paths, tmp_path / "direct.ckpt"))
+    assert_same(weights(joined), weights(direct))
+    assert main(["lapgan", "chain", "--ckpt", str(out), "--out", str(tmp_path / "chain.png")]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "chain.png") as image:  # one row per class, three columns
+        assert image.size[1] > 1.5 * image.size[0]
+
+    assert main(["lapgan", "chain", "--ckpt", str(paths[0])]) == 2  # a level, not an assembled LAPGAN
+    error = capsys.readouterr().err.strip()
+    assert "not a LAPGAN" in error and "zoo lapgan assemble" in error and "\n" not in error
+    assert main(["lapgan", "assemble", str(tmp_path / "missing.ckpt"), "--out", str(out)]) == 2
+    assert "level checkpoint not found" in capsys.readouterr().err

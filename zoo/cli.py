@@ -2,8 +2,8 @@
 
 ``zoo fit|validate|test --config configs/<paper>/<dataset>.yaml`` trains and evaluates through
 LightningCLI (:mod:`zoo.lightning_cli`), with the model and data chosen by class path. The other
-subcommands are tools: ``zoo eval``, ``zoo reproduce``, ``zoo latent``, ``zoo train-classifier`` and
-``zoo compare``. This module imports neither torch nor Lightning, so ``zoo --help`` answers at once.
+subcommands are tools: ``zoo eval``, ``zoo reproduce``, ``zoo latent``, ``zoo train-classifier``,
+``zoo compare`` and ``zoo lapgan``. This module imports neither torch nor Lightning, so ``zoo --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ TOOLS = {
     "latent": "zoo.latent.command",
     "train-classifier": "zoo.eval.classifier_command",
     "compare": "zoo.compare.command",
+    "lapgan": "zoo.lapgan_command",
 }
 TRAINER_DEFAULTS: dict[str, Any] = {
     "default_root_dir": "runs",
@@ -116,6 +117,7 @@ tools:
   latent                    latent walks, arithmetic and inversion: walk, sheet, arithmetic, invert
   train-classifier          train and cache the MNIST domain classifier
   compare                   runs or reproduced tables side by side: RUN_DIR… [--metric eval/parzen] | --results results/*.json
+  lapgan                    join LAPGAN level runs into one model, draw its chains: assemble LEVEL_CKPT… --out, chain --ckpt
 """
 
 
