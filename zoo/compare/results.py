@@ -22,6 +22,10 @@ def is_table(record: Any) -> bool:
             and any(ours is not None for ours in scored))
 
 
+def row_name(row: dict[str, Any]) -> str:
+    return str(row.get("name", "?"))
+
+
 def read_tables(paths: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
     """The reproduced tables among ``paths``, and the paths skipped because they hold something else."""
     tables, skipped = [], []
@@ -58,7 +62,7 @@ def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
     for table in tables:
         for row in table["rows"]:
             steps = (row["ours"] or {}).get("generator_steps")
-            rows.append([table["table"], str(row.get("name", "?")), _value(row.get("paper")), _value(row["ours"]),
+            rows.append([table["table"], row_name(row), _value(row.get("paper")), _value(row["ours"]),
                          str(row.get("verdict", "")), "—" if steps is None else str(steps)])
     return columns, rows
 
@@ -72,11 +76,11 @@ def select_rows(tables: list[dict[str, Any]], names: list[str] | None) -> list[d
     if not names:
         return tables
     wanted = {name.casefold() for name in names}
-    present = {str(row.get("name", "?")).casefold(): str(row.get("name", "?")) for table in tables for row in table["rows"]}
+    present = {row_name(row).casefold(): row_name(row) for table in tables for row in table["rows"]}
     missing = sorted(wanted - set(present))
     if missing:
         raise ZooConfigError(f"no row named {', '.join(missing)} in these tables: the rows are {', '.join(sorted(set(present.values())))}")
-    selected = [{**table, "rows": [row for row in table["rows"] if str(row.get("name", "?")).casefold() in wanted]} for table in tables]
+    selected = [{**table, "rows": [row for row in table["rows"] if row_name(row).casefold() in wanted]} for table in tables]
     return [table for table in selected if table["rows"]]
 
 
@@ -88,7 +92,7 @@ def curves(tables: list[dict[str, Any]], x: str = "generator_steps") -> dict[str
         for row in table["rows"]:
             points = [p for p in row.get("curve") or [] if p.get(x) is not None]
             if points:
-                found[f"{table['table']}: {row.get('name', '?')}"] = sorted(
+                found[f"{table['table']}: {row_name(row)}"] = sorted(
                     (float(p[x]), float(p["mean"]), float(p.get("stderr") or 0.0)) for p in points
                 )
     return found
