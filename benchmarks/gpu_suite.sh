@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The reproduction campaign's one prepared device script: the GPU work worth most, in order of
-# value, inside 9 minutes on one H100 (a 510 s budget leaves room for the machine's start):
-#   1. training throughput, Lightning against a plain loop: DCGAN-64 in fp32, then bf16 + channels_last;
-#   2. f-GAN Table 4 at the paper's batch (4096), the table a CPU can least afford (0.6 s an update on
-#      2 cores), as far as the rest of the budget reaches. GAN-2014 Table 1 is left to the CPU campaign.
-# The reproduction stops cleanly at its slice's end (--max-time) and writes a partial table. Its run
-# store lives outside OUT: only 8 files come back from a device, and these are the 8 that matter.
+# The reproduction campaign's one prepared device script: the GPU work worth most inside 9 minutes on
+# one H100 or H200 (a 500 s budget leaves room for the machine's start), in three phases:
+#   1. training throughput, Lightning against a plain loop (DCGAN-64 in fp32, then bf16 + channels_last),
+#      alone on the GPU so that its timings mean something;
+#   2. the tables a CPU can least afford, every row its own process, side by side: f-GAN Table 4 at the
+#      paper's batch (4096; 0.6 s an update on 2 CPU cores) and Improved GAN's semi-supervised MNIST
+#      (about an hour of 2 cores per seed per 50 epochs). Their small nets leave one process far from
+#      filling the GPU, so parallel jobs multiply the updates per second;
+#   3. each table assembled from its rows (`zoo reproduce … --no-train`).
+# Every job stops cleanly at its slice's end (--max-time) and the tables say which rows are partial.
+# Only 8 files come back from a device: the 7 result files and gpu_suite.json, which keeps each
+# job's exit code, time and log tail. The run store and logs live outside OUT.
 #
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
@@ -28,47 +33,78 @@ mkdir -p "$OUT_DIR"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline ZOO_RUNS="${ZOO_RUNS:-${TMPDIR:-/tmp}/gpu_suite_runs}"
 export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 PY=${PYTHON:-python3}
-TOTAL=${GPU_SUITE_SECONDS:-510}
+TOTAL=${GPU_SUITE_SECONDS:-500}
+ASSEMBLE_SECONDS=75  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
-: > "$OUT_DIR/steps.tsv"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
+: > "$WORK/steps.tsv"
 
 left() { echo $(( TOTAL - ($(date +%s) - START) )); }
 hms() { printf '%02d:%02d:%02d' $(( $1 / 3600 )) $(( $1 % 3600 / 60 )) $(( $1 % 60 )); }
-# step NAME SECONDS COMMAND...: run COMMAND for at most SECONDS (and never past the total), log its exit code.
+# step NAME SECONDS COMMAND...: run COMMAND for at most SECONDS (and never past the total), logging
+# to $WORK/NAME.log and recording its exit code and time; safe to run several at once in the background.
 step() {
     local name=$1 seconds=$2; shift 2
     [ "$seconds" -gt "$(left)" ] && seconds=$(left)
-    if [ "$seconds" -le 5 ]; then printf '%s\tskipped\t0\n' "$name" >> "$OUT_DIR/steps.tsv"; return; fi
-    echo "== $name: up to $seconds s" | tee -a "$OUT_DIR/gpu_suite.log"
+    if [ "$seconds" -le 5 ]; then printf '%s\tskipped\t0\n' "$name" >> "$WORK/steps.tsv"; return; fi
+    echo "== $name: up to $seconds s"
     local began=$(date +%s)
-    timeout --kill-after=20 "$seconds" "$@" >> "$OUT_DIR/gpu_suite.log" 2>&1
-    printf '%s\t%s\t%s\n' "$name" "$?" "$(( $(date +%s) - began ))" >> "$OUT_DIR/steps.tsv"
+    timeout --kill-after=20 "$seconds" "$@" > "$WORK/$name.log" 2>&1
+    printf '%s\t%s\t%s\n' "$name" "$?" "$(( $(date +%s) - began ))" >> "$WORK/steps.tsv"
 }
 
 if [ "$QUICK" = 1 ]; then
+    Q=--quick
+    FGAN_ROWS="gan kullback-leibler"
+    SEEDS="0 1"
     step throughput 120 "$PY" benchmarks/train_throughput.py --quick --device cpu --out "$OUT_DIR/throughput.json"
-    step fgan-table4 240 "$PY" -m zoo.cli reproduce fgan-table4 --quick --out "$OUT_DIR"
 else
+    Q=
+    FGAN_ROWS=$("$PY" -c "from zoo.reproduce.command import _slug; from zoo.reproduce.tables import FGAN_TABLE4
+print(' '.join(_slug(row.name) for row in FGAN_TABLE4.rows))")
+    SEEDS="0 1 2"
     step throughput-fp32 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --out "$OUT_DIR/throughput_dcgan64_fp32.json"
     step throughput-bf16 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --precision bf16-mixed --channels-last --out "$OUT_DIR/throughput_dcgan64_bf16.json"
-    # --max-time leaves 40 s of the slice for scoring and writing the table.
-    step fgan-table4 "$(left)" "$PY" -m zoo.cli reproduce fgan-table4 --resume --max-time "$(hms $(( $(left) - 40 )))" --out "$OUT_DIR"
 fi
 
-"$PY" - "$OUT_DIR" "$START" <<'PYTHON'
+# Phase 2: one process per row or seed, one CPU thread each; --max-time leaves 30 s of the slice for
+# the job's own scoring.
+SLICE=$(( $(left) - ASSEMBLE_SECONDS ))
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+for row in $FGAN_ROWS; do
+    step "fgan-$row" "$SLICE" "$PY" -m zoo.cli reproduce fgan-table4 $Q --rows "$row" --resume \
+        --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/fgan-$row" &
+done
+for seed in $SEEDS; do
+    step "improved-seed$seed" "$SLICE" "$PY" -m zoo.cli reproduce improved-gan-mnist $Q --seeds "$seed" --resume \
+        --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/improved-seed$seed" &
+done
+wait
+unset OMP_NUM_THREADS MKL_NUM_THREADS
+
+# Phase 3: the tables from the run store, training nothing.
+step fgan-table4 "$(left)" "$PY" -m zoo.cli reproduce fgan-table4 $Q --rows $FGAN_ROWS --no-train --out "$OUT_DIR" &
+step improved-gan-mnist "$(left)" "$PY" -m zoo.cli reproduce improved-gan-mnist $Q --seeds $SEEDS --no-train --out "$OUT_DIR" &
+wait
+
+"$PY" - "$OUT_DIR" "$WORK" "$START" <<'PYTHON'
 import json, sys
 from pathlib import Path
 
 import torch
 
-from zoo.provenance import RunStart
+from zoo.provenance import RunStart, scrub_paths
 
-out = Path(sys.argv[1])
-run = RunStart(started_at=float(sys.argv[2]))  # the suite's start: its wall time covers every step
-steps = [dict(zip(("step", "exit_code", "seconds"), line.split("\t"))) for line in (out / "steps.tsv").read_text().splitlines()]
+out, work = Path(sys.argv[1]), Path(sys.argv[2])
+run = RunStart(started_at=float(sys.argv[3]))  # the suite's start: its wall time covers every step
+steps = [dict(zip(("step", "exit_code", "seconds"), line.split("\t"))) for line in (work / "steps.tsv").read_text().splitlines()]
+for step in steps:
+    log = work / f"{step['step']}.log"
+    step["log_tail"] = scrub_paths(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else []
 record = {"suite": "benchmarks/gpu_suite.sh", "steps": steps,
           "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png") and p.name != "gpu_suite.json"),
           **run.provenance(seeds={"all": 0}, device="cuda" if torch.cuda.is_available() else "cpu")}
 (out / "gpu_suite.json").write_text(json.dumps(record, indent=2))
-print(json.dumps(steps))
+for step in steps:
+    print(f"== {step['step']}: exit {step['exit_code']}, {step['seconds']} s", *step["log_tail"][-4:], sep="\n  ")
 PYTHON

@@ -53,7 +53,7 @@ def smoke_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProce
     for script, (process, out) in started.items():
         output, _ = process.communicate(timeout=600)
         record = json.loads(out.read_text()) if out.exists() else None
-        results[script] = (subprocess.CompletedProcess(process.args, process.returncode, output), record)
+        results[script] = (subprocess.CompletedProcess(process.args, process.returncode, output), record, out)
     return results
 
 
@@ -65,7 +65,7 @@ def test_every_benchmark_script_has_a_smoke_run():
 def finished(smoke_results, script: str) -> dict:
     if script not in smoke_results:
         pytest.skip(f"{script} needs the MNIST files in $ZOO_DATA/MNIST/raw")
-    completed, record = smoke_results[script]
+    completed, record, _ = smoke_results[script]
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert record is not None, f"{script} wrote no JSON"
     assert record["commit"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -110,7 +110,13 @@ def test_train_throughput_smoke_run(smoke_results):
 def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results):
     record = finished(smoke_results, "gpu_suite.sh")
     steps = {step["step"]: step for step in record["steps"]}
-    assert set(steps) == {"throughput", "fgan-table4"}
+    parallel = {"fgan-gan", "fgan-kullback-leibler", "improved-seed0", "improved-seed1"}  # one job per row or seed
+    assert set(steps) == {"throughput", *parallel, "fgan-table4", "improved-gan-mnist"}
     assert all(step["exit_code"] == "0" for step in steps.values()), steps
-    assert record["wall_time_s"] >= sum(int(step["seconds"]) for step in steps.values())  # the whole suite's time
-    assert {"throughput.json", "fgan-table4.json", "fgan-table4.md", "fgan-table4.png"} <= set(record["files"])
+    assert record["wall_time_s"] >= sum(int(steps[name]["seconds"]) for name in ("throughput", "fgan-table4"))
+    assert {"throughput.json", "fgan-table4.json", "fgan-table4.md", "fgan-table4.png", "improved-gan-mnist.json"} <= set(record["files"])
+    out_dir = smoke_results["gpu_suite.sh"][2].parent
+    fgan = json.loads((out_dir / "fgan-table4.json").read_text())
+    assert [row["name"] for row in fgan["rows"]] == ["GAN", "Kullback-Leibler"] and fgan["complete"]  # assembled from two jobs
+    improved = json.loads((out_dir / "improved-gan-mnist.json").read_text())
+    assert [seed["seed"] for seed in improved["rows"][0]["per_seed"]] == [0, 1]

@@ -32,8 +32,18 @@ def test_every_row_points_at_a_config_that_exists():
 def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch, mnist_root):
     monkeypatch.chdir(REPO)
     out, runs = tmp_path / "results", tmp_path / "runs"
-    assert main(["reproduce", "fgan-table4", "--quick", "--out", str(out), "--runs", str(runs)]) == 0
-    assert main(["reproduce", "fgan-table4", "--quick", "--out", str(out), "--runs", str(runs)]) == 0  # reuses every row
+    # Two rows trained as their own job, then the table assembled from the store without training.
+    assert main(["reproduce", "fgan-table4", "--quick", "--rows", "Kullback-Leibler", "gan", "--out", str(out), "--runs", str(runs)]) == 0
+    assert sorted(p.name for p in (runs / "fgan-table4" / "quick").iterdir() if p.is_dir()) == ["gan-seed0", "kullback-leibler-seed0"]
+    assert [r["name"] for r in json.loads((out / "fgan-table4.json").read_text())["rows"]] == ["Kullback-Leibler", "GAN"]
+    checkpoint = runs / "fgan-table4" / "quick" / "gan-seed0" / "checkpoints" / "last.ckpt"
+    stamp = checkpoint.stat().st_mtime_ns
+    assert main(["reproduce", "fgan-table4", "--quick", "--no-train", "--out", str(out), "--runs", str(runs)]) == 3  # unfinished
+    assembled = json.loads((out / "fgan-table4.json").read_text())
+    assert [r["status"] for r in assembled["rows"]].count("complete") == 2 and not assembled["complete"]
+    assert checkpoint.stat().st_mtime_ns == stamp and len(list((runs / "fgan-table4" / "quick").iterdir())) == 2 + 2  # + locks
+    assert main(["reproduce", "fgan-table4", "--quick", "--out", str(out), "--runs", str(runs)]) == 0  # trains the other seven
+    assert checkpoint.stat().st_mtime_ns == stamp
     record = json.loads((out / "fgan-table4.json").read_text())
     assert record["quick"] is True and len(record["rows"]) == 9
     for key in ("commit", "device", "seeds", "wall_time_s", "sample_counts", "protocol"):
@@ -113,6 +123,10 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     with pytest.raises(AssertionError, match="only with --resume"):
         improved.reproduce(tmp_path, quick=False, resume=False, retrain=False, deadline=None, require_clean=False)
     calls.clear()
+    record = improved.reproduce(tmp_path, quick=False, resume=True, retrain=False, deadline=None, require_clean=False, train=False)
+    assert calls == [] and record["rows"][0]["epochs"] == 3  # reported as it stands
+    record = improved.reproduce(tmp_path, quick=False, resume=True, retrain=False, deadline=None, require_clean=False, seeds=[1])
+    assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["seeds"] == [1]
     record = improved.reproduce(tmp_path, quick=False, resume=True, retrain=False, deadline=None, require_clean=False)
     assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["epochs"] == 5
 

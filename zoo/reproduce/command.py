@@ -4,6 +4,8 @@ Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outs
 
     zoo reproduce gan2014-table1 --resume --max-time 02:00:00   # continue until the time is up
     zoo reproduce fgan-table4 --quick        # tiny budgets: checks the pipeline, not the numbers
+    zoo reproduce fgan-table4 --rows kullback-leibler --resume   # one row, e.g. one GPU job of several
+    zoo reproduce fgan-table4 --no-train     # the table from the run store as it stands, training nothing
     zoo reproduce fgan-table3                # f-GAN's 1-D experiment
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
     zoo reproduce improved-gan-mnist         # Improved GAN's semi-supervised MNIST (zoo/reproduce/improved.py)
@@ -101,11 +103,23 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
     }
 
 
+def select_rows(table: ParzenTable, wanted: list[str] | None) -> tuple[Row, ...]:
+    """The rows of ``table`` named in ``wanted`` (by name or slug, e.g. ``kullback-leibler``), or all of them."""
+    if not wanted:
+        return table.rows
+    by_slug = {_slug(row.name): row for row in table.rows}
+    unknown = [name for name in wanted if _slug(name) not in by_slug]
+    if unknown:
+        raise ZooConfigError(f"{table.name} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(by_slug)}")
+    return tuple(by_slug[_slug(name)] for name in dict.fromkeys(wanted))
+
+
 def reproduce_parzen_table(
     table: ParzenTable, quick: bool, store: Path, seed: int, retrain: bool, resume: bool = False,
-    deadline: float | None = None, require_clean: bool = False,
+    deadline: float | None = None, require_clean: bool = False, rows: tuple[Row, ...] | None = None, train: bool = True,
 ) -> dict[str, Any]:
-    """Train (or continue) every row of ``table`` until its budget or ``deadline``, then score them all."""
+    """Train (or continue) ``rows`` of ``table`` (default: all) until their budget or ``deadline``,
+    then score them; with ``train=False`` only score what the run store holds."""
     from zoo.eval.protocols import get_protocol
 
     run = RunStart(require_clean=require_clean)
@@ -117,23 +131,24 @@ def reproduce_parzen_table(
     variants = {variant["variant"]: variant for variant in real["variants"]}
     ceiling = variants[CEILING_VARIANT]
     folder = store / table.name / ("quick" if quick else "full")
-    runs = {row.name: RowRun(folder / f"{_slug(row.name)}-seed{seed}", row, seed, extra + list(row.extra)) for row in table.rows}
-    budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in table.rows}
-    for row in sorted(table.rows, key=lambda r: budgets[r.name].max_epochs):  # short rows first: their answers come early
+    selected = table.rows if rows is None else rows
+    runs = {row.name: RowRun(folder / f"{_slug(row.name)}-seed{seed}", row, seed, extra + list(row.extra)) for row in selected}
+    budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in selected}
+    for row in sorted(selected, key=lambda r: budgets[r.name].max_epochs) if train else ():  # short rows first: early answers
         state = runs[row.name].train(budgets[row.name], curve, deadline, resume, retrain)
         if not state.complete:
             break
-    rows = []
-    for row in table.rows:
+    entries = []
+    for row in selected:
         state = runs[row.name].state(budgets[row.name])
         score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, seed, QUICK_TEST_POINTS if quick else None)
-        rows.append(_row_entry(row, budgets[row.name], state, score, ceiling, store))
+        entries.append(_row_entry(row, budgets[row.name], state, score, ceiling, store))
     literal = variants["all_train"]
-    scored = [r for r in rows if r["ours"]]
+    scored = [r for r in entries if r["ours"]]
     return {
         "table": table.name, "title": table.title, "citation": table.citation, "quick": quick,
-        "complete": all(r["status"] == "complete" for r in rows),
-        "protocol": protocol.to_dict(), "rows": rows,
+        "complete": all(r["status"] == "complete" for r in entries),
+        "protocol": protocol.to_dict(), "rows": entries,
         "real_data": {
             "label": table.real_row_label,
             "source": real.get("source", "computed in this run"),
@@ -177,12 +192,21 @@ def main(argv: list[str]) -> int:
                         help="run a full reproduction from uncommitted code (the result lists the changed files)")
     parser.add_argument("--max-time", default=None, metavar="HH:MM:SS",
                         help="stop at the last epoch end that fits in this time; rerun with --resume to continue")
+    parser.add_argument("--rows", nargs="+", default=None, metavar="ROW",
+                        help=f"{', '.join(TABLES)}: train and report only these rows (names or slugs), e.g. one row per job")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
+                        help="improved-gan-mnist: train and report these seeds instead of the plan's, e.g. one seed per job")
+    parser.add_argument("--no-train", action="store_true",
+                        help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
     args = parser.parse_args(argv)
+    check_selection(args)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
     store = Path(args.runs).expanduser() if args.runs else run_store()
-    trains = args.table not in ("fgan-table3", "kde-real", "unrolled-reconstruction")  # these only read
-    with table_lock(store / args.table / ("quick" if args.quick else "full"), args.table) if trains else contextlib.nullcontext():
+    folder = store / args.table / ("quick" if args.quick else "full")
+    with contextlib.ExitStack() as locks:
+        for part in trained_parts(args):
+            locks.enter_context(table_lock(folder, args.table, part))
         paths, record = run_table(args, store, out, deadline)
     for path in paths.values():
         print(f"wrote {path}")
@@ -190,6 +214,36 @@ def main(argv: list[str]) -> int:
         print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
         return 3
     return 0
+
+
+SELECTABLE_SEEDS = ("improved-gan-mnist",)
+READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
+
+
+def check_selection(args: argparse.Namespace) -> None:
+    """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
+    if args.rows and args.table not in TABLES:
+        raise ZooConfigError(f"--rows applies to {', '.join(TABLES)}, not {args.table}")
+    if args.rows:
+        select_rows(TABLES[args.table], args.rows)
+    if args.seeds and args.table not in SELECTABLE_SEEDS:
+        raise ZooConfigError(f"--seeds applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
+    if args.no_train and args.table not in (*TABLES, *SELECTABLE_SEEDS):
+        raise ZooConfigError(f"--no-train applies to {', '.join((*TABLES, *SELECTABLE_SEEDS))}, not {args.table}")
+
+
+def trained_parts(args: argparse.Namespace) -> list[str]:
+    """The lock names of what this invocation trains: one per row (or seed) where jobs may train a
+    table's rows in parallel, else the whole table; none when it trains nothing."""
+    if args.no_train or args.table in READ_ONLY_TABLES:
+        return []
+    if args.table in TABLES:
+        return [_slug(row.name) for row in select_rows(TABLES[args.table], args.rows)]
+    if args.table in SELECTABLE_SEEDS:
+        from zoo.reproduce import improved
+
+        return [f"seed{seed}" for seed in improved.plan_for(args.quick, args.seeds).seeds]
+    return [""]
 
 
 def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float | None) -> tuple[dict[str, Path], dict[str, Any] | None]:
@@ -227,7 +281,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         from zoo.reproduce import improved
 
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,
-                                    require_clean=not (args.quick or args.allow_dirty))
+                                    require_clean=not (args.quick or args.allow_dirty), seeds=args.seeds, train=not args.no_train)
         paths = improved.write_outputs(record, out)
     elif args.table == "improved-ablation":
         from zoo.reproduce import improved_ablation
@@ -236,8 +290,10 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
                                              require_clean=not (args.quick or args.allow_dirty))
         paths = improved_ablation.write_outputs(record, out)
     else:
-        record = reproduce_parzen_table(TABLES[args.table], args.quick, store, args.seed, args.retrain, args.resume, deadline,
-                                        require_clean=not (args.quick or args.allow_dirty))
+        table = TABLES[args.table]
+        record = reproduce_parzen_table(table, args.quick, store, args.seed, args.retrain, args.resume, deadline,
+                                        require_clean=not (args.quick or args.allow_dirty),
+                                        rows=select_rows(table, args.rows) if args.rows else None, train=not args.no_train)
         paths = write_report(record, out)
         print(markdown(record))
     return paths, record

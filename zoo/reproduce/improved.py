@@ -15,7 +15,7 @@ with ``--resume`` like every table's.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,12 @@ FULL = Plan(labels=(100,), seeds=(0, 1, 2), milestones=(50, 100, 300))
 QUICK = Plan(labels=(100,), seeds=(0,), milestones=(1,), train_batches=2)
 
 
+def plan_for(quick: bool, seeds: list[int] | None = None) -> Plan:
+    """The full or quick plan, with ``seeds`` in place of its own when given (one job per seed)."""
+    plan = QUICK if quick else FULL
+    return replace(plan, seeds=tuple(dict.fromkeys(seeds))) if seeds else plan
+
+
 def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRun:
     extra = ["--data.init_args.num_labels", str(labels), "--data.init_args.seed", str(seed)]
     if quick:
@@ -82,14 +88,16 @@ def _errors_at(curve: list[dict[str, Any]], epoch: int) -> float:
     return next(point["mean"] for point in curve if point["epoch"] == epoch)
 
 
-def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: float | None, require_clean: bool) -> dict[str, Any]:
-    """Train every (label count, seed) in stages until done or ``deadline``; the result record. A
-    row averages its seeds at the latest epoch all of them reached."""
+def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: float | None, require_clean: bool,
+              seeds: list[int] | None = None, train: bool = True) -> dict[str, Any]:
+    """Train every (label count, seed) in stages until done or ``deadline`` (with ``train=False``,
+    nothing); the result record. A row averages its seeds at the latest epoch all of them reached."""
     start = RunStart(require_clean=require_clean)
-    plan = QUICK if quick else FULL
+    plan = plan_for(quick, seeds)
     folder = store / TABLE / ("quick" if quick else "full")
     curve = CurveSpec(every_n_epochs=1, protocol=None, metric="val/errors", logged=True)
-    _train_in_stages(plan, folder, curve, quick, resume, retrain, deadline)
+    if train:
+        _train_in_stages(plan, folder, curve, quick, resume, retrain, deadline)
     rows, complete = [], True
     for labels in plan.labels:
         seeds = []

@@ -1,9 +1,10 @@
-"""One ``zoo reproduce`` per table and run store at a time.
+"""One ``zoo reproduce`` at a time per table, run store and row (or seed).
 
 Two processes training the same rows would write the same checkpoints and learning curves; on a
 shared machine they would also each run several times slower. The lock is an advisory ``flock`` on
 ``<folder>/.lock``, released by the kernel when the process ends, however it ends, so a crash never
-leaves a stale lock behind.
+leaves a stale lock behind. Tables whose rows may train as parallel jobs (``--rows``, ``--seeds``)
+lock each row's ``.lock-<row>`` instead, so two jobs conflict only when they train the same row.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ except ImportError:  # Windows: no flock; runs go unguarded there
 
 
 @contextlib.contextmanager
-def table_lock(folder: Path, table: str) -> Iterator[None]:
-    """Hold ``folder``'s lock while the block runs; if another process holds it, fail in one line."""
+def table_lock(folder: Path, table: str, part: str = "") -> Iterator[None]:
+    """Hold ``folder``'s lock (for ``part`` of the table, if named) while the block runs; if another
+    process holds it, fail in one line."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as handle:
+    with open(folder / (f".lock-{part}" if part else ".lock"), "a+") as handle:
         if fcntl is not None:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -33,7 +35,8 @@ def table_lock(folder: Path, table: str) -> Iterator[None]:
                 handle.seek(0)
                 owner = handle.read().strip() or "?"
                 raise ZooConfigError(
-                    f"zoo reproduce {table} is already running on {folder} (pid {owner}): wait for it or stop it first"
+                    f"zoo reproduce {table}{f' ({part})' if part else ''} is already running on {folder} (pid {owner}): "
+                    "wait for it or stop it first"
                 ) from None
         handle.seek(0)
         handle.truncate()
