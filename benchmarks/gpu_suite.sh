@@ -34,7 +34,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline ZOO_RUNS=
 export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
-ASSEMBLE_SECONDS=75  # kept back from phase 2 to score and write the tables
+ASSEMBLE_SECONDS=90  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
 : > "$WORK/steps.tsv"
