@@ -125,6 +125,19 @@ def test_evaluation_uses_the_moving_average_of_d():
     assert tiny_model(d_average_decay=None).d_average is None
 
 
+def test_the_average_of_d_starts_at_zero_for_what_d_trains_as_the_released_code():
+    torch.manual_seed(0)
+    model = tiny_model(d_average_decay=0.9)
+    train, test = loaders()
+    quiet_trainer(max_steps=2, limit_val_batches=0).fit(model, train, test)  # one D step and one G step
+    assert model.discriminator_steps == 1
+    pairs = list(zip(model.d_average.shadow.parameters(), model.discriminator.parameters()))
+    assert any(not current.requires_grad for _, current in pairs)  # the hidden layers' fixed weight-norm scales
+    for averaged, current in pairs:
+        expected = 0.1 * current if current.requires_grad else current  # 0.9 · 0 + 0.1 · θ₁
+        assert torch.allclose(averaged, expected)
+
+
 def test_discriminator_loss_needs_labelled_batches():
     with pytest.raises(ZooConfigError, match="labelled batches"):
         tiny_model().discriminator_loss(torch.rand(2, 1, 4, 4), torch.rand(2, 1, 4, 4))

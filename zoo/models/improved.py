@@ -18,12 +18,16 @@ The MNIST recipe follows the released code (``train_mnist_feature_matching.py`` 
   outputs; afterwards only the logit layer learns its scale g, the hidden layers' g stay fixed;
 * Adam, learning rate 0.003, β1 0.5, batch 100 (labelled and unlabelled each), 300 epochs;
 * the code weights L_unsupervised by w = ½ and matches features by the mean squared difference;
-* test error is measured with an exponential moving average of D's parameters (rate 1e-4).
+* test error is measured with an exponential moving average of D's parameters (rate 1e-4) that
+  starts, as the code's, at 0 for every trainable parameter, without bias correction. Weight norm
+  makes D's directions indifferent to the missing correction, and D's random initialisation stays
+  out of the average: started at D's initial parameters instead, the average still weighs them by
+  0.9999^t (27 % after 22 epochs) and read 8,553 test errors after the first epoch where D itself
+  made 2,369 and the zero start 2,683.
 
 Differences from the code: the unlabelled set is the 60k minus the labelled images (the code uses
 all 60k); G's feature targets come from the same unlabelled batch as D's (the code draws a second
-one); the average of D starts at D's initial parameters (the code's starts at 0, without bias
-correction).
+one).
 """
 
 from __future__ import annotations
@@ -203,12 +207,20 @@ class SemiSupervisedGAN(TwoPlayerGAN):
             self.d_average.update(self.discriminator)
 
     def on_fit_start(self) -> None:
+        if self.generator_steps > 0:  # resumed: D and its average come from the checkpoint
+            return
         datamodule = getattr(self.trainer, "datamodule", None)
-        if self.generator_steps == 0 and self.hparams.data_init and datamodule is not None:
+        if self.hparams.data_init and datamodule is not None:
             images = datamodule.split_tensors("train")[:DATA_INIT_EXAMPLES].to(self.device)
             weight_norm_data_init_(self.discriminator, images)
-            if self.d_average is not None:
-                self.d_average.shadow.load_state_dict(self.discriminator.state_dict())
+        if self.d_average is not None:
+            self._start_average_at_zero()
+
+    @torch.no_grad()
+    def _start_average_at_zero(self) -> None:
+        """D's average as the released code starts it: 0 for what D trains, D's own value for what it keeps fixed."""
+        for averaged, current in zip(self.d_average.shadow.parameters(), self.discriminator.parameters()):
+            averaged.copy_(torch.zeros_like(current) if current.requires_grad else current)
 
     # ---------------------------------------------------------------------------- evaluation
     def classification_errors(self, x: Tensor, labels: Tensor) -> Tensor:
