@@ -148,3 +148,4 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     assert seed["epochs"] == 1 and seed["curve"][0]["generator_steps"] == 2 and row["epochs"] == 1
     assert 0 <= row["ours_errors"] <= 10_000 and row["ours_errors"] == seed["errors"]
     assert "| 100 | 93 ± 6.5 |" in (out / "improved-gan-mnist.md").read_text()
+    assert [device.split(":")[0] for device in record["trained_on"]] == ["cpu"]  # where the seeds trained

@@ -123,6 +123,9 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         "title": "Salimans et al. (2016), Table 1: test errors on permutation-invariant MNIST, semi-supervised",
         "citation": "Salimans et al., Improved Techniques for Training GANs, NeurIPS 2016, Table 1",
         "config": CONFIG, "budget": {**vars(plan.budget), "milestones": list(plan.milestones)}, "rows": rows,
+        # where the seeds trained; "device" below is where this invocation scored and wrote the table
+        "trained_on": sorted({segment["device"] for row in rows for seed in row["per_seed"]
+                              for segment in seed["trained_in"] if "device" in segment}),
         "notes": ["Paper values are Table 1 as ../shared/papers/targets.md §4.3 transcribes it (mean ± std over 10 "
                   "labelled subsets); ours average the seeds at the latest epoch all of them reached ('epochs').",
                   "errors: of the 10,000 MNIST test images, from the model's averaged discriminator (zoo.models.improved)."],
@@ -140,7 +143,9 @@ def markdown(record: dict[str, Any]) -> str:
         ours = "—" if row["ours_errors"] is None else f"{row['ours_errors']:.0f}" + (
             f" ± {row['ours_errors_std']:.0f}" if row["ours_errors_std"] is not None else "")
         lines.append(f"| {row['labels']} | {paper} | {ours} | {row['seeds']} | {row['epochs']} | {row['status']} |")
-    lines += ["", f"Commit `{record['commit']}`; {record['device']}; wall time {record['wall_time_s']:.0f} s."]
+    trained_on = ", ".join(record.get("trained_on", [])) or "—"
+    lines += ["", f"Commit `{record['commit']}`; trained on {trained_on}; written on {record['device']} in "
+              f"{record['wall_time_s']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
