@@ -94,7 +94,7 @@ class GracefulStop(pl.Callback):
             return
         signum = self.received if self.received is not None else signal.SIGTERM
         path = self._checkpoint_path(trainer)
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # the full state: optimizers and loops too, to resume exactly
         name = signal.Signals(signum).name
         steps = getattr(pl_module, "generator_steps", trainer.global_step)
         hint = self.resume_hint or resume_command(path)
