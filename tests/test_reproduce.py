@@ -131,6 +131,25 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["epochs"] == 5
 
 
+def test_curve_trend_reads_the_later_half_against_its_own_spread():
+    from zoo.reproduce.report import curve_trend, describe_trend
+
+    def curve(values):
+        return [{"mean": v, "generator_steps": 10 * i} for i, v in enumerate(values)]
+
+    noisy_plateau = [-300, -200, -120, -60, -50, -45, -55, -48, -52, -47, -53, -50]
+    assert curve_trend(curve(noisy_plateau))["direction"] == "flat"
+    climbing = [-300, -250, -200, -150, -118, -95, -94, -82, -54, -61]  # the late shift beats the scatter
+    trend = curve_trend(curve(climbing))
+    assert trend["direction"] == "rising" and trend["since_generator_step"] == 50 and trend["points"] == 5
+    assert trend["shift"] == pytest.approx((-82 - 54 - 61) / 3 - (-95 - 94) / 2)
+    assert curve_trend(curve([-v for v in climbing]))["direction"] == "falling"
+    assert describe_trend(curve_trend(curve([1.0, 2.0, 3.0]))) == "curve too short to tell"
+    stuck = [{"mean": -144.7 + 0.01 * i, "stderr": 0.8} for i in range(10)]  # a drift far inside the estimate's error
+    assert curve_trend(stuck)["direction"] == "flat"
+    assert describe_trend(trend).startswith("curve rising (+")
+
+
 def test_max_time_parses_hours_minutes_seconds():
     assert parse_duration("01:30:00") == 5400 and parse_duration("90") == 90 and parse_duration("2:30") == 150
     with pytest.raises(ZooConfigError):

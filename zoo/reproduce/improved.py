@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.provenance import RunStart
-from zoo.reproduce.report import write_result_files
+from zoo.reproduce.report import curve_trend, describe_trend, write_result_files
 from zoo.reproduce.runs import CurveSpec, RowRun, portable_path
 from zoo.reproduce.tables import Budget, Row
 
@@ -106,7 +106,8 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
             complete = complete and state is not None and state.complete
             if state is not None and state.curve:
                 seeds.append({"seed": seed, "errors": state.curve[-1]["mean"], "epochs": state.epochs_done,
-                              "complete": state.complete, "curve": state.curve, "trained_in": state.segments,
+                              "complete": state.complete, "curve": state.curve, "trend": curve_trend(state.curve),
+                              "trained_in": state.segments,
                               "checkpoint": portable_path(state.checkpoint, store)})
         common = min((s["curve"][-1]["epoch"] for s in seeds), default=None)
         errors = [_errors_at(s["curve"], common) for s in seeds]
@@ -143,6 +144,9 @@ def markdown(record: dict[str, Any]) -> str:
         ours = "—" if row["ours_errors"] is None else f"{row['ours_errors']:.0f}" + (
             f" ± {row['ours_errors_std']:.0f}" if row["ours_errors_std"] is not None else "")
         lines.append(f"| {row['labels']} | {paper} | {ours} | {row['seeds']} | {row['epochs']} | {row['status']} |")
+    for row in record["rows"]:
+        lines += ["", f"{row['labels']} labels, test errors by seed: " + "; ".join(
+            f"seed {s['seed']} {s['errors']:.0f} at epoch {s['epochs']}, {describe_trend(s['trend'])}" for s in row["per_seed"])]
     trained_on = ", ".join(record.get("trained_on", [])) or "—"
     lines += ["", f"Commit `{record['commit']}`; trained on {trained_on}; written on {record['device']} in "
               f"{record['wall_time_s']:.0f} s."]

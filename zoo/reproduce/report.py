@@ -4,6 +4,7 @@ ours side by side) and bar chart."""
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,30 @@ def write_result_files(record: dict[str, Any], out_dir: Path, stem: str, text: s
     if draw is not None:
         draw(paths["png"])
     return paths
+
+
+def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any]:
+    """Where a learning curve is heading, read from its later half: that half's second part against
+    its first. ``direction`` is "rising" or "falling" when the shift of their means exceeds both the
+    spread (population std) of the later half's points and twice their mean standard error (where
+    points carry one), else "flat"; with fewer than 4 points in the later half it is "too short to
+    tell"."""
+    late = [point[key] for point in curve[len(curve) // 2:]]
+    if len(late) < 4:
+        return {"direction": "too short to tell", "points": len(late)}
+    first, second = late[: len(late) // 2], late[len(late) // 2:]
+    shift, spread = statistics.fmean(second) - statistics.fmean(first), statistics.pstdev(late)
+    noise = 2 * statistics.fmean(point.get("stderr", 0.0) for point in curve[len(curve) // 2:])
+    direction = "flat" if abs(shift) <= max(spread, noise) else ("rising" if shift > 0 else "falling")
+    since = curve[len(curve) // 2].get("generator_steps")
+    return {"direction": direction, "shift": shift, "spread": spread, "points": len(late), "since_generator_step": since}
+
+
+def describe_trend(trend: dict[str, Any]) -> str:
+    """``trend`` in words, e.g. "curve rising (+36.8 against a spread of 21.0)"."""
+    if "shift" not in trend:
+        return f"curve {trend['direction']}"
+    return f"curve {trend['direction']} ({trend['shift']:+.1f} against a spread of {trend['spread']:.1f})"
 
 
 def _cell(value: dict | None) -> str:
