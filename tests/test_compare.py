@@ -187,8 +187,8 @@ def test_results_table_from_the_committed_files(tmp_path: Path, capsys: pytest.C
             else:
                 ours, steps = f"{row['ours']['mean']:.1f} ± {row['ours']['stderr']:.1f}", row["ours"]["generator_steps"]
             paper = "—" if row["paper"] is None else f"{row['paper']['mean']:.1f} ± {row['paper']['stderr']:.1f}"
-            line = f"| {record['table']} | {row['name']} | {paper} | {ours} | {row['verdict']} | {steps} |"
-            assert line in text
+            line = f"| {record['table']} | {row['name']} | {paper} | {ours} | {row['verdict']} | "
+            assert line in text and f" | {steps} |\n" in text[text.index(line):].split("\n", 1)[0] + "\n"
     assert "skipped" in capsys.readouterr().out  # e.g. parzen_speed.json holds no table
     has_curves = any(row.get("curve") for record in tables for row in record["rows"])
     assert out.exists() == has_curves
@@ -263,5 +263,7 @@ def test_a_partial_table_is_a_table_and_an_unstarted_one_is_not() -> None:
     assert is_table({"rows": [done, waiting]}) and not is_table({"rows": [waiting]})
     assert not is_table({"rows": [{"name": "all", "ours": {"fid": 494.2}}]})  # several metrics, no one "mean"
     _, rows = table_rows([{"table": "fgan-table4", "rows": [done, waiting]}])
-    assert rows == [["fgan-table4", "GAN", "305.0 ± 9.0", "-108.1 ± 1.0", "not reproduced", "1400"],
-                    ["fgan-table4", "Total variation", "—", "—", "not started", "—"]]
+    assert rows == [["fgan-table4", "GAN", "305.0 ± 9.0", "-108.1 ± 1.0", "not reproduced", "—", "1400"],
+                    ["fgan-table4", "Total variation", "—", "—", "not started", "—", "—"]]
+    rising = {**done, "curve": [{"mean": float(v), "generator_steps": v} for v in range(10)]}  # read from the curve
+    assert table_rows([{"table": "t", "rows": [rising]}])[1][0][5].startswith("rising (+")

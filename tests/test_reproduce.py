@@ -144,10 +144,10 @@ def test_curve_trend_reads_the_later_half_against_its_own_spread():
     assert trend["direction"] == "rising" and trend["since_generator_step"] == 50 and trend["points"] == 5
     assert trend["shift"] == pytest.approx((-82 - 54 - 61) / 3 - (-95 - 94) / 2)
     assert curve_trend(curve([-v for v in climbing]))["direction"] == "falling"
-    assert describe_trend(curve_trend(curve([1.0, 2.0, 3.0]))) == "curve too short to tell"
+    assert describe_trend(curve_trend(curve([1.0, 2.0, 3.0]))) == "too short to tell"
     stuck = [{"mean": -144.7 + 0.01 * i, "stderr": 0.8} for i in range(10)]  # a drift far inside the estimate's error
     assert curve_trend(stuck)["direction"] == "flat"
-    assert describe_trend(trend).startswith("curve rising (+")
+    assert describe_trend(trend).startswith("rising (+")
 
 
 def test_max_time_parses_hours_minutes_seconds():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
+from zoo.reproduce.report import curve_trend, describe_trend
 
 
 def is_table(record: Any) -> bool:
@@ -56,14 +57,18 @@ def _value(value: dict[str, Any] | None) -> str:
 
 
 def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Columns and rows: table, row, paper, ours (mean ± stderr), verdict, generator steps."""
-    columns = ["table", "row", "paper", "ours", "verdict", "G steps"]
+    """Columns and rows: table, row, paper, ours (mean ± stderr), verdict, where its learning curve
+    is heading (the file's ``trend``, or read from its ``curve`` for files written before trends),
+    generator steps."""
+    columns = ["table", "row", "paper", "ours", "verdict", "curve", "G steps"]
     rows = []
     for table in tables:
         for row in table["rows"]:
             steps = (row["ours"] or {}).get("generator_steps")
+            trend = row.get("trend") or (curve_trend(row["curve"]) if row.get("curve") else None)
             rows.append([table["table"], row_name(row), _value(row.get("paper")), _value(row["ours"]),
-                         str(row.get("verdict", "")), "—" if steps is None else str(steps)])
+                         str(row.get("verdict", "")), "—" if trend is None else describe_trend(trend),
+                         "—" if steps is None else str(steps)])
     return columns, rows
 
 

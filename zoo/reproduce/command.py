@@ -30,7 +30,7 @@ from typing import Any
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce.lock import table_lock
-from zoo.reproduce.report import curve_trend, describe_trend, markdown, write_report
+from zoo.reproduce.report import curve_trend, markdown, write_report
 from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, run_store
 from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
 
@@ -90,16 +90,14 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
     }
     if state is None or score is None:
         return {**entry, "ours": None, "curve": [], "verdict": "not started"}
-    trend = curve_trend(state.curve)
     return {
         **entry,
         "ours": {**{k: score[k] for k in ("mean", "stderr", "sigma", "n_samples", "n_points", "generator_steps")},
                  "epochs": state.epochs_done},
         "minus_ceiling": score["mean"] - ceiling["mean"],
         "verdict": verdict(score["mean"], score["stderr"], row.paper_mean, row.paper_stderr)
-        + ("" if state.complete else f" (partial: {state.epochs_done}/{budget.max_epochs} epochs)")
-        + f"; {describe_trend(trend)}",
-        "trend": trend,
+        + ("" if state.complete else f" (partial: {state.epochs_done}/{budget.max_epochs} epochs)"),
+        "trend": curve_trend(state.curve),
         "curve": state.curve,
         "trained_in": state.segments,
         "checkpoint": portable_path(state.checkpoint, store),

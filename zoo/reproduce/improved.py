@@ -146,7 +146,7 @@ def markdown(record: dict[str, Any]) -> str:
         lines.append(f"| {row['labels']} | {paper} | {ours} | {row['seeds']} | {row['epochs']} | {row['status']} |")
     for row in record["rows"]:
         lines += ["", f"{row['labels']} labels, test errors by seed: " + "; ".join(
-            f"seed {s['seed']} {s['errors']:.0f} at epoch {s['epochs']}, {describe_trend(s['trend'])}" for s in row["per_seed"])]
+            f"seed {s['seed']} {s['errors']:.0f} at epoch {s['epochs']}, curve {describe_trend(s['trend'])}" for s in row["per_seed"])]
     trained_on = ", ".join(record.get("trained_on", [])) or "—"
     lines += ["", f"Commit `{record['commit']}`; trained on {trained_on}; written on {record['device']} in "
               f"{record['wall_time_s']:.0f} s."]

@@ -41,10 +41,10 @@ def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any
 
 
 def describe_trend(trend: dict[str, Any]) -> str:
-    """``trend`` in words, e.g. "curve rising (+36.8 against a spread of 21.0)"."""
+    """``trend`` in words, e.g. "rising (+36.8 against a spread of 21.0)"."""
     if "shift" not in trend:
-        return f"curve {trend['direction']}"
-    return f"curve {trend['direction']} ({trend['shift']:+.1f} against a spread of {trend['spread']:.1f})"
+        return trend["direction"]
+    return f"{trend['direction']} ({trend['shift']:+.1f} against a spread of {trend['spread']:.1f})"
 
 
 def _cell(value: dict | None) -> str:
@@ -60,23 +60,24 @@ def markdown(record: dict[str, Any]) -> str:
         f"Protocol `{record['protocol']['name']}`: {record['sample_counts']['generated_per_row']} samples per row; σ chosen on "
         f"{record['protocol']['validation']}; test: {record['protocol']['test']}.",
         "",
-        "| model | paper | ours | ours − real ceiling | G steps | budget | verdict |",
-        "|---|---|---|---|---|---|---|",
+        "| model | paper | ours | ours − real ceiling | G steps | budget | verdict | curve |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in record["rows"]:
         budget = f"{row['budget']['max_epochs']} epochs" + (f" × {row['budget']['train_batches']} batches" if row["budget"]["train_batches"] else "")
         if row["ours"] is None:
-            lines.append(f"| {row['name']} | {_cell(row['paper'])} | — | — | — | {budget} | {row['verdict']} |")
+            lines.append(f"| {row['name']} | {_cell(row['paper'])} | — | — | — | {budget} | {row['verdict']} | — |")
             continue
         lines.append(
             f"| {row['name']} | {_cell(row['paper'])} | {_cell(row['ours'])} (σ={row['ours']['sigma']:.3g}) | "
-            f"{row['minus_ceiling']:+.1f} | {row['ours']['generator_steps']} ({row['ours']['epochs']} epochs) | {budget} | {row['verdict']} |"
+            f"{row['minus_ceiling']:+.1f} | {row['ours']['generator_steps']} ({row['ours']['epochs']} epochs) | {budget} | {row['verdict']} | "
+            f"{describe_trend(row['trend']) if 'trend' in row else '—'} |"
         )
     ceiling = real["ceiling"]
     lines.append(f"| real data, first {ceiling['n_kernel_centres']} train images (ceiling) | — | {_cell(ceiling)} "
-                 f"(σ={ceiling['sigma']:.3g}) | 0 | — | — | — |")
+                 f"(σ={ceiling['sigma']:.3g}) | 0 | — | — | — | — |")
     if real["paper"]:
-        lines.append(f"| {real['label']} (paper's row; ours below) | {_cell(real['paper'])} | — | — | — | — | — |")
+        lines.append(f"| {real['label']} (paper's row; ours below) | {_cell(real['paper'])} | — | — | — | — | — | — |")
     lines += ["", f"Real-data KDE rows under this protocol ({real.get('source', 'computed in this run')}):", "",
               "| centres | σ | log-likelihood |", "|---|---|---|"]
     lines += [f"| {v['variant']} ({v['n_kernel_centres']}) | {v['sigma']:.3g} | {_cell(v)} |" for v in real["all_variants"]]
