@@ -53,10 +53,14 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     assert parts(("table", "gan2014-table1"), ("rows", ["Adversarial nets (paper's Algorithm 1, k = 1)"])) == [ALGORITHM_1]
     assert parts(("table", "fgan-table4"), ("no_train", True)) == []
     assert parts(("table", "improved-gan-mnist"), ("seeds", [3, 4])) == ["seed3", "seed4"]
-    assert parts(("table", "unrolled-mixtures")) == [""]  # the whole table
+    assert parts(("table", "unrolled-mixtures"), ("rows", ["RING-K10"])) == ["ring-k10"]
+    assert len(parts(("table", "unrolled-stacked-mnist"))) == 8  # every (D size, K) row
+    assert parts(("table", "lapgan-mnist")) == [""]  # the whole table
     for wrong, message in ((("rows", ["kl"]), "no row 'kl': choose from gan, kullback-leibler"),
                            (("seeds", [1]), "--seeds applies to improved-gan-mnist, not fgan-table4")):
         with pytest.raises(ZooConfigError, match=message):
             parts(("table", "fgan-table4"), wrong)
     with pytest.raises(ZooConfigError, match="--rows applies to .*, not lapgan-mnist"):
         parts(("table", "lapgan-mnist"), ("rows", ["gan"]))
+    with pytest.raises(ZooConfigError, match="unrolled-mixtures has no row 'ring-k7': choose from ring-k0"):
+        parts(("table", "unrolled-mixtures"), ("rows", ["ring-k7"]))

@@ -105,6 +105,16 @@ def test_command_line_writes_the_result_files(store, tmp_path, monkeypatch):
     assert (tmp_path / "unrolled-mixtures.png").exists()
 
 
+def test_a_row_trains_as_its_own_job_and_no_train_assembles_what_finished(tmp_path):
+    budget = StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))
+    one = reproduce(budget, tmp_path, rows=("ring-k5",), **ROWS)
+    assert [(r["mixture"], r["unroll_steps"]) for r in one["rows"]] == [("ring", 5)] and one["complete"]
+    assert not (tmp_path / "ring_k0").exists()  # the other row was left to its own job
+    assembled = reproduce(budget, tmp_path, train=False, **ROWS)
+    assert [r["unroll_steps"] for r in assembled["rows"]] == [5] and assembled["unfinished_rows"] == ["ring, K = 0"]
+    assert assembled["rows"][0]["seeds"] == one["rows"][0]["seeds"] and not (tmp_path / "ring_k0").exists()
+
+
 def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):
     import time
 

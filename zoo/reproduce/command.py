@@ -194,7 +194,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-time", default=None, metavar="HH:MM:SS",
                         help="stop at the last epoch end that fits in this time; rerun with --resume to continue")
     parser.add_argument("--rows", nargs="+", default=None, metavar="ROW",
-                        help=f"{', '.join(TABLES)}: train and report only these rows (names or slugs), e.g. one row per job")
+                        help=f"{', '.join((*TABLES, *STEP_TABLES))}: train and report only these rows (names or slugs, "
+                             "e.g. kullback-leibler, ring-k10, quarter-k5), e.g. one row per job")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
                         help="improved-gan-mnist: train and report these seeds instead of the plan's, e.g. one seed per job")
     parser.add_argument("--no-train", action="store_true",
@@ -218,19 +219,34 @@ def main(argv: list[str]) -> int:
 
 
 SELECTABLE_SEEDS = ("improved-gan-mnist",)
+STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5
 READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
+
+
+def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
+    """The rows of an unrolled table named in ``wanted`` (e.g. ``ring-k10``), or all of them."""
+    from zoo.reproduce import unrolled, unrolled_stacked
+
+    names = (unrolled if table == "unrolled-mixtures" else unrolled_stacked).ROW_NAMES
+    unknown = [name for name in wanted or () if _slug(name) not in names]
+    if unknown:
+        raise ZooConfigError(f"{table} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(names)}")
+    return tuple(dict.fromkeys(_slug(name) for name in wanted)) if wanted else names
 
 
 def check_selection(args: argparse.Namespace) -> None:
     """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
-    if args.rows and args.table not in TABLES:
-        raise ZooConfigError(f"--rows applies to {', '.join(TABLES)}, not {args.table}")
-    if args.rows:
+    if args.rows and args.table not in (*TABLES, *STEP_TABLES):
+        raise ZooConfigError(f"--rows applies to {', '.join((*TABLES, *STEP_TABLES))}, not {args.table}")
+    if args.rows and args.table in TABLES:
         select_rows(TABLES[args.table], args.rows)
+    elif args.rows:
+        step_table_rows(args.table, args.rows)
     if args.seeds and args.table not in SELECTABLE_SEEDS:
         raise ZooConfigError(f"--seeds applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
-    if args.no_train and args.table not in (*TABLES, *SELECTABLE_SEEDS):
-        raise ZooConfigError(f"--no-train applies to {', '.join((*TABLES, *SELECTABLE_SEEDS))}, not {args.table}")
+    assemblable = (*TABLES, *SELECTABLE_SEEDS, *STEP_TABLES)
+    if args.no_train and args.table not in assemblable:
+        raise ZooConfigError(f"--no-train applies to {', '.join(assemblable)}, not {args.table}")
 
 
 def trained_parts(args: argparse.Namespace) -> list[str]:
@@ -240,6 +256,8 @@ def trained_parts(args: argparse.Namespace) -> list[str]:
         return []
     if args.table in TABLES:
         return [_slug(row.name) for row in select_rows(TABLES[args.table], args.rows)]
+    if args.table in STEP_TABLES:
+        return list(step_table_rows(args.table, args.rows))
     if args.table in SELECTABLE_SEEDS:
         from zoo.reproduce import improved
 
@@ -265,7 +283,8 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
 
         table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
         paths = table.run(args.quick, store, args.resume, args.retrain, out, require_clean=not (args.quick or args.allow_dirty),
-                          deadline=deadline)
+                          deadline=deadline, rows=step_table_rows(args.table, args.rows) if args.rows else None,
+                          train=not args.no_train)
         record = json.loads(paths["json"].read_text())
     elif args.table == "unrolled-reconstruction":
         from zoo.reproduce import unrolled_reconstruction

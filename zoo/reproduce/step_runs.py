@@ -80,15 +80,25 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     return record
 
 
+def finished_seed(run_dir: Path) -> dict[str, Any] | None:
+    """The scored record of a seed that finished in ``run_dir``, or ``None``."""
+    result = run_dir / "result.json"
+    return json.loads(result.read_text()) if result.exists() else None
+
+
 def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Scorer, resume: bool, retrain: bool,
-               deadline: float | None) -> tuple[dict[Any, list[dict[str, Any]]], list[Any]]:
+               deadline: float | None, train: bool = True) -> tuple[dict[Any, list[dict[str, Any]]], list[Any]]:
     """Train every row's seeds in turn (row key → its config and run folder); the finished rows'
     per-seed records, and the keys of rows the deadline left unfinished (their runs are not started
-    or continue with ``resume``)."""
+    or continue with ``resume``). With ``train=False``, only read the seeds that finished."""
     finished: dict[Any, list[dict[str, Any]]] = {}
     unfinished: list[Any] = []
     for key, (config, folder) in jobs.items():
-        seeds = [train_seed(config, seed, budget, folder / f"seed{seed}", score, resume, retrain, deadline) for seed in budget.seeds]
+        if not train:
+            seeds = [finished_seed(folder / f"seed{seed}") for seed in budget.seeds]
+        else:
+            seeds = [train_seed(config, seed, budget, folder / f"seed{seed}", score, resume, retrain, deadline)
+                     for seed in budget.seeds]
         if None in seeds:
             unfinished.append(key)
         else:

@@ -42,6 +42,9 @@ FULL = StepBudget(generator_steps=50_000, trace_every=10_000, samples=10_000, se
 QUICK = StepBudget(generator_steps=6, trace_every=3, samples=1_000, seeds=(0,))
 
 
+ROW_NAMES = tuple(f"{mixture}-k{steps}" for mixture in MIXTURES for steps in UNROLL_STEPS)  # for --rows
+
+
 def config_path(mixture: str, steps: int) -> Path:
     return REPO / "configs" / "unrolled" / f"{mixture}_k{steps}.yaml"
 
@@ -95,12 +98,15 @@ def goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               mixtures: tuple[str, ...] = MIXTURES, unroll_steps: tuple[int, ...] = UNROLL_STEPS,
-              require_clean: bool = False, deadline: float | None = None) -> dict[str, Any]:
-    """Train and score every (mixture, K) row, seed by seed, into ``runs`` until done or ``deadline``;
-    the JSON-able record of the finished rows."""
+              require_clean: bool = False, deadline: float | None = None, rows: tuple[str, ...] | None = None,
+              train: bool = True) -> dict[str, Any]:
+    """Train and score every (mixture, K) row (or those of ``rows``, named as in :data:`ROW_NAMES`),
+    seed by seed, into ``runs`` until done or ``deadline`` (with ``train=False``, only read what
+    finished); the JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
-    jobs = {(m, k): (config_path(m, k), runs / f"{m}_k{k}") for m in mixtures for k in unroll_steps}
-    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline)
+    jobs = {(m, k): (config_path(m, k), runs / f"{m}_k{k}") for m in mixtures for k in unroll_steps
+            if rows is None or f"{m}-k{k}" in rows}
+    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train)
     rows = [row(mixture, steps, seeds) for (mixture, steps), seeds in finished.items()]
     return {
         "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"{m}, K = {k}" for m, k in unfinished],
@@ -177,10 +183,11 @@ def write_outputs(record: dict[str, Any], runs: Path, out: Path) -> dict[str, Pa
 
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
-        deadline: float | None = None) -> dict[str, Path]:
+        deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True) -> dict[str, Path]:
     """``zoo reproduce unrolled-mixtures``: train what is missing, then write the JSON, markdown and figure."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean, deadline), "quick": quick}
+    record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean, deadline, rows, train),
+              "quick": quick}
     print(markdown(record))
     return write_outputs(record, runs, out)

@@ -32,6 +32,9 @@ FULL = StepBudget(generator_steps=2_000, trace_every=500, samples=25_600, seeds=
 QUICK = StepBudget(generator_steps=4, trace_every=2, samples=1_000, seeds=(0,))
 
 
+ROW_NAMES = tuple(f"{d_size}-k{steps}" for d_size in D_SIZES for steps in UNROLL_STEPS)  # for --rows
+
+
 def config_path(d_size: str, steps: int) -> Path:
     return REPO / "configs" / "unrolled" / f"stacked_mnist_d{d_size}_k{steps}.yaml"
 
@@ -75,12 +78,15 @@ def trend(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               d_sizes: tuple[str, ...] = tuple(D_SIZES), unroll_steps: tuple[int, ...] = UNROLL_STEPS,
-              require_clean: bool = False, deadline: float | None = None) -> dict[str, Any]:
-    """Train and score every (D size, K) row, seed by seed, into ``runs`` until done or ``deadline``;
-    the JSON-able record of the finished rows."""
+              require_clean: bool = False, deadline: float | None = None, rows: tuple[str, ...] | None = None,
+              train: bool = True) -> dict[str, Any]:
+    """Train and score every (D size, K) row (or those of ``rows``, named as in :data:`ROW_NAMES`),
+    seed by seed, into ``runs`` until done or ``deadline`` (with ``train=False``, only read what
+    finished); the JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
-    jobs = {(d, k): (config_path(d, k), runs / f"d{d}_k{k}") for d in d_sizes for k in unroll_steps}
-    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline)
+    jobs = {(d, k): (config_path(d, k), runs / f"d{d}_k{k}") for d in d_sizes for k in unroll_steps
+            if rows is None or f"{d}-k{k}" in rows}
+    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train)
     rows = [row(d_size, steps, seeds) for (d_size, steps), seeds in finished.items()]
     return {
         "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"D {d}, K = {k}" for d, k in unfinished],
@@ -111,10 +117,11 @@ def markdown(record: dict[str, Any]) -> str:
 
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
-        deadline: float | None = None) -> dict[str, Path]:
+        deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True) -> dict[str, Path]:
     """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON and markdown."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline), "quick": quick}
+    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train),
+              "quick": quick}
     print(markdown(record))
     return write_result_files(record, out, TABLE, markdown(record))
