@@ -15,6 +15,12 @@
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
 #
+# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4
+# improved-gan-mnist") names the tables of phases 2 and 3, any of those two and unrolled-mixtures,
+# unrolled-stacked-mnist (each row a job); GPU_SUITE_THROUGHPUT=0 skips phase 1. Stacked MNIST scores
+# with the zoo's MNIST classifier: carry the one the CPU results used and point $ZOO_CACHE at it.
+# Past 8 files, the tables' files come back as one results.tar.
+#
 # Data: only the repository travels to the device, so put MNIST inside it first:
 #   mkdir -p shared/datasets/MNIST/raw && cp ../shared/datasets/MNIST/raw/*.gz shared/datasets/MNIST/raw/
 set -uo pipefail
@@ -34,6 +40,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline ZOO_RUNS=
 export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
+TABLES=${GPU_SUITE_TABLES:-fgan-table4 improved-gan-mnist}
 ASSEMBLE_SECONDS=90  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
@@ -53,39 +60,55 @@ step() {
     printf '%s\t%s\t%s\n' "$name" "$?" "$(( $(date +%s) - began ))" >> "$WORK/steps.tsv"
 }
 
+# parts_of TABLE: the rows (or, for improved-gan-mnist, the seeds) that train as separate jobs.
+parts_of() {
+    if [ "$1" = improved-gan-mnist ]; then
+        [ "$QUICK" = 1 ] && echo "0 1" || echo "0 1 2"
+        return
+    fi
+    "$PY" -c "import sys
+from zoo.reproduce.command import TABLES, _slug, step_table_rows
+table, quick = sys.argv[1], sys.argv[2] == '1'
+names = [_slug(row.name) for row in TABLES[table].rows] if table in TABLES else list(step_table_rows(table, None))
+print(' '.join(names[:2] if quick else names))" "$1" "$QUICK"
+}
+flag_of() { [ "$1" = improved-gan-mnist ] && echo --seeds || echo --rows; }
+
 if [ "$QUICK" = 1 ]; then
     Q=--quick
-    FGAN_ROWS="gan kullback-leibler"
-    SEEDS="0 1"
     step throughput 120 "$PY" benchmarks/train_throughput.py --quick --device cpu --out "$OUT_DIR/throughput.json"
 else
     Q=
-    FGAN_ROWS=$("$PY" -c "from zoo.reproduce.command import _slug; from zoo.reproduce.tables import FGAN_TABLE4
-print(' '.join(_slug(row.name) for row in FGAN_TABLE4.rows))")
-    SEEDS="0 1 2"
-    step throughput-fp32 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --out "$OUT_DIR/throughput_dcgan64_fp32.json"
-    step throughput-bf16 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --precision bf16-mixed --channels-last --out "$OUT_DIR/throughput_dcgan64_bf16.json"
+    if [ "${GPU_SUITE_THROUGHPUT:-1}" = 1 ]; then
+        step throughput-fp32 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --out "$OUT_DIR/throughput_dcgan64_fp32.json"
+        step throughput-bf16 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --precision bf16-mixed --channels-last --out "$OUT_DIR/throughput_dcgan64_bf16.json"
+    fi
 fi
 
 # Phase 2: one process per row or seed, one CPU thread each; --max-time leaves 30 s of the slice for
 # the job's own scoring.
 SLICE=$(( $(left) - ASSEMBLE_SECONDS ))
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-for row in $FGAN_ROWS; do
-    step "fgan-$row" "$SLICE" "$PY" -m zoo.cli reproduce fgan-table4 $Q --rows "$row" --resume \
-        --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/fgan-$row" &
-done
-for seed in $SEEDS; do
-    step "improved-seed$seed" "$SLICE" "$PY" -m zoo.cli reproduce improved-gan-mnist $Q --seeds "$seed" --resume \
-        --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/improved-seed$seed" &
+for table in $TABLES; do
+    for part in $(parts_of "$table"); do
+        step "$table-$part" "$SLICE" "$PY" -m zoo.cli reproduce "$table" $Q "$(flag_of "$table")" "$part" --resume \
+            --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/$table-$part" &
+    done
 done
 wait
 unset OMP_NUM_THREADS MKL_NUM_THREADS
 
-# Phase 3: the tables from the run store, training nothing.
-step fgan-table4 "$(left)" "$PY" -m zoo.cli reproduce fgan-table4 $Q --rows $FGAN_ROWS --no-train --out "$OUT_DIR" &
-step improved-gan-mnist "$(left)" "$PY" -m zoo.cli reproduce improved-gan-mnist $Q --seeds $SEEDS --no-train --out "$OUT_DIR" &
+# Phase 3: each table from the run store, training nothing.
+for table in $TABLES; do
+    step "$table" "$(left)" "$PY" -m zoo.cli reproduce "$table" $Q "$(flag_of "$table")" $(parts_of "$table") --no-train --out "$OUT_DIR" &
+done
 wait
+
+# A device returns at most 8 files: past that, the tables' files travel as one archive.
+TABLE_FILES=$(cd "$OUT_DIR" && ls -- *.json *.md *.png 2>/dev/null | grep -v '^gpu_suite.json$')
+if [ "$(echo "$TABLE_FILES" | wc -w)" -gt 7 ]; then
+    (cd "$OUT_DIR" && tar -cf results.tar $TABLE_FILES && rm -f $TABLE_FILES)
+fi
 
 "$PY" - "$OUT_DIR" "$WORK" "$START" <<'PYTHON'
 import json, sys
@@ -102,7 +125,7 @@ for step in steps:
     log = work / f"{step['step']}.log"
     step["log_tail"] = scrub_paths(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else []
 record = {"suite": "benchmarks/gpu_suite.sh", "steps": steps,
-          "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png") and p.name != "gpu_suite.json"),
+          "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png", ".tar") and p.name != "gpu_suite.json"),
           **run.provenance(seeds={"all": 0}, device="cuda" if torch.cuda.is_available() else "cpu")}
 (out / "gpu_suite.json").write_text(json.dumps(record, indent=2))
 for step in steps:
