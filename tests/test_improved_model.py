@@ -37,6 +37,21 @@ def test_the_papers_mnist_nets():
     assert not any(m.weight.requires_grad for m in generator.modules() if isinstance(m, nn.BatchNorm1d))
 
 
+def test_a_softplus_output_is_the_only_change_of_the_softplus_variant():
+    torch.manual_seed(0)
+    sigmoid = SemiSupervisedMNISTGenerator()
+    torch.manual_seed(0)
+    softplus = SemiSupervisedMNISTGenerator(output="softplus")
+    assert softplus.output_range is None and isinstance(softplus.net[-1], nn.Softplus)
+    z = torch.rand(8, 100)
+    sigmoid.eval(), softplus.eval()
+    pre_activation = softplus.net[:-1](z)  # same weights: the outputs differ by the last activation alone
+    assert torch.allclose(sigmoid(z).flatten(1), torch.sigmoid(pre_activation))
+    assert torch.allclose(softplus(z).flatten(1), nn.functional.softplus(pre_activation))
+    with pytest.raises(ZooConfigError, match="g_output must be sigmoid or softplus"):
+        SemiSupervisedMNISTGenerator(output="tanh")
+
+
 def test_discriminator_is_noisy_in_training_and_deterministic_in_eval():
     discriminator = SemiSupervisedMNISTDiscriminator(data_shape=(1, 4, 4), hidden=(8, 6))
     x = torch.rand(5, 1, 4, 4)
