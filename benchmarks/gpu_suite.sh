@@ -16,8 +16,8 @@
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
 #
 # GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4
-# improved-gan-mnist") names the tables of phases 2 and 3, any of those two and unrolled-mixtures,
-# unrolled-stacked-mnist (each row a job); GPU_SUITE_THROUGHPUT=0 skips phase 1. Stacked MNIST scores
+# improved-gan-mnist") names the tables of phases 2 and 3, any of those two and
+# improved-gan-mnist-softplus, unrolled-mixtures, unrolled-stacked-mnist (each row or seed a job); GPU_SUITE_THROUGHPUT=0 skips phase 1. Stacked MNIST scores
 # with the zoo's MNIST classifier: carry the one the CPU results used and point $ZOO_CACHE at it.
 # Past 8 files, the tables' files come back as one results.tar.
 #
@@ -62,7 +62,7 @@ step() {
 
 # parts_of TABLE: the rows (or, for improved-gan-mnist, the seeds) that train as separate jobs.
 parts_of() {
-    if [ "$1" = improved-gan-mnist ]; then
+    if [[ "$1" = improved-gan-mnist* ]]; then
         [ "$QUICK" = 1 ] && echo "0 1" || echo "0 1 2"
         return
     fi
@@ -72,7 +72,7 @@ table, quick = sys.argv[1], sys.argv[2] == '1'
 names = [_slug(row.name) for row in TABLES[table].rows] if table in TABLES else list(step_table_rows(table, None))
 print(' '.join(names[:2] if quick else names))" "$1" "$QUICK"
 }
-flag_of() { [ "$1" = improved-gan-mnist ] && echo --seeds || echo --rows; }
+flag_of() { [[ "$1" = improved-gan-mnist* ]] && echo --seeds || echo --rows; }
 
 if [ "$QUICK" = 1 ]; then
     Q=--quick

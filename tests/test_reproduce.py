@@ -168,3 +168,8 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     assert 0 <= row["ours_errors"] <= 10_000 and row["ours_errors"] == seed["errors"]
     assert "| 100 | 93 ± 6.5 |" in (out / "improved-gan-mnist.md").read_text()
     assert [device.split(":")[0] for device in record["trained_on"]] == ["cpu"]  # where the seeds trained
+    # the softplus deviation is a table of its own, with its own config and run folder
+    assert main(["reproduce", "improved-gan-mnist-softplus", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    softplus = json.loads((out / "improved-gan-mnist-softplus.json").read_text())
+    assert softplus["config"] == "configs/improved/mnist_100_softplus.yaml" and "softplus" in softplus["title"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["improved-gan-mnist", "improved-gan-mnist-softplus"]

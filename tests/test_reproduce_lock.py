@@ -57,7 +57,7 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     assert len(parts(("table", "unrolled-stacked-mnist"))) == 8  # every (D size, K) row
     assert parts(("table", "lapgan-mnist")) == [""]  # the whole table
     for wrong, message in ((("rows", ["kl"]), "no row 'kl': choose from gan, kullback-leibler"),
-                           (("seeds", [1]), "--seeds applies to improved-gan-mnist, not fgan-table4")):
+                           (("seeds", [1]), "--seeds applies to improved-gan-mnist, improved-gan-mnist-softplus, not fgan-table4")):
         with pytest.raises(ZooConfigError, match=message):
             parts(("table", "fgan-table4"), wrong)
     with pytest.raises(ZooConfigError, match="--rows applies to .*, not lapgan-mnist"):

@@ -26,6 +26,9 @@ from zoo.reproduce.tables import Budget, Row
 
 TABLE = "improved-gan-mnist"
 CONFIG = "configs/improved/mnist_100.yaml"
+# The same table with G's output a softplus (a stated deviation; see the config's header).
+SOFTPLUS_TABLE = "improved-gan-mnist-softplus"
+TABLES = {TABLE: CONFIG, SOFTPLUS_TABLE: "configs/improved/mnist_100_softplus.yaml"}
 # Table 1 of the paper (test errors out of 10,000, mean ± std over 10 labelled subsets), labels → value.
 PAPER_ERRORS = {20: (1677, 452), 50: (221, 136), 100: (93, 6.5), 200: (90, 4.2)}
 
@@ -39,6 +42,7 @@ class Plan:
     seeds: tuple[int, ...]
     milestones: tuple[int, ...]
     train_batches: int | None = None
+    config: str = CONFIG
 
     @property
     def budget(self) -> Budget:
@@ -54,9 +58,9 @@ FULL = Plan(labels=(100,), seeds=(0, 1, 2), milestones=(50, 100, 300))
 QUICK = Plan(labels=(100,), seeds=(0,), milestones=(1,), train_batches=2)
 
 
-def plan_for(quick: bool, seeds: list[int] | None = None) -> Plan:
-    """The full or quick plan, with ``seeds`` in place of its own when given (one job per seed)."""
-    plan = QUICK if quick else FULL
+def plan_for(quick: bool, seeds: list[int] | None = None, table: str = TABLE) -> Plan:
+    """``table``'s full or quick plan, with ``seeds`` in place of its own when given (one job per seed)."""
+    plan = replace(QUICK if quick else FULL, config=TABLES[table])
     return replace(plan, seeds=tuple(dict.fromkeys(seeds))) if seeds else plan
 
 
@@ -64,7 +68,7 @@ def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRu
     extra = ["--data.init_args.num_labels", str(labels), "--data.init_args.seed", str(seed)]
     if quick:
         extra += ["--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"]
-    row = Row(f"{labels} labels, seed {seed}", CONFIG, None, None, plan.budget)
+    row = Row(f"{labels} labels, seed {seed}", plan.config, None, None, plan.budget)
     return RowRun(folder / f"labels{labels}-seed{seed}", row, seed, extra)
 
 
@@ -89,12 +93,12 @@ def _errors_at(curve: list[dict[str, Any]], epoch: int) -> float:
 
 
 def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: float | None, require_clean: bool,
-              seeds: list[int] | None = None, train: bool = True) -> dict[str, Any]:
+              seeds: list[int] | None = None, train: bool = True, table: str = TABLE) -> dict[str, Any]:
     """Train every (label count, seed) in stages until done or ``deadline`` (with ``train=False``,
     nothing); the result record. A row averages its seeds at the latest epoch all of them reached."""
     start = RunStart(require_clean=require_clean)
-    plan = plan_for(quick, seeds)
-    folder = store / TABLE / ("quick" if quick else "full")
+    plan = plan_for(quick, seeds, table)
+    folder = store / table / ("quick" if quick else "full")
     curve = CurveSpec(every_n_epochs=1, protocol=None, metric="val/errors", logged=True)
     if train:
         _train_in_stages(plan, folder, curve, quick, resume, retrain, deadline)
@@ -120,10 +124,11 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
             "status": "complete" if seeds and all(s["complete"] for s in seeds) and len(seeds) == len(plan.seeds) else "partial",
         })
     return {
-        "table": TABLE, "quick": quick, "complete": complete,
-        "title": "Salimans et al. (2016), Table 1: test errors on permutation-invariant MNIST, semi-supervised",
+        "table": table, "quick": quick, "complete": complete,
+        "title": "Salimans et al. (2016), Table 1: test errors on permutation-invariant MNIST, semi-supervised"
+        + (", G's output a softplus (a stated deviation)" if table == SOFTPLUS_TABLE else ""),
         "citation": "Salimans et al., Improved Techniques for Training GANs, NeurIPS 2016, Table 1",
-        "config": CONFIG, "budget": {**vars(plan.budget), "milestones": list(plan.milestones)}, "rows": rows,
+        "config": plan.config, "budget": {**vars(plan.budget), "milestones": list(plan.milestones)}, "rows": rows,
         # where the seeds trained; "device" below is where this invocation scored and wrote the table
         "trained_on": sorted({segment["device"] for row in rows for seed in row["per_seed"]
                               for segment in seed["trained_in"] if "device" in segment}),
@@ -155,4 +160,4 @@ def markdown(record: dict[str, Any]) -> str:
 
 def write_outputs(record: dict[str, Any], out: Path) -> dict[str, Path]:
     print(markdown(record))
-    return write_result_files(record, out, TABLE, markdown(record))
+    return write_result_files(record, out, record["table"], markdown(record))

@@ -124,4 +124,4 @@ FGAN_TABLE4_BATCH512 = ParzenTable(
 )
 
 TABLES: dict[str, ParzenTable] = {table.name: table for table in (GAN2014_TABLE1, FGAN_TABLE4, FGAN_TABLE4_BATCH512)}
-OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "unrolled-reconstruction", "lapgan-mnist", "improved-gan-mnist", "improved-ablation")
+OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "unrolled-reconstruction", "lapgan-mnist", "improved-gan-mnist", "improved-gan-mnist-softplus", "improved-ablation")
