@@ -42,7 +42,7 @@ def test_a_second_run_of_the_same_table_is_refused_until_the_first_ends(tmp_path
 
 
 def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_only_reads():
-    from zoo.reproduce.command import check_selection, trained_parts
+    from zoo.reproduce.selection import check_selection, trained_parts
 
     def parts(*argv):
         args = argparse.Namespace(**{"quick": False, "rows": None, "seeds": None, "no_train": False, **dict(argv)})

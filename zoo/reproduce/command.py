@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,13 +32,10 @@ from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce.lock import table_lock
 from zoo.reproduce.report import curve_trend, markdown, write_report
 from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, run_store
+from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES, check_selection, select_rows, slug, step_table_rows, trained_parts
 from zoo.reproduce.tables import OTHER_TABLES, QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, TABLES, Budget, ParzenTable, Row
 
 CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as many as the generator's samples
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
@@ -105,17 +101,6 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
     }
 
 
-def select_rows(table: ParzenTable, wanted: list[str] | None) -> tuple[Row, ...]:
-    """The rows of ``table`` named in ``wanted`` (by name or slug, e.g. ``kullback-leibler``), or all of them."""
-    if not wanted:
-        return table.rows
-    by_slug = {_slug(row.name): row for row in table.rows}
-    unknown = [name for name in wanted if _slug(name) not in by_slug]
-    if unknown:
-        raise ZooConfigError(f"{table.name} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(by_slug)}")
-    return tuple(by_slug[_slug(name)] for name in dict.fromkeys(wanted))
-
-
 def reproduce_parzen_table(
     table: ParzenTable, quick: bool, store: Path, seed: int, retrain: bool, resume: bool = False,
     deadline: float | None = None, require_clean: bool = False, rows: tuple[Row, ...] | None = None, train: bool = True,
@@ -134,7 +119,7 @@ def reproduce_parzen_table(
     ceiling = variants[CEILING_VARIANT]
     folder = store / table.name / ("quick" if quick else "full")
     selected = table.rows if rows is None else rows
-    runs = {row.name: RowRun(folder / f"{_slug(row.name)}-seed{seed}", row, seed, extra + list(row.extra)) for row in selected}
+    runs = {row.name: RowRun(folder / f"{slug(row.name)}-seed{seed}", row, seed, extra + list(row.extra)) for row in selected}
     budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in selected}
     for row in sorted(selected, key=lambda r: budgets[r.name].max_epochs) if train else ():  # short rows first: early answers
         state = runs[row.name].train(budgets[row.name], curve, deadline, resume, retrain)
@@ -217,53 +202,6 @@ def main(argv: list[str]) -> int:
         print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
         return 3
     return 0
-
-
-SELECTABLE_SEEDS = ("improved-gan-mnist", "improved-gan-mnist-softplus")
-STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5
-READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
-
-
-def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
-    """The rows of an unrolled table named in ``wanted`` (e.g. ``ring-k10``), or all of them."""
-    from zoo.reproduce import unrolled, unrolled_stacked
-
-    names = (unrolled if table == "unrolled-mixtures" else unrolled_stacked).ROW_NAMES
-    unknown = [name for name in wanted or () if _slug(name) not in names]
-    if unknown:
-        raise ZooConfigError(f"{table} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(names)}")
-    return tuple(dict.fromkeys(_slug(name) for name in wanted)) if wanted else names
-
-
-def check_selection(args: argparse.Namespace) -> None:
-    """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
-    if args.rows and args.table not in (*TABLES, *STEP_TABLES):
-        raise ZooConfigError(f"--rows applies to {', '.join((*TABLES, *STEP_TABLES))}, not {args.table}")
-    if args.rows and args.table in TABLES:
-        select_rows(TABLES[args.table], args.rows)
-    elif args.rows:
-        step_table_rows(args.table, args.rows)
-    if args.seeds and args.table not in SELECTABLE_SEEDS:
-        raise ZooConfigError(f"--seeds applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
-    assemblable = (*TABLES, *SELECTABLE_SEEDS, *STEP_TABLES)
-    if args.no_train and args.table not in assemblable:
-        raise ZooConfigError(f"--no-train applies to {', '.join(assemblable)}, not {args.table}")
-
-
-def trained_parts(args: argparse.Namespace) -> list[str]:
-    """The lock names of what this invocation trains: one per row (or seed) where jobs may train a
-    table's rows in parallel, else the whole table; none when it trains nothing."""
-    if args.no_train or args.table in READ_ONLY_TABLES:
-        return []
-    if args.table in TABLES:
-        return [_slug(row.name) for row in select_rows(TABLES[args.table], args.rows)]
-    if args.table in STEP_TABLES:
-        return list(step_table_rows(args.table, args.rows))
-    if args.table in SELECTABLE_SEEDS:
-        from zoo.reproduce import improved
-
-        return [f"seed{seed}" for seed in improved.plan_for(args.quick, args.seeds, args.table).seeds]
-    return [""]
 
 
 def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float | None) -> tuple[dict[str, Path], dict[str, Any] | None]:

@@ -1,0 +1,74 @@
+"""Which rows (or seeds) one ``zoo reproduce`` invocation trains: ``--rows``, ``--seeds`` and
+``--no-train``, checked in one line before anything runs, and the names of the per-row locks it holds
+so that parallel jobs on one run store conflict only when they train the same row."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from zoo.errors import ZooConfigError
+from zoo.reproduce.tables import TABLES, ParzenTable, Row
+
+
+def slug(text: str) -> str:
+    """A row's name as a command-line and folder name: ``Pearson chi^2`` → ``pearson-chi-2``."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def select_rows(table: ParzenTable, wanted: list[str] | None) -> tuple[Row, ...]:
+    """The rows of ``table`` named in ``wanted`` (by name or slug, e.g. ``kullback-leibler``), or all of them."""
+    if not wanted:
+        return table.rows
+    by_slug = {slug(row.name): row for row in table.rows}
+    unknown = [name for name in wanted if slug(name) not in by_slug]
+    if unknown:
+        raise ZooConfigError(f"{table.name} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(by_slug)}")
+    return tuple(by_slug[slug(name)] for name in dict.fromkeys(wanted))
+
+
+SELECTABLE_SEEDS = ("improved-gan-mnist", "improved-gan-mnist-softplus")
+STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5
+READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
+
+
+def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
+    """The rows of an unrolled table named in ``wanted`` (e.g. ``ring-k10``), or all of them."""
+    from zoo.reproduce import unrolled, unrolled_stacked
+
+    names = (unrolled if table == "unrolled-mixtures" else unrolled_stacked).ROW_NAMES
+    unknown = [name for name in wanted or () if slug(name) not in names]
+    if unknown:
+        raise ZooConfigError(f"{table} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(names)}")
+    return tuple(dict.fromkeys(slug(name) for name in wanted)) if wanted else names
+
+
+def check_selection(args: argparse.Namespace) -> None:
+    """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
+    if args.rows and args.table not in (*TABLES, *STEP_TABLES):
+        raise ZooConfigError(f"--rows applies to {', '.join((*TABLES, *STEP_TABLES))}, not {args.table}")
+    if args.rows and args.table in TABLES:
+        select_rows(TABLES[args.table], args.rows)
+    elif args.rows:
+        step_table_rows(args.table, args.rows)
+    if args.seeds and args.table not in SELECTABLE_SEEDS:
+        raise ZooConfigError(f"--seeds applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
+    assemblable = (*TABLES, *SELECTABLE_SEEDS, *STEP_TABLES)
+    if args.no_train and args.table not in assemblable:
+        raise ZooConfigError(f"--no-train applies to {', '.join(assemblable)}, not {args.table}")
+
+
+def trained_parts(args: argparse.Namespace) -> list[str]:
+    """The lock names of what this invocation trains: one per row (or seed) where jobs may train a
+    table's rows in parallel, else the whole table; none when it trains nothing."""
+    if args.no_train or args.table in READ_ONLY_TABLES:
+        return []
+    if args.table in TABLES:
+        return [slug(row.name) for row in select_rows(TABLES[args.table], args.rows)]
+    if args.table in STEP_TABLES:
+        return list(step_table_rows(args.table, args.rows))
+    if args.table in SELECTABLE_SEEDS:
+        from zoo.reproduce import improved
+
+        return [f"seed{seed}" for seed in improved.plan_for(args.quick, args.seeds, args.table).seeds]
+    return [""]
