@@ -113,6 +113,9 @@ def test_a_row_trains_as_its_own_job_and_no_train_assembles_what_finished(tmp_pa
     assembled = reproduce(budget, tmp_path, train=False, **ROWS)
     assert [r["unroll_steps"] for r in assembled["rows"]] == [5] and assembled["unfinished_rows"] == ["ring, K = 0"]
     assert assembled["rows"][0]["seeds"] == one["rows"][0]["seeds"] and not (tmp_path / "ring_k0").exists()
+    longer = StepBudget(generator_steps=6, trace_every=2, samples=400, seeds=(0,))
+    with pytest.raises(ZooConfigError, match="another config or budget"):  # never assembled under another budget
+        reproduce(longer, tmp_path, train=False, **ROWS)
 
 
 def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):

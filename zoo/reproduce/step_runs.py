@@ -44,8 +44,7 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     from zoo.callbacks.interrupts import GracefulStop
     from zoo.cli import run_lightning_cli
 
-    identity = {"config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(), "seed": seed,
-                **{k: v for k, v in asdict(budget).items() if k != "seeds"}}
+    identity = _identity(config, seed, budget)
     marker, result, last = run_dir / "identity.json", run_dir / "result.json", run_dir / "checkpoints" / "last.ckpt"
     if marker.exists() and not retrain:
         if json.loads(marker.read_text()) != identity:
@@ -80,9 +79,17 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     return record
 
 
-def finished_seed(run_dir: Path) -> dict[str, Any] | None:
-    """The scored record of a seed that finished in ``run_dir``, or ``None``."""
-    result = run_dir / "result.json"
+def _identity(config: Path, seed: int, budget: StepBudget) -> dict[str, Any]:
+    return {"config_sha256": hashlib.sha256(config.read_bytes()).hexdigest(), "seed": seed,
+            **{k: v for k, v in asdict(budget).items() if k != "seeds"}}
+
+
+def finished_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path) -> dict[str, Any] | None:
+    """The scored record of ``config`` under ``seed`` and ``budget`` if it finished in ``run_dir``, else
+    ``None``; a run of another config or budget there is refused, as :func:`train_seed` refuses it."""
+    marker, result = run_dir / "identity.json", run_dir / "result.json"
+    if marker.exists() and json.loads(marker.read_text()) != _identity(config, seed, budget):
+        raise ZooConfigError(f"{run_dir} was trained with another config or budget: it cannot stand in this table")
     return json.loads(result.read_text()) if result.exists() else None
 
 
@@ -95,7 +102,7 @@ def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Sc
     unfinished: list[Any] = []
     for key, (config, folder) in jobs.items():
         if not train:
-            seeds = [finished_seed(folder / f"seed{seed}") for seed in budget.seeds]
+            seeds = [finished_seed(config, seed, budget, folder / f"seed{seed}") for seed in budget.seeds]
         else:
             seeds = [train_seed(config, seed, budget, folder / f"seed{seed}", score, resume, retrain, deadline)
                      for seed in budget.seeds]
