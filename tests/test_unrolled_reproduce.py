@@ -40,6 +40,7 @@ def test_rows_hold_per_seed_and_mean_scores(store):
                 assert row[key]["mean"] == pytest.approx(sum(per_seed) / 2)
         for seed in row["seeds"]:
             assert 0 <= seed["modes_covered"] <= 8 and 0.0 <= seed["high_quality_fraction"] <= 1.0
+            assert len(seed["trained_at_commit"].removesuffix("+dirty")) == 40 and seed["trained_on"].startswith("cpu")
             assert sum(seed["counts"]) == round(seed["high_quality_fraction"] * TINY.samples)
             assert list(seed["trace_modes_covered"]) == ["0", "2", "4"]
     assert record["goals"]["ring_k10_all_modes_every_seed"] is None  # K = 10 was not run

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import torch
 
 from zoo.errors import ZooConfigError
+from zoo.provenance import device_description, git_commit
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     continued = last.exists()
     started = time.time()
     stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
-    run_lightning_cli([
+    cli = run_lightning_cli([
         "fit", "--config", str(config), "--seed_everything", str(seed),
         "--trainer.max_steps", str(2 * budget.generator_steps), "--trainer.enable_progress_bar", "false",
         "--trainer.callbacks.init_args.every_n_generator_steps", str(budget.trace_every),
@@ -74,7 +75,9 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     if stop.stopped_for_deadline:
         return None
     record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": round(time.time() - started, 1),
-              "continued_from_checkpoint": continued}
+              "continued_from_checkpoint": continued,
+              # a table assembled later (--no-train) still says what trained each seed, and where
+              "trained_at_commit": git_commit(), "trained_on": device_description(cli.trainer.strategy.root_device)}
     result.write_text(json.dumps(record, indent=2))
     return record
 
