@@ -67,7 +67,8 @@ parts_of() {
         return
     fi
     "$PY" -c "import sys
-from zoo.reproduce.selection import TABLES, slug, step_table_rows
+from zoo.reproduce.selection import slug, step_table_rows
+from zoo.reproduce.tables import TABLES
 table, quick = sys.argv[1], sys.argv[2] == '1'
 names = [slug(row.name) for row in TABLES[table].rows] if table in TABLES else list(step_table_rows(table, None))
 print(' '.join(names[:2] if quick else names))" "$1" "$QUICK"
