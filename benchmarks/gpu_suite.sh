@@ -67,11 +67,9 @@ parts_of() {
         return
     fi
     "$PY" -c "import sys
-from zoo.reproduce.selection import slug, step_table_rows
-from zoo.reproduce.tables import TABLES
-table, quick = sys.argv[1], sys.argv[2] == '1'
-names = [slug(row.name) for row in TABLES[table].rows] if table in TABLES else list(step_table_rows(table, None))
-print(' '.join(names[:2] if quick else names))" "$1" "$QUICK"
+from zoo.reproduce.selection import row_names
+names = row_names(sys.argv[1])
+print(' '.join(names[:2] if sys.argv[2] == '1' else names))" "$1" "$QUICK"
 }
 flag_of() { [[ "$1" = improved-gan-mnist* ]] && echo --seeds || echo --rows; }
 

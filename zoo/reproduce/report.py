@@ -29,15 +29,16 @@ def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any
     spread (population std) of the later half's points and twice their mean standard error (where
     points carry one), else "flat"; with fewer than 4 points in the later half it is "too short to
     tell"."""
-    late = [point[key] for point in curve[len(curve) // 2:]]
+    later_half = curve[len(curve) // 2:]
+    late = [point[key] for point in later_half]
     if len(late) < 4:
         return {"direction": "too short to tell", "points": len(late)}
     first, second = late[: len(late) // 2], late[len(late) // 2:]
     shift, spread = statistics.fmean(second) - statistics.fmean(first), statistics.pstdev(late)
-    noise = 2 * statistics.fmean(point.get("stderr", 0.0) for point in curve[len(curve) // 2:])
+    noise = 2 * statistics.fmean(point.get("stderr", 0.0) for point in later_half)
     direction = "flat" if abs(shift) <= max(spread, noise) else ("rising" if shift > 0 else "falling")
-    since = curve[len(curve) // 2].get("generator_steps")
-    return {"direction": direction, "shift": shift, "spread": spread, "points": len(late), "since_generator_step": since}
+    return {"direction": direction, "shift": shift, "spread": spread, "points": len(late),
+            "since_generator_step": later_half[0].get("generator_steps")}
 
 
 def describe_trend(trend: dict[str, Any]) -> str:

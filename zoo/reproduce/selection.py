@@ -43,6 +43,11 @@ def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(slug(name) for name in wanted)) if wanted else names
 
 
+def row_names(table: str) -> tuple[str, ...]:
+    """Every row of a Parzen or unrolled table, by the name ``--rows`` takes."""
+    return tuple(slug(row.name) for row in TABLES[table].rows) if table in TABLES else step_table_rows(table, None)
+
+
 def check_selection(args: argparse.Namespace) -> None:
     """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
     if args.rows and args.table not in (*TABLES, *STEP_TABLES):
