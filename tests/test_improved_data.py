@@ -6,7 +6,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from zoo.data.semisupervised import LabelledAndUnlabelled, SemiSupervisedMNISTDataModule, balanced_subset
+from zoo.data.semisupervised import (
+    LabelledAndUnlabelled,
+    SemiSupervisedMNISTDataModule,
+    TiledPairSampler,
+    balanced_subset,
+)
 from zoo.errors import ZooConfigError
 
 
@@ -18,10 +23,25 @@ def test_balanced_subset_takes_the_same_number_of_each_class_chosen_by_seed():
     assert not torch.equal(chosen, balanced_subset(labels, 4, seed=1))
 
 
-def test_every_labelled_example_is_seen_equally_often_per_epoch():
+def test_every_batch_of_n_labelled_pairs_holds_each_labelled_example_once():
     dataset = LabelledAndUnlabelled(torch.randn(60, 2), torch.arange(20.0)[:, None].repeat(1, 2), torch.arange(20))
-    seen = torch.cat([batch["label"] for batch in DataLoader(dataset, batch_size=12, shuffle=True)])
-    assert torch.bincount(seen).tolist() == [3] * 20
+    loader = DataLoader(dataset, batch_size=20, sampler=TiledPairSampler(60, 20, seed=0))
+    batches = list(loader)
+    assert len(batches) == 3
+    for batch in batches:
+        assert sorted(batch["label"].tolist()) == list(range(20))
+        assert torch.equal(batch["labelled"][:, 0], batch["label"].float())
+    assert torch.cat([b["unlabelled"] for b in batches]).unique(dim=0).shape == (60, 2)  # each unlabelled once
+
+
+def test_pair_order_depends_on_seed_and_epoch_only():
+    first, again, other_seed = TiledPairSampler(30, 7, seed=1), TiledPairSampler(30, 7, seed=1), TiledPairSampler(30, 7, seed=2)
+    assert list(first) == list(again) != list(other_seed)
+    before = list(first)
+    first.set_epoch(1)
+    assert list(first) != before
+    labelled = [j for _, j in before]
+    assert [sorted(labelled[k:k + 7]) for k in range(0, 28, 7)] == [list(range(7))] * 4 and len(labelled) == 30
 
 
 def test_num_labels_must_be_class_balanced():
@@ -53,6 +73,7 @@ def test_mnist_training_batches_are_dicts_of_three_aligned_parts(mnist_100):
     assert batch["label"].shape == (100,) and batch["label"].dtype == torch.int64
     assert 0.0 <= batch["unlabelled"].min() and batch["unlabelled"].max() <= 1.0
     assert len(mnist_100.train_dataloader()) == 599
+    assert sorted(batch["label"].tolist()) == sorted(mnist_100.train_set.labels.tolist())  # all 100 labels
 
 
 def test_the_labelled_subset_is_drawn_by_the_data_seed(mnist_100):

@@ -9,7 +9,7 @@ from torch.nn.utils import parametrize
 from torch.utils.data import DataLoader, TensorDataset
 
 from tests.conftest import REPO, quiet_trainer
-from zoo.data.semisupervised import LabelledAndUnlabelled
+from zoo.data.semisupervised import LabelledAndUnlabelled, TiledPairSampler
 from zoo.errors import ZooConfigError
 from zoo.models.improved import SemiSupervisedGAN, SemiSupervisedMNISTDiscriminator, SemiSupervisedMNISTGenerator
 from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
@@ -99,7 +99,8 @@ def loaders(labels_per_class=2):
     chosen = torch.cat([(pool_labels == c).nonzero().flatten()[:labels_per_class] for c in (0, 1)])
     train = LabelledAndUnlabelled(unlabelled, pool[chosen], pool_labels[chosen])
     test = TensorDataset(*two_blobs(300, generator))
-    return DataLoader(train, batch_size=20, shuffle=True), DataLoader(test, batch_size=100)
+    pairs = TiledPairSampler(len(unlabelled), len(chosen), seed=0)
+    return DataLoader(train, batch_size=20, sampler=pairs), DataLoader(test, batch_size=100)
 
 
 def test_a_few_labels_train_a_classifier_and_both_players_step():

@@ -7,9 +7,11 @@ images unlabelled, and the 10k MNIST test images to measure the classifier's err
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from zoo.data.base import ZooDataModule
 from zoo.data.mnist import check_mnist_files, load_mnist_tensors
@@ -30,10 +32,7 @@ def balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
 
 
 class LabelledAndUnlabelled(Dataset):
-    """Item i: unlabelled image i with labelled example ``i mod n_labelled``.
-
-    Shuffling i thus also shuffles the labelled examples, and over an epoch each is seen equally
-    often (as the released code tiles the labelled set to the unlabelled set's length)."""
+    """Item ``(i, j)``: unlabelled image i beside labelled example j; :class:`TiledPairSampler` picks the pairs."""
 
     def __init__(self, unlabelled: Tensor, labelled: Tensor, labels: Tensor) -> None:
         self.unlabelled, self.labelled, self.labels = unlabelled, labelled, labels
@@ -41,9 +40,34 @@ class LabelledAndUnlabelled(Dataset):
     def __len__(self) -> int:
         return len(self.unlabelled)
 
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        j = index % len(self.labelled)
-        return {"unlabelled": self.unlabelled[index], "labelled": self.labelled[j], "label": self.labels[j]}
+    def __getitem__(self, pair: tuple[int, int]) -> dict[str, Tensor]:
+        i, j = pair
+        return {"unlabelled": self.unlabelled[i], "labelled": self.labelled[j], "label": self.labels[j]}
+
+
+class TiledPairSampler(Sampler[tuple[int, int]]):
+    """One epoch of ``(unlabelled, labelled)`` index pairs, drawn from ``(seed, epoch)`` only.
+
+    The unlabelled set comes in one random order; beside it, the labelled set repeated in fresh
+    random orders, as the released code tiles it. So consecutive runs of ``n_labelled`` pairs hold
+    every labelled example exactly once: with 100 labels and batch 100, each batch sees all of them.
+    """
+
+    def __init__(self, n_unlabelled: int, n_labelled: int, seed: int = 0) -> None:
+        self.n_unlabelled, self.n_labelled, self.seed, self.epoch = n_unlabelled, n_labelled, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        unlabelled = torch.randperm(self.n_unlabelled, generator=generator)
+        tiles = -(-self.n_unlabelled // self.n_labelled)
+        labelled = torch.cat([torch.randperm(self.n_labelled, generator=generator) for _ in range(tiles)])
+        return zip(unlabelled.tolist(), labelled[: self.n_unlabelled].tolist())
+
+    def __len__(self) -> int:
+        return self.n_unlabelled
 
 
 class SemiSupervisedMNISTDataModule(ZooDataModule):
@@ -97,6 +121,12 @@ class SemiSupervisedMNISTDataModule(ZooDataModule):
             images, labels = load_mnist_tensors(self.data_root, train=False, download=self.download)
             self.test_set = TensorDataset(self.rescale(images), labels)
             self.val_set = self.test_set
+
+    def train_dataloader(self) -> DataLoader:
+        require(self.train_set is not None, "SemiSupervisedMNISTDataModule has no training split; call setup() first")
+        pairs = TiledPairSampler(len(self.train_set.unlabelled), len(self.train_set.labelled), self.seed)
+        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=pairs, drop_last=True,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def labelled_split(self, split: str) -> tuple[Tensor, Tensor]:
         """``"train"``: all 60k training images with their true labels; ``"val"``/``"test"``: MNIST test."""
