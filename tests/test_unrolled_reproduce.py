@@ -131,3 +131,27 @@ def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):
     done = reproduce(budget, tmp_path, resume=True, **ROWS)
     assert done["complete"] is True and done["unfinished_rows"] == []
     assert [(r["mixture"], r["unroll_steps"]) for r in done["rows"]] == [("ring", 0), ("ring", 5)]
+
+
+def test_once_the_deadline_stops_a_run_no_other_run_starts(tmp_path, monkeypatch):
+    # GracefulStop ends a run an epoch before the deadline; the next seed must not take that epoch.
+    import time
+
+    from zoo.reproduce import step_runs
+
+    deadline = time.time() + 3600
+    calls = []
+
+    def fake_train_seed(config, seed, budget, run_dir, score, resume, retrain, given_deadline):
+        calls.append((run_dir.parent.name, seed, given_deadline))
+        stopped = given_deadline is not None and time.time() >= given_deadline
+        return None if stopped or (run_dir.parent.name == "a" and seed == 1) else {"seed": seed}
+
+    monkeypatch.setattr(step_runs, "train_seed", fake_train_seed)
+    budget = StepBudget(generator_steps=4, trace_every=2, samples=10, seeds=(0, 1, 2))
+    jobs = {"a": (tmp_path / "a.yaml", tmp_path / "a"), "b": (tmp_path / "b.yaml", tmp_path / "b")}
+    finished, unfinished = step_runs.train_rows(jobs, budget, score=None, resume=True, retrain=False, deadline=deadline)
+    assert finished == {} and unfinished == ["a", "b"]
+    assert [(row, seed) for row, seed, _ in calls] == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
+    assert [d for *_, d in calls][:2] == [deadline, deadline]
+    assert all(d is not None and d <= time.time() for *_, d in calls[2:])  # finished seeds still read back

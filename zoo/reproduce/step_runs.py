@@ -103,12 +103,18 @@ def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Sc
     or continue with ``resume``). With ``train=False``, only read the seeds that finished."""
     finished: dict[Any, list[dict[str, Any]]] = {}
     unfinished: list[Any] = []
+    out_of_time = False
     for key, (config, folder) in jobs.items():
-        if not train:
-            seeds = [finished_seed(config, seed, budget, folder / f"seed{seed}") for seed in budget.seeds]
-        else:
-            seeds = [train_seed(config, seed, budget, folder / f"seed{seed}", score, resume, retrain, deadline)
-                     for seed in budget.seeds]
+        seeds = []
+        for seed in budget.seeds:
+            run_dir = folder / f"seed{seed}"
+            if not train:
+                seeds.append(finished_seed(config, seed, budget, run_dir))
+                continue
+            # The deadline stops a run one epoch early, while time seems left: start no other run then.
+            record = train_seed(config, seed, budget, run_dir, score, resume, retrain, 0.0 if out_of_time else deadline)
+            out_of_time = out_of_time or record is None
+            seeds.append(record)
         if None in seeds:
             unfinished.append(key)
         else:
