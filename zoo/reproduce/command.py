@@ -6,6 +6,7 @@ Rows train in the run store (``$ZOO_RUNS``, see :mod:`zoo.reproduce.runs`), outs
     zoo reproduce fgan-table4 --quick        # tiny budgets: checks the pipeline, not the numbers
     zoo reproduce fgan-table4 --rows kullback-leibler --resume   # one row, e.g. one GPU job of several
     zoo reproduce fgan-table4 --no-train     # the table from the run store as it stands, training nothing
+    zoo reproduce unrolled-mixtures --jobs 2 --resume   # rows as 2 parallel processes, then the table
     zoo reproduce fgan-table3                # f-GAN's 1-D experiment
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
     zoo reproduce improved-gan-mnist         # Improved GAN's semi-supervised MNIST (zoo/reproduce/improved.py)
@@ -30,6 +31,7 @@ from typing import Any
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce.lock import table_lock
+from zoo.reproduce.parallel import check_jobs, failed, run_jobs, table_parts
 from zoo.reproduce.report import curve_trend, markdown, write_report
 from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, run_store
 from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES, check_selection, select_rows, slug, step_table_rows, trained_parts
@@ -186,18 +188,36 @@ def main(argv: list[str]) -> int:
                         help="improved-gan-mnist: train and report these seeds instead of the plan's, e.g. one seed per job")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="train the rows (or seeds) as up to N parallel processes sharing the CPU threads, "
+                             "then write the table; SIGTERM and Ctrl-C reach every job")
     args = parser.parse_args(argv)
     check_selection(args)
+    check_jobs(args)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
     store = Path(args.runs).expanduser() if args.runs else run_store()
     folder = store / args.table / ("quick" if args.quick else "full")
+    crashed = []
+    if args.jobs is not None:
+        crashed = failed(run_jobs(args, store, deadline))
+        flag, parts = table_parts(args)
+        args.no_train = True  # the jobs trained; what follows writes the table from the run store
+        if flag == "--rows":
+            args.rows = parts
+        else:
+            args.seeds = [int(part) for part in parts]
     with contextlib.ExitStack() as locks:
         for part in trained_parts(args):
             locks.enter_context(table_lock(folder, args.table, part))
         paths, record = run_table(args, store, out, deadline)
     for path in paths.values():
         print(f"wrote {path}")
+    for job in crashed:
+        print(f"zoo reproduce: the job for {job.flag} {job.part} failed with exit code {job.exit_code}; see {job.log}",
+              file=sys.stderr)
+    if crashed:
+        return 1
     if record is not None and record.get("complete") is False:
         print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
         return 3

@@ -1,0 +1,97 @@
+"""`zoo reproduce --jobs N`: rows (or seeds) as parallel child processes, then one table from the run store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from zoo.errors import ZooConfigError
+from zoo.reproduce.command import main
+from zoo.reproduce.parallel import Job, check_jobs, child_command, table_parts, threads_per_job
+
+
+def _args(**overrides) -> argparse.Namespace:
+    base = dict(table="unrolled-mixtures", rows=None, seeds=None, quick=True, resume=False, retrain=False,
+                allow_dirty=False, no_train=False, jobs=2, seed=0)
+    return argparse.Namespace(**{**base, **overrides})
+
+
+def test_parts_are_rows_or_seeds_as_the_table_selects_them():
+    assert table_parts(_args(rows=["Ring-K10", "grid-k0"])) == ("--rows", ["ring-k10", "grid-k0"])
+    assert table_parts(_args(table="improved-gan-mnist", seeds=[4, 2])) == ("--seeds", ["4", "2"])
+    flag, rows = table_parts(_args(table="fgan-table4"))
+    assert flag == "--rows" and "kullback-leibler" in rows and len(rows) == 9
+
+
+def test_jobs_are_refused_where_they_cannot_run():
+    with pytest.raises(ZooConfigError, match="at least 1"):
+        check_jobs(_args(jobs=0))
+    with pytest.raises(ZooConfigError, match="--no-train trains nothing"):
+        check_jobs(_args(no_train=True))
+    with pytest.raises(ZooConfigError, match="--jobs applies to"):
+        check_jobs(_args(table="fgan-table3"))
+
+
+def test_each_job_gets_its_share_of_the_cores_and_the_time_left(tmp_path):
+    assert threads_per_job(jobs=64, parts=2) == max(1, threads_per_job(jobs=1, parts=1) // 2)
+    assert threads_per_job(jobs=10**6, parts=10**6) == 1
+    job = Job("--rows", "ring-k5", tmp_path / "jobs" / "ring-k5")
+    command = child_command(_args(resume=True), job, tmp_path, seconds_left=3725.9)
+    assert command[command.index("--rows") + 1] == "ring-k5" and command[command.index("--max-time") + 1] == "01:02:05"
+    assert "--resume" in command and "--quick" in command and "--retrain" not in command
+    assert command[command.index("--out") + 1] == str(job.folder / "tables")
+    assert "--max-time" not in child_command(_args(), job, tmp_path, seconds_left=None)
+
+
+def test_two_rows_train_as_one_thread_jobs_and_make_one_table(tmp_path, capsys):
+    store, out = tmp_path / "store", tmp_path / "out"
+    code = main(["unrolled-mixtures", "--quick", "--jobs", "2", "--rows", "ring-k0", "ring-k5",
+                 "--runs", str(store), "--out", str(out)])
+    assert code == 0, capsys.readouterr()
+    record = json.loads((out / "unrolled-mixtures.json").read_text())
+    assert [r["unroll_steps"] for r in record["rows"]] == [0, 5] and record["complete"] is True
+    # each seed trained in its own process, with one of this machine's threads per job when it has 2 or more
+    threads = threads_per_job(2, 2)
+    assert all(seed["trained_on"].endswith(f"{threads} torch threads") for r in record["rows"] for seed in r["seeds"])
+    for row in ("ring-k0", "ring-k5"):
+        assert "Seed set to 0" in (store / "unrolled-mixtures" / "quick" / "jobs" / row / "log.txt").read_text()
+
+
+def test_a_crashed_job_fails_the_command_and_names_its_log(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path / "no-mnist-here"))
+    started = time.time()
+    code = main(["improved-gan-mnist", "--quick", "--jobs", "2", "--seeds", "0", "1",
+                 "--runs", str(tmp_path / "store"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and time.time() - started < 120
+    for seed in ("0", "1"):
+        log = Path(tmp_path / "store" / "improved-gan-mnist" / "quick" / "jobs" / seed / "log.txt")
+        assert f"--seeds {seed} failed with exit code 2; see {log}" in err and "MNIST" in log.read_text()
+
+
+def test_sigterm_reaches_the_jobs_which_save_their_runs(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    store = tmp_path / "store"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "zoo.cli", "reproduce", "unrolled-mixtures", "--jobs", "1",
+                               "--rows", "ring-k10", "--allow-dirty", "--runs", str(store), "--out", str(tmp_path / "out")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = store / "unrolled-mixtures" / "full" / "jobs" / "ring-k10" / "log.txt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "Trainable params" in log.read_text()):
+        time.sleep(0.5)
+    time.sleep(2)  # into the first epoch
+    parent.send_signal(signal.SIGTERM)
+    _, err = parent.communicate(timeout=120)
+    assert parent.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err and "--resume" in err
+    assert "stopped by SIGTERM" in log.read_text()
+    assert (store / "unrolled-mixtures" / "full" / "ring_k10" / "seed0" / "checkpoints" / "last.ckpt").exists()
