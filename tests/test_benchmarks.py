@@ -24,6 +24,7 @@ SMOKE_RUNS = {
     "parzen_speed.py": ["--quick", "--threads", "1", "--out", "{out}"],
     "train_throughput.py": ["--quick", "--device", "cpu", "--model", "vanilla", "fgan", "dcgan", "unrolled", "--out", "{out}"],
     "gpu_suite.sh": ["--quick", "--out", "{out_dir}"],  # writes {out_dir}/gpu_suite.json
+    "parallel_jobs.py": ["--quick", "--out", "{out}"],
 }
 # A third table takes the suite past a device's 8 returned files, so its tables travel as one archive.
 SMOKE_ENV = {"gpu_suite.sh": {"GPU_SUITE_TABLES": "fgan-table4 improved-gan-mnist unrolled-mixtures"}}
@@ -108,6 +109,19 @@ def test_train_throughput_smoke_run(smoke_results):
     # D's and G's forward and backward per step: 3 + 3 linear layers each way at least, and the unrolled steps on top
     calls = {name: model["roofline"]["gemm_calls"] for name, model in record["models"].items()}
     assert calls["unrolled"] > calls["vanilla"] >= 12
+
+
+def test_parallel_jobs_smoke_run_compares_one_process_with_one_per_core(smoke_results):
+    record = finished(smoke_results, "parallel_jobs.py")
+    assert record["model"] == "unrolled" and record["cores"] == 2 and record["settings"]["rounds"] == 1
+    (round_,) = record["rounds"]
+    assert [p["threads"] for p in round_["together"]["processes"]] == [2]
+    assert [p["threads"] for p in round_["apart"]["processes"]] == [1, 1]
+    for layout in ("together", "apart"):
+        steps_per_second = sum(1 / p["seconds_per_step"] for p in round_[layout]["processes"])
+        assert round_[layout]["steps_per_second"] == pytest.approx(steps_per_second, rel=1e-3)
+    assert record["apart_over_together"] == pytest.approx(
+        round_["apart"]["steps_per_second"] / round_["together"]["steps_per_second"], rel=1e-3)
 
 
 def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results):
