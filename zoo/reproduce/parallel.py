@@ -3,8 +3,7 @@ each with its share of the CPU threads, then the table written from the run stor
 writes it.
 
 Small nets gain little from a second thread: their steps are mostly Python and autograd overhead.
-On two cores, two one-thread jobs of the unrolled mixtures each ran at about 83 % of the speed of one
-two-thread job, so together they trained about 1.65 times as many steps.
+``benchmarks/parallel_jobs.py`` measures what side-by-side one-thread jobs gain on a machine.
 """
 
 from __future__ import annotations
