@@ -113,6 +113,9 @@ def test_a_few_labels_train_a_classifier_and_both_players_step():
     metrics = trainer.callback_metrics
     assert metrics["val/error"] < 0.1  # chance is 0.5; 4 labels in all
     assert metrics["val/errors"] == pytest.approx(metrics["val/error"].item() * 300)
+    with torch.no_grad():
+        current = sum(model.eval().classification_errors(x, y, averaged=False) for x, y in test)
+    assert metrics["val/errors_current_d"] == current  # logged beside the averaged D's count
     assert {"train/supervised_loss", "train/unsupervised_loss", "train/labelled_error"} <= set(metrics)
 
 
@@ -135,6 +138,8 @@ def test_evaluation_uses_the_moving_average_of_d():
         for parameter in model.discriminator.parameters():
             parameter.mul_(-3.0)
     assert model.classification_errors(x, labels) == before  # the average has not moved yet
+    flipped = (model.discriminator(x).argmax(dim=1) != labels).sum()
+    assert model.classification_errors(x, labels, averaged=False) == flipped
     model.on_train_batch_end(None, None, 0)
     for average, current, start in zip(model.d_average.shadow.parameters(), model.discriminator.parameters(), initial):
         assert torch.allclose(average, 0.5 * start + 0.5 * current)

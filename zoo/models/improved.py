@@ -227,9 +227,11 @@ class SemiSupervisedGAN(TwoPlayerGAN):
             averaged.copy_(torch.zeros_like(current) if current.requires_grad else current)
 
     # ---------------------------------------------------------------------------- evaluation
-    def classification_errors(self, x: Tensor, labels: Tensor) -> Tensor:
-        """How many of ``x`` D's K-class prediction gets wrong (the averaged D's, when kept)."""
-        classifier = self.d_average.shadow if self.d_average is not None else self.discriminator
+    def classification_errors(self, x: Tensor, labels: Tensor, averaged: bool = True) -> Tensor:
+        """How many of ``x`` D's K-class prediction gets wrong: the averaged D's when kept (the
+        paper's), else (or with ``averaged=False``) the current D's."""
+        averaged = averaged and self.d_average is not None
+        classifier = self.d_average.shadow if averaged else self.discriminator
         return (classifier(x).argmax(dim=1) != labels).sum()
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], prefix: str) -> None:
@@ -237,6 +239,9 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         errors = self.classification_errors(x, labels).float()
         self.log(f"{prefix}/error", errors / len(labels), batch_size=len(labels), sync_dist=True)
         self.log(f"{prefix}/errors", errors, batch_size=len(labels), reduce_fx="sum", sync_dist=True)
+        if self.d_average is not None:  # the average lags D by ~1/(1 − decay) steps: both curves tell why it moves
+            current = self.classification_errors(x, labels, averaged=False).float()
+            self.log(f"{prefix}/errors_current_d", current, batch_size=len(labels), reduce_fx="sum", sync_dist=True)
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
