@@ -123,5 +123,6 @@ def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, requir
     runs = store / TABLE / ("quick" if quick else "full")
     record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train),
               "quick": quick}
-    print(markdown(record))
-    return write_result_files(record, out, TABLE, markdown(record))
+    text = markdown(record)
+    print(text)
+    return write_result_files(record, out, TABLE, text)
