@@ -29,7 +29,7 @@ def test_every_row_points_at_a_config_that_exists():
     assert len(FGAN_TABLE4.rows) == 9
 
 
-def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch, mnist_root):
+def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch, mnist_root, capsys):
     monkeypatch.chdir(REPO)
     out, runs = tmp_path / "results", tmp_path / "runs"
     # Two rows trained as their own job, then the table assembled from the store without training.
@@ -38,7 +38,9 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     assert [r["name"] for r in json.loads((out / "fgan-table4.json").read_text())["rows"]] == ["Kullback-Leibler", "GAN"]
     checkpoint = runs / "fgan-table4" / "quick" / "gan-seed0" / "checkpoints" / "last.ckpt"
     stamp = checkpoint.stat().st_mtime_ns
+    capsys.readouterr()
     assert main(["reproduce", "fgan-table4", "--quick", "--no-train", "--out", str(out), "--runs", str(runs)]) == 3  # unfinished
+    assert "have not reached their budget in the run store: train them with --resume" in capsys.readouterr().err
     assembled = json.loads((out / "fgan-table4.json").read_text())
     assert [r["status"] for r in assembled["rows"]].count("complete") == 2 and not assembled["complete"]
     assert checkpoint.stat().st_mtime_ns == stamp and len(list((runs / "fgan-table4" / "quick").iterdir())) == 2 + 2  # + locks

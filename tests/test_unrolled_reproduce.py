@@ -126,7 +126,7 @@ def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):
     stopped = reproduce(budget, tmp_path, deadline=time.time() - 1, **ROWS)  # out of time before the first row
     assert stopped["complete"] is False and stopped["rows"] == []
     assert stopped["unfinished_rows"] == ["ring, K = 0", "ring, K = 5"]
-    assert "Not finished (time limit): ring, K = 0, ring, K = 5" in unrolled.markdown(stopped)
+    assert "Not finished: ring, K = 0, ring, K = 5;" in unrolled.markdown(stopped)
     assert "png" not in unrolled.write_outputs(stopped, tmp_path, tmp_path / "out")  # no rows, no figure
     done = reproduce(budget, tmp_path, resume=True, **ROWS)
     assert done["complete"] is True and done["unfinished_rows"] == []

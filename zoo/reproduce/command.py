@@ -219,7 +219,9 @@ def main(argv: list[str]) -> int:
     if crashed:
         return 1
     if record is not None and record.get("complete") is False:
-        print(f"zoo reproduce: {args.table} is not finished (time limit); run the same command with --resume to continue", file=sys.stderr)
+        why = ("some rows have not reached their budget in the run store: train them with --resume, then write the table again"
+               if args.no_train and args.jobs is None else "time limit; run the same command with --resume to continue")
+        print(f"zoo reproduce: {args.table} is not finished ({why})", file=sys.stderr)
         return 3
     return 0
 

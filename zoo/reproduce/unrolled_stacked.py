@@ -112,7 +112,7 @@ def markdown(record: dict[str, Any]) -> str:
     lines += ["", f"Trend: {record['trend']}", "", f"Commit `{record['commit']}`; {record['device']}; "
               f"wall time {record['wall_time_s']:.0f} s.", *[f"- {note}" for note in record["notes"]]]
     if record["unfinished_rows"]:
-        lines.append(f"- Not finished (time limit): {', '.join(record['unfinished_rows'])}; rerun with --resume to continue.")
+        lines.append(f"- Not finished: {', '.join(record['unfinished_rows'])}; `--resume` trains them on.")
     return "\n".join(lines) + "\n"
 
 
