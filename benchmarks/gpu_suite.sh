@@ -9,17 +9,18 @@
 #      filling the GPU, so parallel jobs multiply the updates per second;
 #   3. each table assembled from its rows (`zoo reproduce … --no-train`).
 # Every job stops cleanly at its slice's end (--max-time) and the tables say which rows are partial.
-# Only 8 files come back from a device: the 7 result files and gpu_suite.json, which keeps each
-# job's exit code, time and log tail. The run store and logs live outside OUT.
+# Only 8 files come back from a device, so past 7 result files the tables travel as one results.tar
+# beside gpu_suite.json, which keeps each job's exit code, time and log tail. The run store and logs
+# live outside OUT.
 #
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
 #
 # GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4
-# improved-gan-mnist") names the tables of phases 2 and 3, any of those two and
-# improved-gan-mnist-softplus, unrolled-mixtures, unrolled-stacked-mnist (each row or seed a job); GPU_SUITE_THROUGHPUT=0 skips phase 1. Stacked MNIST scores
+# improved-gan-mnist improved-gan-mnist-softplus": the softplus variant has never trained) names the
+# tables of phases 2 and 3, any of those three and unrolled-mixtures, unrolled-stacked-mnist (each
+# row or seed a job); GPU_SUITE_THROUGHPUT=0 skips phase 1. Stacked MNIST scores
 # with the zoo's MNIST classifier: carry the one the CPU results used and point $ZOO_CACHE at it.
-# Past 8 files, the tables' files come back as one results.tar.
 #
 # Data: only the repository travels to the device, so put MNIST inside it first:
 #   mkdir -p shared/datasets/MNIST/raw && cp ../shared/datasets/MNIST/raw/*.gz shared/datasets/MNIST/raw/
@@ -40,7 +41,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline ZOO_RUNS=
 export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
-TABLES=${GPU_SUITE_TABLES:-fgan-table4 improved-gan-mnist}
+TABLES=${GPU_SUITE_TABLES:-fgan-table4 improved-gan-mnist improved-gan-mnist-softplus}
 ASSEMBLE_SECONDS=90  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
