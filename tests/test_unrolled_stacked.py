@@ -124,4 +124,9 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
         assert all(1 <= s["modes_covered"] <= 300 and s["n_samples"] == 300 for s in row["seeds"])
         assert all(0 <= s["kl_to_uniform"] <= math.log(1000) + 1e-9 for s in row["seeds"])
     assert set(record["trend"]["0.25"]) == {"modes_rise_with_k", "kl_falls_with_k"}
+    # the paper's Table 2 (unverified in targets.md) beside ours, labelled as such
+    assert [r["paper_unverified"]["modes_covered"] for r in record["rows"]] == [30.6, 65.4]
+    assert record["rows"][1]["paper_unverified"]["kl_to_uniform"] == 5.911
+    text = (tmp_path / "out" / "unrolled-stacked-mnist.md").read_text()
+    assert "paper's modes (unverified)" in text and "| 30.6 ± 20.73 |" in text
     assert str(tmp_path) not in (tmp_path / "out" / "unrolled-stacked-mnist.json").read_text()
