@@ -187,7 +187,7 @@ def test_results_table_from_the_committed_files(tmp_path: Path, capsys: pytest.C
             else:
                 ours, steps = f"{row['ours']['mean']:.1f} ± {row['ours']['stderr']:.1f}", row["ours"]["generator_steps"]
             paper = "—" if row["paper"] is None else f"{row['paper']['mean']:.1f} ± {row['paper']['stderr']:.1f}"
-            line = f"| {record['table']} | {row['name']} | {paper} | {ours} | {row['verdict']} | "
+            line = f"| {record['table']} | {row['name']} | Parzen log-likelihood, nats (± stderr) | {paper} | {ours} | {row['verdict']} | "
             assert line in text and f" | {steps} |\n" in text[text.index(line):].split("\n", 1)[0] + "\n"
     assert "skipped" in capsys.readouterr().out  # e.g. parzen_speed.json holds no table
     has_curves = any(row.get("curve") for record in tables for row in record["rows"])
@@ -263,7 +263,43 @@ def test_a_partial_table_is_a_table_and_an_unstarted_one_is_not() -> None:
     assert is_table({"rows": [done, waiting]}) and not is_table({"rows": [waiting]})
     assert not is_table({"rows": [{"name": "all", "ours": {"fid": 494.2}}]})  # several metrics, no one "mean"
     _, rows = table_rows([{"table": "fgan-table4", "rows": [done, waiting]}])
-    assert rows == [["fgan-table4", "GAN", "305.0 ± 9.0", "-108.1 ± 1.0", "not reproduced", "—", "1400"],
-                    ["fgan-table4", "Total variation", "—", "—", "not started", "—", "—"]]
+    parzen = "Parzen log-likelihood, nats (± stderr)"
+    assert rows == [["fgan-table4", "GAN", parzen, "305.0 ± 9.0", "-108.1 ± 1.0", "not reproduced", "—", "1400"],
+                    ["fgan-table4", "Total variation", parzen, "—", "—", "not started", "—", "—"]]
     rising = {**done, "curve": [{"mean": float(v), "generator_steps": v} for v in range(10)]}  # read from the curve
-    assert table_rows([{"table": "t", "rows": [rising]}])[1][0][5].startswith("rising (+")
+    assert table_rows([{"table": "t", "rows": [rising]}])[1][0][6].startswith("rising (+")
+
+
+def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Path) -> None:
+    from zoo.compare.results import curves_by_metric, read_tables, table_rows
+
+    improved = {"table": "improved-gan-mnist-softplus", "rows": [{
+        "labels": 100, "paper_errors": 93, "paper_errors_std": 6.5, "ours_errors": 150.0, "ours_errors_std": 10.0,
+        "epochs": 2, "status": "partial",
+        "per_seed": [{"curve": [{"epoch": 1, "generator_steps": 599, "mean": 300.0}, {"epoch": 2, "generator_steps": 1198, "mean": 140.0}]},
+                     {"curve": [{"epoch": 1, "generator_steps": 599, "mean": 500.0}, {"epoch": 2, "generator_steps": 1198, "mean": 160.0},
+                                {"epoch": 3, "generator_steps": 1797, "mean": 90.0}]}]}]}
+    seed = {"trace_modes_covered": {"0": 1, "100": 8}}
+    mixtures = {"table": "unrolled-mixtures", "rows": [{
+        "mixture": "ring", "unroll_steps": 10, "num_modes": 8, "generator_steps": 100, "modes_covered": {"mean": 7.5},
+        "high_quality_fraction": {"mean": 0.93}, "seeds": [seed, {"trace_modes_covered": {"0": 2, "100": 7}}]}]}
+    stacked = {"table": "unrolled-stacked-mnist", "rows": [{
+        "d_size": 0.25, "unroll_steps": 0, "generator_steps": 2000, "modes_covered": {"mean": 40.0}, "kl_to_uniform": {"mean": 5.5},
+        "paper_unverified": {"modes_covered": 30.6, "modes_covered_pm": 20.73, "kl_to_uniform": 5.99, "kl_to_uniform_pm": 0.42}}]}
+    paths = []
+    for record in (improved, mixtures, stacked):
+        paths.append(tmp_path / f"{record['table']}.json")
+        paths[-1].write_text(json.dumps(record))
+    tables, skipped = read_tables([str(p) for p in paths])
+    assert skipped == []
+    _, rows = table_rows(tables)
+    assert rows[0][:6] == ["improved-gan-mnist-softplus", "100 labels", "test errors of 10,000 (± std over seeds)",
+                           "93.0 ± 6.5", "150.0 ± 10.0", "partial, 2 epochs"]
+    assert rows[0][7] == "1198"  # the seeds' common epochs end at 2
+    assert rows[1][1:6] == ["ring, K = 10", "modes covered of 8 (mean over seeds)", "—", "7.5", "high-quality 0.93"]
+    assert rows[2][1:6] == ["D 0.25, K = 0", "modes of 1000 (paper: unverified, ± as printed)", "30.6 ± 20.7", "40.0", "KL 5.50"]
+    plots = curves_by_metric(tables)
+    assert plots["test errors of 10,000 (± std over seeds)"]["improved-gan-mnist-softplus: 100 labels"] == [
+        (599.0, 400.0, pytest.approx(100.0)), (1198.0, 150.0, pytest.approx(10.0))]  # mean ± stderr over the two seeds
+    assert plots["modes covered of 8 (mean over seeds)"]["unrolled-mixtures: ring, K = 10"] == [(0.0, 1.5, 0.0), (100.0, 7.5, 0.0)]
+    assert len(plots) == 2  # the stacked table has no curve

@@ -5,6 +5,7 @@ plot), or reproduced tables side by side.
     zoo compare runs/quickstart                    # every run below a folder
     zoo compare runs/wandb/offline-run-20250101_120000-abc123 me/gan-zoo/abc123
     zoo compare --results results/gan2014-table1.json results/fgan-table4.json
+    zoo compare --results results/*.json      # every reproduced table; one curve plot per metric
     zoo compare --results results/fgan-table4.json results/fgan-table4-batch512.json --rows GAN "Reverse KL" --x epoch
 """
 
@@ -18,9 +19,15 @@ from rich.console import Console
 
 from zoo.compare.readers import expand, read_run
 from zoo.compare.report import markdown, plot_curves, print_table
-from zoo.compare.results import CURVE_AXES, curves, read_tables, select_rows, table_rows
+from zoo.compare.results import CURVE_AXES, curves_by_metric, read_tables, select_rows, table_rows
 from zoo.compare.runs import Run, direction
 from zoo.errors import ZooConfigError
+from zoo.reproduce.selection import slug
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -99,7 +106,7 @@ def compare_runs(args: argparse.Namespace, console: Console) -> None:
     columns, rows = runs_table(runs)
     title = f"{len(runs)} runs"
     print_table(title, columns, rows, console)
-    Path(args.markdown).write_text(markdown(title, columns, rows))
+    _write(Path(args.markdown), markdown(title, columns, rows))
     plotted = {run.name: run.curve(metric) for run in runs}
     for name in [name for name, points in plotted.items() if not points]:
         console.print(f"not plotted: {name} (no {metric} with a known generator step)")
@@ -118,11 +125,16 @@ def compare_results(args: argparse.Namespace, console: Console) -> None:
     columns, rows = table_rows(tables)
     title = ", ".join(table["table"] for table in tables)
     print_table(title, columns, rows, console)
-    Path(args.markdown).write_text(markdown(title, columns, rows))
-    found = curves(tables, args.x)
-    if found:
-        plot_curves(found, "ours (mean ± stderr)", "learning curves", Path(args.out), CURVE_AXES[args.x])
-        console.print(f"wrote {args.markdown} and {args.out}")
+    _write(Path(args.markdown), markdown(title, columns, rows))
+    by_metric = curves_by_metric(tables, args.x)
+    plots = []
+    for index, (metric, found) in enumerate(by_metric.items()):  # one plot per metric: the first at --out
+        path = Path(args.out)
+        path = path if index == 0 else path.with_name(f"{path.stem}-{slug(metric.split('(')[0])}{path.suffix}")
+        plot_curves(found, f"ours: {metric}", "learning curves", path, CURVE_AXES[args.x])
+        plots.append(str(path))
+    if plots:
+        console.print(f"wrote {args.markdown} and {', '.join(plots)}")
     else:
         console.print(f"wrote {args.markdown}; no row carries a learning curve, so no plot")
 

@@ -1,8 +1,9 @@
 """Reproduction result files (``results/<table>.json`` from ``zoo reproduce``) as comparison rows.
 
-A reproduced table has ``rows``, each with the paper's value, ours (``mean``, ``stderr``,
-``generator_steps``) and a verdict; a row may carry a learning ``curve``: a list of
-``{generator_steps, epoch, mean, stderr}``.
+A Parzen table (GAN-2014, f-GAN) has ``rows``, each with the paper's value, ours (``mean``,
+``stderr``, ``generator_steps``) and a verdict; a row may carry a learning ``curve``: a list of
+``{generator_steps, epoch, mean, stderr}``. The other tables are read into the same shape by
+:mod:`zoo.compare.tables`, each row naming its ``metric``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from zoo.compare.tables import PARZEN, adapter_for
 from zoo.errors import ZooConfigError
 from zoo.reproduce.report import curve_trend, describe_trend
 
@@ -38,13 +40,17 @@ def read_tables(paths: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
             record = json.loads(path.read_text())
         except json.JSONDecodeError as error:
             raise ZooConfigError(f"{path} is not JSON: {error}") from None
-        if is_table(record):
-            tables.append({"table": record.get("table", path.stem), **record})
+        name = record.get("table", path.stem) if isinstance(record, dict) else path.stem
+        read = adapter_for(str(name))
+        if read is not None and record.get("rows"):
+            tables.append({**record, "table": name, "rows": read(record)})
+        elif is_table(record):
+            tables.append({**record, "table": name, "rows": [{"metric": PARZEN, **row} for row in record["rows"]]})
         else:
             skipped.append(str(path))
     if not tables:
         raise ZooConfigError(
-            f"none of {', '.join(paths)} is a reproduced table (a JSON file with rows of paper and ours values, from `zoo reproduce`)"
+            f"none of {', '.join(paths)} is a reproduced table (a JSON file with rows of ours and the paper's values, from `zoo reproduce`)"
         )
     return tables, skipped
 
@@ -52,22 +58,22 @@ def read_tables(paths: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
 def _value(value: dict[str, Any] | None) -> str:
     if not value or value.get("mean") is None:
         return "—"
-    stderr = value.get("stderr")
-    return f"{value['mean']:.1f}" + (f" ± {stderr:.1f}" if stderr is not None else "")
+    spread = value.get("stderr", value.get("std"))  # the row's metric says which
+    return f"{value['mean']:.1f}" + (f" ± {spread:.1f}" if spread is not None else "")
 
 
 def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Columns and rows: table, row, paper, ours (mean ± stderr), verdict, where its learning curve
-    is heading (the file's ``trend``, or read from its ``curve`` for files written before trends),
-    generator steps."""
-    columns = ["table", "row", "paper", "ours", "verdict", "curve", "G steps"]
+    """Columns and rows: table, row, metric (and what its ± is), paper, ours, verdict, where its
+    learning curve is heading (the file's ``trend``, or read from its ``curve`` for files written
+    before trends), generator steps."""
+    columns = ["table", "row", "metric", "paper", "ours", "verdict", "curve", "G steps"]
     rows = []
     for table in tables:
         for row in table["rows"]:
             steps = (row["ours"] or {}).get("generator_steps")
             trend = row.get("trend") or (curve_trend(row["curve"]) if row.get("curve") else None)
-            rows.append([table["table"], row_name(row), _value(row.get("paper")), _value(row["ours"]),
-                         str(row.get("verdict", "")), "—" if trend is None else describe_trend(trend),
+            rows.append([table["table"], row_name(row), str(row.get("metric", PARZEN)), _value(row.get("paper")),
+                         _value(row["ours"]), str(row.get("verdict", "")), "—" if trend is None else describe_trend(trend),
                          "—" if steps is None else str(steps)])
     return columns, rows
 
@@ -92,12 +98,17 @@ def select_rows(tables: list[dict[str, Any]], names: list[str] | None) -> list[d
 def curves(tables: list[dict[str, Any]], x: str = "generator_steps") -> dict[str, list[tuple[float, float, float]]]:
     """``{"table: row": [(x, mean, stderr), …]}`` for the rows that carry a curve, with x the
     points' ``x`` (a key of :data:`CURVE_AXES`); points without it are left out."""
-    found = {}
+    return {label: points for by_label in curves_by_metric(tables, x).values() for label, points in by_label.items()}
+
+
+def curves_by_metric(tables: list[dict[str, Any]], x: str = "generator_steps") -> dict[str, dict[str, list[tuple[float, float, float]]]]:
+    """:func:`curves`, grouped by the rows' metric: curves of one metric share a plot."""
+    found: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for table in tables:
         for row in table["rows"]:
             points = [p for p in row.get("curve") or [] if p.get(x) is not None]
             if points:
-                found[f"{table['table']}: {row_name(row)}"] = sorted(
+                found.setdefault(str(row.get("metric", PARZEN)), {})[f"{table['table']}: {row_name(row)}"] = sorted(
                     (float(p[x]), float(p["mean"]), float(p.get("stderr") or 0.0)) for p in points
                 )
     return found

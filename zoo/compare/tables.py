@@ -1,0 +1,101 @@
+"""Every kind of ``zoo reproduce`` result file as comparison rows of one shape:
+
+    {"name", "metric", "paper": {"mean", "stderr" | "std"} | None,
+     "ours": {"mean", "stderr" | "std", "generator_steps"} | None, "verdict", "trend"?, "curve"?}
+
+where ``metric`` names what the numbers are and what their ± is, and a ``curve`` is a list of
+``{generator_steps, epoch?, mean, stderr?}``. The Parzen tables (GAN-2014, f-GAN) are written in this
+shape already; the others are read here from their own fields, so that ``zoo compare --results``
+sets any of them side by side.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Callable
+
+Rows = list[dict[str, Any]]
+PARZEN = "Parzen log-likelihood, nats (± stderr)"
+
+
+def _mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-seed curves averaged at the epochs every seed reached: mean and stderr over seeds."""
+    common = set.intersection(*(set(p["epoch"] for p in curve) for curve in curves)) if curves else set()
+    points = []
+    for epoch in sorted(common):
+        at = [next(p for p in curve if p["epoch"] == epoch) for curve in curves]
+        values = [p["mean"] for p in at]
+        points.append({"epoch": epoch, "generator_steps": at[0].get("generator_steps"), "mean": statistics.fmean(values),
+                       "stderr": statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None})
+    return points
+
+
+def improved_rows(record: dict[str, Any]) -> Rows:
+    """Salimans et al.'s Table 1: test errors per label count, paper and ours as mean ± std over seeds."""
+    rows = []
+    for row in record["rows"]:
+        curve = _mean_curve([seed["curve"] for seed in row["per_seed"] if seed.get("curve")])
+        steps = curve[-1]["generator_steps"] if curve else None
+        rows.append({
+            "name": f"{row['labels']} labels", "metric": "test errors of 10,000 (± std over seeds)",
+            "paper": None if row["paper_errors"] is None else {"mean": row["paper_errors"], "std": row["paper_errors_std"]},
+            "ours": None if row["ours_errors"] is None else {"mean": row["ours_errors"], "std": row["ours_errors_std"],
+                                                               "generator_steps": steps},
+            "verdict": f"{row['status']}, {row['epochs']} epochs", "curve": curve,
+        })
+    return rows
+
+
+def unrolled_mixture_rows(record: dict[str, Any]) -> Rows:
+    """Metz et al.'s 2-D mixtures: modes covered per (mixture, K); the curve is the traced samples' coverage."""
+    rows = []
+    for row in record["rows"]:
+        traces = [seed["trace_modes_covered"] for seed in row["seeds"]]
+        steps = sorted(set.intersection(*(set(map(int, trace)) for trace in traces))) if traces else []
+        curve = [{"generator_steps": step, "mean": statistics.fmean(trace[str(step)] for trace in traces)} for step in steps]
+        quality = row["high_quality_fraction"]["mean"]
+        rows.append({
+            "name": f"{row['mixture']}, K = {row['unroll_steps']}",
+            "metric": f"modes covered of {row['num_modes']} (mean over seeds)", "paper": None,
+            "ours": {"mean": row["modes_covered"]["mean"], "generator_steps": row["generator_steps"]},
+            "verdict": f"high-quality {quality:.2f}" if quality is not None else "", "curve": curve,
+        })
+    return rows
+
+
+def unrolled_stacked_rows(record: dict[str, Any]) -> Rows:
+    """Metz et al.'s Table 2: Stacked MNIST modes per (D size, K), the paper's cells unverified."""
+    rows = []
+    for row in record["rows"]:
+        paper = row.get("paper_unverified")
+        rows.append({
+            "name": f"D {row['d_size']}, K = {row['unroll_steps']}",
+            "metric": "modes of 1000 (paper: unverified, ± as printed)",
+            "paper": None if paper is None else {"mean": paper["modes_covered"], "std": paper["modes_covered_pm"]},
+            "ours": {"mean": row["modes_covered"]["mean"], "generator_steps": row["generator_steps"]},
+            "verdict": f"KL {row['kl_to_uniform']['mean']:.2f}" if row["kl_to_uniform"]["mean"] is not None else "",
+        })
+    return rows
+
+
+def improved_ablation_rows(record: dict[str, Any]) -> Rows:
+    """The Table 3-style ablation: classifier FID per row (lower is better) and its curve."""
+    return [{
+        "name": row["name"], "metric": "classifier FID (lower is better)", "paper": None,
+        "ours": None if not row.get("ours") else {"mean": row["ours"]["fid"], "generator_steps": row["ours"]["generator_steps"]},
+        "verdict": row["status"], "curve": row.get("curve") or [],
+    } for row in record["rows"]]
+
+
+ADAPTERS: dict[str, Callable[[dict[str, Any]], Rows]] = {
+    "improved-gan-mnist": improved_rows,  # also improved-gan-mnist-softplus
+    "improved-ablation": improved_ablation_rows,
+    "unrolled-mixtures": unrolled_mixture_rows,
+    "unrolled-stacked-mnist": unrolled_stacked_rows,
+}
+
+
+def adapter_for(table: str) -> Callable[[dict[str, Any]], Rows] | None:
+    """The reader of a table's own result format, by the table's name (or a variant's: ``…-softplus``)."""
+    return next((read for name, read in ADAPTERS.items() if table == name or table.startswith(f"{name}-")), None)
