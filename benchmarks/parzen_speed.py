@@ -23,7 +23,6 @@ changed files); results go to ``results/parzen_speed.json`` with no path of the 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -36,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zoo.eval.parzen import default_chunk_sizes, parzen_log_likelihood  # noqa: E402
-from zoo.provenance import RunStart, check_result, relative_to_repo, scrub_paths  # noqa: E402
+from zoo.provenance import RunStart, relative_to_repo, scrub_paths, write_result  # noqa: E402
 
 FULL = {"points": 10_000, "samples": 16_384, "repeats": 3, "reference_points": 20, "sklearn_points": 10}
 QUICK = {"points": 200, "samples": 1024, "repeats": 1, "reference_points": 4, "sklearn_points": 4}
@@ -246,7 +245,6 @@ def main(argv: list[str] | None = None) -> dict:
         "cpu_count": os.cpu_count(),
     }
     record = scrub_paths(record)
-    check_result({k: v for k, v in record.items() if k != "uncommitted_changes"})  # --allow-dirty lists them honestly
     print(f"zoo:        {zoo_seconds:8.2f} s  ({zoo_gflops:.0f} GFLOP/s, best of {args.repeats}); "
           f"mean log-likelihood {record['mean_log_likelihood_nats']:.1f} nats")
     print(f"matmul:     {peak_gflops:8.0f} GFLOP/s float32 -> zoo reaches {record['fraction_of_matmul_peak']:.2f} of it")
@@ -258,9 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"(sklearn vs float64 direct: {skl_exact_gap:.1e})")
     print(f"memory:     peak +{record['peak_memory_mib']:.0f} MiB ({record['peak_memory_method']}); expected "
           f"{expected_mib:.0f} MiB (centres copy + one block); the full M×N matrix would be {full_matrix_mib:.0f} MiB")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    out = write_result(record, args.out)
     print(f"wrote {out} ({record['wall_time_s']:.0f} s; 1-min load average {load_before:.1f} before, "
           f"{record['load_average_1min_before_after'][1]:.1f} after, on {os.cpu_count()} CPUs)")
     return record

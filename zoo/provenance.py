@@ -8,6 +8,7 @@ and no absolute path (:func:`relative_to_repo`, :func:`scrub_paths`). :func:`che
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -97,6 +98,16 @@ def absolute_paths(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [p for item in value for p in absolute_paths(item)]
     return _ABSOLUTE_PATH.findall(str(value)) if isinstance(value, (str, Path)) else []
+
+
+def write_result(record: dict, out: str | Path) -> Path:
+    """Write a benchmark's ``record`` to ``out`` as JSON (folders made), after :func:`check_result`;
+    the list of uncommitted changes that ``--allow-dirty`` records is honest and passes."""
+    check_result({k: v for k, v in record.items() if k != "uncommitted_changes"})
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def check_result(record: dict) -> None:
