@@ -275,7 +275,7 @@ def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Pat
 
     improved = {"table": "improved-gan-mnist-softplus", "rows": [{
         "labels": 100, "paper_errors": 93, "paper_errors_std": 6.5, "ours_errors": 150.0, "ours_errors_std": 10.0,
-        "epochs": 2, "status": "partial",
+        "epochs": 2, "status": "partial", "verdict": "not reproduced",
         "per_seed": [{"curve": [{"epoch": 1, "generator_steps": 599, "mean": 300.0}, {"epoch": 2, "generator_steps": 1198, "mean": 140.0}]},
                      {"curve": [{"epoch": 1, "generator_steps": 599, "mean": 500.0}, {"epoch": 2, "generator_steps": 1198, "mean": 160.0},
                                 {"epoch": 3, "generator_steps": 1797, "mean": 90.0}]}]}]}
@@ -294,7 +294,7 @@ def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Pat
     assert skipped == []
     _, rows = table_rows(tables)
     assert rows[0][:6] == ["improved-gan-mnist-softplus", "100 labels", "test errors of 10,000 (± std over seeds)",
-                           "93.0 ± 6.5", "150.0 ± 10.0", "partial, 2 epochs"]
+                           "93.0 ± 6.5", "150.0 ± 10.0", "not reproduced, partial (2 epochs)"]
     assert rows[0][7] == "1198"  # the seeds' common epochs end at 2
     assert rows[1][1:6] == ["ring, K = 10", "modes covered of 8 (mean over seeds)", "—", "7.5", "high-quality 0.93"]
     assert rows[2][1:6] == ["D 0.25, K = 0", "modes of 1000 (paper: unverified, ± as printed)", "30.6 ± 20.7", "40.0", "KL 5.50"]

@@ -119,6 +119,7 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     (row,) = record["rows"]
     assert [s["epochs"] for s in row["per_seed"]] == [5, 3] and row["status"] == "partial" and not record["complete"]
     assert row["epochs"] == 3 and row["ours_errors"] == (3 + 103) / 2  # both seeds read at epoch 3
+    assert row["verdict"] == "not reproduced"  # 53 errors lie outside the paper's 93 ± 6.5
     assert record["budget"] == {"max_epochs": 5, "train_batches": None, "milestones": [2, 5]}
     calls.clear()
     stop_after = 99
@@ -131,6 +132,14 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["seeds"] == [1]
     record = improved.reproduce(tmp_path, quick=False, resume=True, retrain=False, deadline=None, require_clean=False)
     assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["epochs"] == 5
+
+
+def test_improved_verdict_is_the_papers_error_bar():
+    from zoo.reproduce.improved import _verdict
+
+    assert _verdict(99.5, (93, 6.5)) == _verdict(86.5, (93, 6.5)) == "within the paper's error bar"
+    assert _verdict(99.6, (93, 6.5)) == "not reproduced" and _verdict(None, (93, 6.5)) == "not started"
+    assert _verdict(80.0, None) == "no paper value"
 
 
 def test_curve_trend_reads_the_later_half_against_its_own_spread():

@@ -37,12 +37,13 @@ def improved_rows(record: dict[str, Any]) -> Rows:
     for row in record["rows"]:
         curve = _mean_curve([seed["curve"] for seed in row["per_seed"] if seed.get("curve")])
         steps = curve[-1]["generator_steps"] if curve else None
+        progress = f"{row['status']} ({row['epochs']} epochs)"  # files written before verdicts have none
         rows.append({
             "name": f"{row['labels']} labels", "metric": "test errors of 10,000 (± std over seeds)",
             "paper": None if row["paper_errors"] is None else {"mean": row["paper_errors"], "std": row["paper_errors_std"]},
             "ours": None if row["ours_errors"] is None else {"mean": row["ours_errors"], "std": row["ours_errors_std"],
                                                                "generator_steps": steps},
-            "verdict": f"{row['status']}, {row['epochs']} epochs", "curve": curve,
+            "verdict": f"{row['verdict']}, {progress}" if row.get("verdict") else progress, "curve": curve,
         })
     return rows
 

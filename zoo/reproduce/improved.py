@@ -92,6 +92,15 @@ def _train_in_stages(plan: Plan, folder: Path, curve: CurveSpec, quick: bool, re
                     return
 
 
+def _verdict(ours: float | None, paper: tuple[float, float] | None) -> str:
+    """The issue's goal: our mean within the paper's error bar (its std over 10 labelled subsets)."""
+    if ours is None:
+        return "not started"
+    if paper is None:
+        return "no paper value"
+    return "within the paper's error bar" if abs(ours - paper[0]) <= paper[1] else "not reproduced"
+
+
 def _errors_at(curve: list[dict[str, Any]], epoch: int) -> float:
     return next(point["mean"] for point in curve if point["epoch"] == epoch)
 
@@ -120,12 +129,14 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         common = min((s["curve"][-1]["epoch"] for s in seeds), default=None)
         errors = [_errors_at(s["curve"], common) for s in seeds]
         paper = PAPER_ERRORS.get(labels)
+        ours = statistics.fmean(errors) if errors else None
         rows.append({
             "labels": labels, "paper_errors": paper[0] if paper else None, "paper_errors_std": paper[1] if paper else None,
-            "ours_errors": statistics.fmean(errors) if errors else None,
+            "ours_errors": ours,
             "ours_errors_std": statistics.stdev(errors) if len(errors) > 1 else None,
             "seeds": [s["seed"] for s in seeds], "epochs": common, "per_seed": seeds,
             "status": "complete" if seeds and all(s["complete"] for s in seeds) and len(seeds) == len(plan.seeds) else "partial",
+            "verdict": _verdict(ours, paper),
         })
     return {
         "table": table, "quick": quick, "complete": complete,
@@ -146,12 +157,13 @@ def markdown(record: dict[str, Any]) -> str:
     lines = [f"### {record['title']}{' (quick check, not a result)' if record['quick'] else ''}", "",
              f"Budget: {record['budget']['max_epochs']} epochs per seed, every seed reaching "
              f"{', '.join(map(str, record['budget']['milestones']))} epochs in turn.", "",
-             "| labels | paper (errors) | ours (errors) | seeds | epochs | status |", "|---|---|---|---|---|---|"]
+             "| labels | paper (errors) | ours (errors) | seeds | epochs | status | verdict |", "|---|---|---|---|---|---|---|"]
     for row in record["rows"]:
         paper = "—" if row["paper_errors"] is None else f"{row['paper_errors']} ± {row['paper_errors_std']}"
         ours = "—" if row["ours_errors"] is None else f"{row['ours_errors']:.0f}" + (
             f" ± {row['ours_errors_std']:.0f}" if row["ours_errors_std"] is not None else "")
-        lines.append(f"| {row['labels']} | {paper} | {ours} | {row['seeds']} | {row['epochs']} | {row['status']} |")
+        lines.append(f"| {row['labels']} | {paper} | {ours} | {row['seeds']} | {row['epochs']} | {row['status']} | "
+                     f"{row.get('verdict', '—')} |")
     for row in record["rows"]:
         lines += ["", f"{row['labels']} labels, test errors by seed: " + "; ".join(
             f"seed {s['seed']} {s['errors']:.0f} at epoch {s['epochs']}, curve {describe_trend(s['trend'])}" for s in row["per_seed"])]
