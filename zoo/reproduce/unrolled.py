@@ -127,7 +127,8 @@ def _trace_size(runs: Path, rows: list[dict[str, Any]]) -> int | None:
     if not rows:
         return None
     first = rows[0]
-    trace = torch.load(runs / f"{first['mixture']}_k{first['unroll_steps']}" / f"seed{first['seeds'][0]['seed']}" / "trace.pt")
+    folder = runs / f"{first['mixture']}_k{first['unroll_steps']}" / f"seed{first['seeds'][0]['seed']}"
+    trace = torch.load(folder / "trace.pt", weights_only=True)
     return len(next(iter(trace.values())))
 
 
@@ -157,7 +158,7 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     from zoo.data.toy2d import MixtureDataModule
 
     panels = [(r["mixture"], r["unroll_steps"], r["seeds"][0]["seed"]) for r in record["rows"] if r["unroll_steps"] in FIGURE_STEPS]
-    traces = [torch.load(runs / f"{m}_k{k}" / f"seed{s}" / "trace.pt") for m, k, s in panels]
+    traces = [torch.load(runs / f"{m}_k{k}" / f"seed{s}" / "trace.pt", weights_only=True) for m, k, s in panels]
     columns = max(len(t) for t in traces)
     fig, axes = plt.subplots(len(panels), columns, figsize=(2 * columns, 2 * len(panels)), squeeze=False)
     for (mixture, k, _), trace, line in zip(panels, traces, axes):
