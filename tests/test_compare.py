@@ -272,6 +272,7 @@ def test_a_partial_table_is_a_table_and_an_unstarted_one_is_not() -> None:
 
 def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Path) -> None:
     from zoo.compare.results import curves_by_metric, read_tables, table_rows
+    from zoo.compare.tables import improved_rows
 
     improved = {"table": "improved-gan-mnist-softplus", "rows": [{
         "labels": 100, "paper_errors": 93, "paper_errors_std": 6.5, "ours_errors": 150.0, "ours_errors_std": 10.0,
@@ -303,3 +304,7 @@ def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Pat
         (599.0, 400.0, pytest.approx(100.0)), (1198.0, 150.0, pytest.approx(10.0))]  # mean ± stderr over the two seeds
     assert plots["modes covered of 8 (mean over seeds)"]["unrolled-mixtures: ring, K = 10"] == [(0.0, 1.5, 0.0), (100.0, 7.5, 0.0)]
     assert len(plots) == 2  # the stacked table has no curve
+    one_seed = {**improved, "rows": [{**improved["rows"][0], "per_seed": [
+        {"curve": [{"epoch": e, "generator_steps": 599 * e, "mean": 100.0 - e} for e in range(1, 11)]}]}]}
+    (row,) = table_rows([{"table": "t", "rows": improved_rows(one_seed)}])[1]
+    assert row[6].startswith("falling")  # a one-seed curve has no spread over seeds, and still a trend

@@ -26,8 +26,10 @@ def _mean_curve(curves: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     for epoch in sorted(common):
         at = [next(p for p in curve if p["epoch"] == epoch) for curve in curves]
         values = [p["mean"] for p in at]
-        points.append({"epoch": epoch, "generator_steps": at[0].get("generator_steps"), "mean": statistics.fmean(values),
-                       "stderr": statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None})
+        point = {"epoch": epoch, "generator_steps": at[0].get("generator_steps"), "mean": statistics.fmean(values)}
+        if len(values) > 1:
+            point["stderr"] = statistics.stdev(values) / math.sqrt(len(values))
+        points.append(point)
     return points
 
 

@@ -35,7 +35,7 @@ def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any
         return {"direction": "too short to tell", "points": len(late)}
     first, second = late[: len(late) // 2], late[len(late) // 2:]
     shift, spread = statistics.fmean(second) - statistics.fmean(first), statistics.pstdev(late)
-    noise = 2 * statistics.fmean(point.get("stderr", 0.0) for point in later_half)
+    noise = 2 * statistics.fmean(point.get("stderr") or 0.0 for point in later_half)
     direction = "flat" if abs(shift) <= max(spread, noise) else ("rising" if shift > 0 else "falling")
     return {"direction": direction, "shift": shift, "spread": spread, "points": len(late),
             "since_generator_step": later_half[0].get("generator_steps")}
