@@ -61,18 +61,16 @@ step() {
     printf '%s\t%s\t%s\n' "$name" "$?" "$(( $(date +%s) - began ))" >> "$WORK/steps.tsv"
 }
 
-# parts_of TABLE: the rows (or, for improved-gan-mnist, the seeds) that train as separate jobs.
-parts_of() {
-    if [[ "$1" = improved-gan-mnist* ]]; then
-        [ "$QUICK" = 1 ] && echo "0 1" || echo "0 1 2"
-        return
-    fi
+# parts_of TABLE: the rows (or, for improved-gan-mnist, the plan's seeds) that train as separate
+# jobs, the first two of them with --quick; flag_of TABLE: --rows or --seeds.
+spec_of() {
     "$PY" -c "import sys
-from zoo.reproduce.selection import row_names
-names = row_names(sys.argv[1])
-print(' '.join(names[:2] if sys.argv[2] == '1' else names))" "$1" "$QUICK"
+from zoo.reproduce.selection import table_parts
+flag, names = table_parts(sys.argv[1])
+print(flag if sys.argv[2] == 'flag' else ' '.join(names[:2] if sys.argv[3] == '1' else names))" "$@" "$QUICK"
 }
-flag_of() { [[ "$1" = improved-gan-mnist* ]] && echo --seeds || echo --rows; }
+parts_of() { spec_of "$1" parts; }
+flag_of() { spec_of "$1" flag; }
 
 if [ "$QUICK" = 1 ]; then
     Q=--quick

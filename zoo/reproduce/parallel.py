@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError, ZooInterrupted
-from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES, select_rows, slug, step_table_rows
+from zoo.reproduce import selection
+from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES
 from zoo.reproduce.tables import TABLES
 
 POLL_SECONDS = 1.0
@@ -49,15 +50,10 @@ class Job:
 
 def table_parts(args: argparse.Namespace) -> tuple[str, list[str]]:
     """The flag and the parts a ``--jobs`` run splits ``args.table`` into: its selected rows, or seeds."""
-    if args.table in TABLES:
-        return "--rows", [slug(row.name) for row in select_rows(TABLES[args.table], args.rows)]
-    if args.table in STEP_TABLES:
-        return "--rows", list(step_table_rows(args.table, args.rows))
-    if args.table in SELECTABLE_SEEDS:
-        from zoo.reproduce import improved
-
-        return "--seeds", [str(seed) for seed in improved.plan_for(args.quick, args.seeds, args.table).seeds]
-    raise ZooConfigError(f"--jobs applies to {', '.join((*TABLES, *STEP_TABLES, *SELECTABLE_SEEDS))}, not {args.table}")
+    parts = selection.table_parts(args.table, args.rows, args.seeds, args.quick)
+    if parts is None:
+        raise ZooConfigError(f"--jobs applies to {', '.join((*TABLES, *STEP_TABLES, *SELECTABLE_SEEDS))}, not {args.table}")
+    return parts
 
 
 def check_jobs(args: argparse.Namespace) -> None:

@@ -43,9 +43,19 @@ def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(slug(name) for name in wanted)) if wanted else names
 
 
-def row_names(table: str) -> tuple[str, ...]:
-    """Every row of a Parzen or unrolled table, by the name ``--rows`` takes."""
-    return tuple(slug(row.name) for row in TABLES[table].rows) if table in TABLES else step_table_rows(table, None)
+def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | None = None,
+                quick: bool = False) -> tuple[str, list[str]] | None:
+    """The flag and the parts that train apart (the selected rows, or the seeds of the plan or of
+    ``seeds``), e.g. ``("--rows", ["ring-k0", …])``; ``None`` for a table that trains as one."""
+    if table in TABLES:
+        return "--rows", [slug(row.name) for row in select_rows(TABLES[table], rows)]
+    if table in STEP_TABLES:
+        return "--rows", list(step_table_rows(table, rows))
+    if table in SELECTABLE_SEEDS:
+        from zoo.reproduce import improved
+
+        return "--seeds", [str(seed) for seed in improved.plan_for(quick, seeds, table).seeds]
+    return None
 
 
 def check_selection(args: argparse.Namespace) -> None:
@@ -68,12 +78,8 @@ def trained_parts(args: argparse.Namespace) -> list[str]:
     table's rows in parallel, else the whole table; none when it trains nothing."""
     if args.no_train or args.table in READ_ONLY_TABLES:
         return []
-    if args.table in TABLES:
-        return [slug(row.name) for row in select_rows(TABLES[args.table], args.rows)]
-    if args.table in STEP_TABLES:
-        return list(step_table_rows(args.table, args.rows))
-    if args.table in SELECTABLE_SEEDS:
-        from zoo.reproduce import improved
-
-        return [f"seed{seed}" for seed in improved.plan_for(args.quick, args.seeds, args.table).seeds]
-    return [""]
+    parts = table_parts(args.table, args.rows, args.seeds, args.quick)
+    if parts is None:
+        return [""]
+    flag, names = parts
+    return [f"seed{name}" for name in names] if flag == "--seeds" else names
