@@ -205,7 +205,8 @@ def test_results_curves_are_plotted(tmp_path: Path) -> None:
 
 
 def test_results_rows_can_be_chosen_and_curves_drawn_against_epochs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from zoo.compare.results import curves, select_rows
+    from zoo.compare.results import curves_by_metric, select_rows
+    from zoo.compare.tables import PARZEN
 
     record = json.loads((REPO / "results" / "fgan-table4.json").read_text())
     small_batch = {**record, "table": "fgan-table4-batch512"}  # as if trained at 8× the updates per epoch
@@ -213,7 +214,7 @@ def test_results_rows_can_be_chosen_and_curves_drawn_against_epochs(tmp_path: Pa
                            for row in record["rows"]]
     tables = select_rows([record, small_batch], ["gan", "REVERSE kl"])
     assert [[row["name"] for row in table["rows"]] for table in tables] == [["GAN", "Reverse KL"]] * 2
-    by_epoch, by_step = curves(tables, "epoch"), curves(tables, "generator_steps")
+    by_epoch, by_step = curves_by_metric(tables, "epoch")[PARZEN], curves_by_metric(tables, "generator_steps")[PARZEN]
     assert by_epoch["fgan-table4: GAN"] == by_epoch["fgan-table4-batch512: GAN"]  # same data seen
     assert [p[0] for p in by_step["fgan-table4-batch512: GAN"]] == [8 * p[0] for p in by_step["fgan-table4: GAN"]]
     assert [p[0] for p in by_epoch["fgan-table4: GAN"]] == [p["epoch"] for p in record["rows"][0]["curve"]]

@@ -95,14 +95,10 @@ def select_rows(tables: list[dict[str, Any]], names: list[str] | None) -> list[d
     return [table for table in selected if table["rows"]]
 
 
-def curves(tables: list[dict[str, Any]], x: str = "generator_steps") -> dict[str, list[tuple[float, float, float]]]:
-    """``{"table: row": [(x, mean, stderr), …]}`` for the rows that carry a curve, with x the
-    points' ``x`` (a key of :data:`CURVE_AXES`); points without it are left out."""
-    return {label: points for by_label in curves_by_metric(tables, x).values() for label, points in by_label.items()}
-
-
 def curves_by_metric(tables: list[dict[str, Any]], x: str = "generator_steps") -> dict[str, dict[str, list[tuple[float, float, float]]]]:
-    """:func:`curves`, grouped by the rows' metric: curves of one metric share a plot."""
+    """``{metric: {"table: row": [(x, mean, stderr), …]}}`` for the rows that carry a curve, with x
+    the points' ``x`` (a key of :data:`CURVE_AXES`; points without it are left out), grouped by the
+    rows' metric: the curves of one metric share a plot."""
     found: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for table in tables:
         for row in table["rows"]:
