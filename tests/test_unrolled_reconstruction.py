@@ -90,3 +90,37 @@ def test_missing_checkpoints_fail_in_one_line_naming_the_command(quick_store, tm
     with pytest.raises(ZooConfigError, match="unrolled-stacked-mnist` first"):
         unrolled_reconstruction.find_checkpoints(tmp_path, "quarter", (0,), quick=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_time_limited_run_keeps_each_inversion_and_the_next_run_continues_with_the_rest(quick_store, tmp_path, monkeypatch):
+    import shutil
+
+    import zoo.latent.invert as inverting
+
+    runs = tmp_path / "runs"
+    shutil.copytree(quick_store / "runs" / unrolled_stacked.TABLE, runs / unrolled_stacked.TABLE)
+    monkeypatch.setattr(unrolled_reconstruction, "QUICK", InvertBudget(images=5, steps=2, lr=0.01))
+    calls = []
+    real_invert = inverting.invert
+    monkeypatch.setattr(inverting, "invert", lambda model, *args, **kwargs: calls.append(1) or real_invert(model, *args, **kwargs))
+    command = ["unrolled-reconstruction", "--quick", "--runs", str(runs)]
+
+    # --max-time already spent after the first model: it is kept, nothing is written, exit 3 says "not finished"
+    assert main([*command, "--out", str(tmp_path / "stopped"), "--max-time", "0.001"]) == 3
+    assert len(calls) == 1 and not (tmp_path / "stopped").exists()
+    kept = runs / unrolled_reconstruction.TABLE / "quick" / "dquarter"
+    assert sorted(p.name for p in kept.iterdir()) == ["seed0_k0.pt"]
+
+    assert main([*command, "--out", str(tmp_path / "continued")]) == 0
+    assert len(calls) == 4  # the three models left
+    assert main([*command, "--out", str(tmp_path / "again"), "--retrain"]) == 0
+    assert len(calls) == 8
+    continued, fresh = (json.loads((tmp_path / name / "unrolled-reconstruction.json").read_text()) for name in ("continued", "again"))
+    assert [r["mse"] for r in continued["rows"]] == [r["mse"] for r in fresh["rows"]]
+    assert continued["invert"]["wall_time_s"] == pytest.approx(sum(c["invert_wall_time_s"] for r in continued["rows"]
+                                                                   for c in r["checkpoints"]))
+
+    # another budget (or a retrained checkpoint) is inverted anew, never mixed with the kept ones
+    monkeypatch.setattr(unrolled_reconstruction, "QUICK", InvertBudget(images=5, steps=3, lr=0.01))
+    assert main([*command, "--out", str(tmp_path / "other")]) == 0
+    assert len(calls) == 12

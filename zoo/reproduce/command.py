@@ -175,7 +175,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", default=None, help="run store for the rows' training runs (default: $ZOO_RUNS, else ~/.cache/zoo/runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--d-size", default="quarter", help="unrolled-reconstruction: D size of the models to invert (quarter or half)")
-    parser.add_argument("--retrain", action="store_true", help="train every row again even if a checkpoint exists")
+    parser.add_argument("--retrain", action="store_true", help="train every row again even if a checkpoint exists "
+                        "(unrolled-reconstruction: invert every model again)")
     parser.add_argument("--resume", action="store_true", help="continue rows that an earlier, interrupted invocation left partial")
     parser.add_argument("--allow-dirty", action="store_true",
                         help="run a full reproduction from uncommitted code (the result lists the changed files)")
@@ -251,7 +252,9 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         from zoo.reproduce import unrolled_reconstruction
 
         paths = unrolled_reconstruction.run(args.quick, store, out, args.d_size, args.seed,
-                                            require_clean=not (args.quick or args.allow_dirty))
+                                            require_clean=not (args.quick or args.allow_dirty), deadline=deadline,
+                                            retrain=args.retrain)
+        record = {"complete": bool(paths)}  # empty when --max-time came first: the finished inversions are kept
     elif args.table == "lapgan-mnist":
         from zoo.reproduce import lapgan
 

@@ -10,7 +10,11 @@ modes cannot reconstruct their images, so the paper's claim is that unrolling lo
 most images. The figure shows the images whose K = 0 and K = 10 errors differ most.
 
     zoo reproduce unrolled-stacked-mnist [--quick]       # trains the checkpoints, first
-    zoo reproduce unrolled-reconstruction [--quick] [--d-size half] [--seed 0]
+    zoo reproduce unrolled-reconstruction [--quick] [--d-size half] [--seed 0] [--max-time HH:MM:SS]
+
+Each model's inversion is kept in the run store as it finishes (``unrolled-reconstruction/``), so an
+interrupted or time-limited run continues with the next model when run again; a checkpoint that
+changed, or another budget or image set, is inverted anew (``--retrain`` inverts everything anew).
 
 CIFAR-10 (the paper's data): ``configs/unrolled/cifar10_k*.yaml`` and ``zoo latent invert`` (see
 their header).
@@ -18,6 +22,10 @@ their header).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -125,27 +133,43 @@ def _training_images(checkpoints: dict[tuple[int, int], Path], count: int, seed:
 
 
 def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds: tuple[int, ...], seed: int = 0,
-              quick: bool = False, require_clean: bool = False) -> tuple[dict[str, Any], Tensor]:
-    """Invert every (seed, K) model on the same images; the JSON-able record and the figure's image rows."""
+              quick: bool = False, require_clean: bool = False, deadline: float | None = None,
+              retrain: bool = False) -> tuple[dict[str, Any] | None, Tensor | None]:
+    """Invert every (seed, K) model on the same images, reusing the inversions kept in
+    ``store``; the JSON-able record and the figure's image rows, or ``(None, None)`` when ``deadline``
+    (a UNIX time) comes before the last model."""
     from zoo.latent.invert import invert
 
     run = RunStart(require_clean=require_clean)
     checkpoints = find_checkpoints(runs, d_size, seeds, quick)
     images, source, value_range = _training_images(checkpoints, budget.images, seed)
     device = compute_device()
+    cache_dir = store / TABLE / ("quick" if quick else "full") / f"d{d_size}"
     errors = torch.zeros(len(seeds), len(images), len(UNROLL_STEPS), dtype=torch.float64)
     shown: dict[int, Tensor] = {}
-    saved, ema = {}, set()
+    saved, ema, seconds = {}, set(), []
     for s, train_seed in enumerate(seeds):
         for k, steps in enumerate(UNROLL_STEPS):
-            model = _load(checkpoints[(train_seed, steps)], d_size, steps, device)
-            codes, found = invert(model, images, budget.steps, budget.lr, seed, batch_size=budget.batch_size)
-            errors[s, :, k] = found.double()
+            checkpoint = checkpoints[(train_seed, steps)]
+            model = _load(checkpoint, d_size, steps, device)
+            identity = {"checkpoint_sha256": _sha256(checkpoint), "budget": asdict(budget), "images": source,
+                        "start_codes_seed": seed}
+            cache = cache_dir / f"seed{train_seed}_k{steps}.pt"
+            found = None if retrain else _read_inversion(cache, identity)
+            if found is None:
+                if deadline is not None and seconds and time.time() + max(seconds) > deadline:
+                    return None, None  # the next model would overrun --max-time; those done are kept
+                started = time.time()
+                codes, mse = invert(model, images, budget.steps, budget.lr, seed, batch_size=budget.batch_size)
+                found = {"codes": codes, "errors": mse, "wall_time_s": round(time.time() - started, 1)}
+                seconds.append(found["wall_time_s"])
+                _write_inversion(cache, identity, found)
+            errors[s, :, k] = found["errors"].double()
             ema.add(model.ema is not None)
-            saved[(train_seed, steps)] = model.generator_steps
+            saved[(train_seed, steps)] = {"generator_steps": model.generator_steps, "invert_wall_time_s": found["wall_time_s"]}
             if s == 0 and steps in FIGURE_STEPS:
-                shown[steps] = torch.cat([model.generate(chunk).cpu() for chunk in codes.split(budget.batch_size)])
-            print(f"D {d_size}, K = {steps}, seed {train_seed}: mean MSE {found.mean():.5f} over {len(found)} images")
+                shown[steps] = torch.cat([model.generate(chunk).cpu() for chunk in found["codes"].split(budget.batch_size)])
+            print(f"D {d_size}, K = {steps}, seed {train_seed}: mean MSE {found['errors'].mean():.5f} over {len(images)} images")
     ranks = torch.stack([percent_best(errors[s]) for s in range(len(seeds))])
     rows = []
     for k, steps in enumerate(UNROLL_STEPS):
@@ -156,8 +180,8 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
                     "per_seed": [{"seed": t, **mse_summary(errors[s, :, k])} for s, t in enumerate(seeds)]},
             "percent_best": {"mean": float(ranks[:, k].mean()), "per_seed": [float(v) for v in ranks[:, k]]},
             "paper_cifar10": {"mse": PAPER[steps][0], "percent_best": PAPER[steps][1]},
-            "checkpoints": [{"seed": t, "path": portable_path(checkpoints[(t, steps)], store),
-                             "generator_steps": saved[(t, steps)]} for t in seeds],
+            "checkpoints": [{"seed": t, "path": portable_path(checkpoints[(t, steps)], store), **saved[(t, steps)]}
+                            for t in seeds],
         })
     first = errors[0]
     k0, k10 = (UNROLL_STEPS.index(steps) for steps in FIGURE_STEPS)
@@ -176,7 +200,8 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
         "data": {"images": source, "n_images": len(images), "value_range": list(value_range),
                  "dataset": "the Stacked MNIST training split the checkpoints trained on"},
         "invert": {**asdict(budget), "optimiser": "Adam on z from one prior draw per image, best code kept",
-                   "start_codes_seed": seed, "ema": sorted(ema)},
+                   "start_codes_seed": seed, "ema": sorted(ema),
+                   "wall_time_s": round(sum(v["invert_wall_time_s"] for v in saved.values()), 1)},
         "tie_rule": TIE_RULE,
         "rows": rows,
         "finding": {"k10_mse_below_k0": mean[10] < mean[0], "k10_wins_more_than_k0": best[10] > best[0],
@@ -191,6 +216,28 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
         **run.provenance(seeds={"training": list(seeds), "images_and_start_codes": seed}, device=device),
     }
     return record, panels
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_inversion(cache: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """A kept inversion of the same checkpoint, budget and images, else ``None``."""
+    if not cache.is_file():
+        return None
+    kept = torch.load(cache, map_location="cpu", weights_only=True)
+    if json.loads(kept["identity"]) != identity:
+        print(f"{cache.name}: kept inversion is of another checkpoint, budget or image set; inverting again")
+        return None
+    return kept
+
+
+def _write_inversion(cache: Path, identity: dict[str, Any], found: dict[str, Any]) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(".partial")
+    torch.save({"identity": json.dumps(identity), **found}, partial)
+    os.replace(partial, cache)  # a run killed mid-write leaves no half file under the real name
 
 
 def markdown(record: dict[str, Any]) -> str:
@@ -209,7 +256,8 @@ def markdown(record: dict[str, Any]) -> str:
     lines += ["", f"Finding: {record['finding']}", "", f"Ties: {record['tie_rule']}.", "",
               f"Figure ({TABLE}.png): rows {', '.join(record['figure']['rows'])}; images chosen by {record['figure']['rule']}. "
               f"MSE K = 0 → K = 10: {shown}.", "",
-              f"Commit `{record['commit']}`; {record['device']}; wall time {record['wall_time_s']:.0f} s.",
+              f"Commit `{record['commit']}`; {record['device']}; inversion time {record['invert']['wall_time_s']:.0f} s "
+              f"over every model (this invocation: {record['wall_time_s']:.0f} s).",
               *[f"- {note}" for note in record["notes"]]]
     return "\n".join(lines) + "\n"
 
@@ -223,12 +271,17 @@ def write_outputs(record: dict[str, Any], panels: Tensor, out: Path) -> dict[str
     return write_result_files(record, out, TABLE, markdown(record), draw)
 
 
-def run(quick: bool, store: Path, out: Path, d_size: str = "quarter", seed: int = 0, require_clean: bool = False) -> dict[str, Path]:
-    """``zoo reproduce unrolled-reconstruction``: invert the trained checkpoints, then write the JSON, markdown and figure."""
+def run(quick: bool, store: Path, out: Path, d_size: str = "quarter", seed: int = 0, require_clean: bool = False,
+        deadline: float | None = None, retrain: bool = False) -> dict[str, Path]:
+    """``zoo reproduce unrolled-reconstruction``: invert the trained checkpoints, then write the JSON,
+    markdown and figure (nothing, when ``deadline`` stops it first: run it again to go on)."""
     if d_size not in unrolled_stacked.D_SIZES:
         raise ZooConfigError(f"--d-size must be one of {', '.join(unrolled_stacked.D_SIZES)}, got {d_size!r}")
     stacked_budget = unrolled_stacked.QUICK if quick else unrolled_stacked.FULL
     runs = store / unrolled_stacked.TABLE / ("quick" if quick else "full")
-    record, panels = reproduce(QUICK if quick else FULL, runs, store, d_size, stacked_budget.seeds, seed, quick, require_clean)
+    record, panels = reproduce(QUICK if quick else FULL, runs, store, d_size, stacked_budget.seeds, seed, quick, require_clean,
+                               deadline, retrain)
+    if record is None:
+        return {}
     print(markdown(record))
     return write_outputs(record, panels, out)
