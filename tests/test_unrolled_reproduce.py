@@ -48,6 +48,24 @@ def test_rows_hold_per_seed_and_mean_scores(store):
     assert record["seeds"]["training"] == [0, 1] and record["sample_counts"]["scored_per_seed"] == 400
 
 
+def test_the_quality_trace_scores_each_snapshot_and_is_filled_in_for_seeds_scored_without_it(store):
+    import torch
+
+    from zoo.data.toy2d import MixtureDataModule
+    from zoo.eval.modes import count_modes
+
+    runs, record = store
+    seed = record["rows"][1]["seeds"][0]
+    trace = torch.load(runs / "ring_k5" / "seed0" / "trace.pt", weights_only=True)
+    ring = MixtureDataModule("ring")
+    assert seed["trace_high_quality_fraction"] == {
+        str(step): count_modes(samples, ring.centres, ring.std)["high_quality_share"] for step, samples in trace.items()}
+    older = {k: v for k, v in seed.items() if k != "trace_high_quality_fraction"}
+    assert unrolled._with_trace_scores(older, "ring", runs / "ring_k5" / "seed0") == seed
+    assert "| ring | 5 | " + " | ".join(", ".join(f"{s['trace_high_quality_fraction'][step]:.2f}" for s in record["rows"][1]["seeds"])
+                                     for step in ("0", "2", "4")) + " |" in unrolled.markdown(record)
+
+
 def test_outputs_have_the_figure_and_no_absolute_paths(store, tmp_path):
     runs, record = store
     paths = unrolled.write_outputs(record, runs, tmp_path / "out")
@@ -78,7 +96,8 @@ def test_partial_seed_needs_resume_and_continues_from_its_checkpoint(store):
     continued = again["rows"][1]["seeds"][1]
     assert continued["continued_from_checkpoint"] is True
     original = record["rows"][1]["seeds"][1]
-    for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform", "counts", "trace_modes_covered"):
+    for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform", "counts", "trace_modes_covered",
+                "trace_high_quality_fraction"):
         assert continued[key] == original[key], key
 
 

@@ -67,9 +67,27 @@ def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
         "high_quality_fraction": counted["high_quality_share"],
         "kl_to_uniform": None if math.isnan(counted["kl_to_uniform"]) else counted["kl_to_uniform"],
         "counts": counted["counts"], "min_count": counted["min_count"],
-        "trace_modes_covered": {str(step): count_modes(samples, data.centres, data.std)["modes_covered"]
-                                for step, samples in sorted(trace.items())},
+        **trace_scores(trace, data.centres, data.std),
     }
+
+
+def trace_scores(trace: dict[int, torch.Tensor], centres: torch.Tensor, std: float) -> dict[str, dict[str, Any]]:
+    """Modes covered and high-quality fraction of each traced snapshot, keyed by generator step."""
+    from zoo.eval.modes import count_modes
+
+    counted = {str(step): count_modes(samples, centres, std) for step, samples in sorted(trace.items())}
+    return {"trace_modes_covered": {step: c["modes_covered"] for step, c in counted.items()},
+            "trace_high_quality_fraction": {step: c["high_quality_share"] for step, c in counted.items()}}
+
+
+def _with_trace_scores(seed: dict[str, Any], mixture: str, run_dir: Path) -> dict[str, Any]:
+    """A seed's record with its trace scored (seeds scored before the quality trace existed lack it)."""
+    if "trace_high_quality_fraction" in seed:
+        return seed
+    from zoo.data.toy2d import MixtureDataModule
+
+    data = MixtureDataModule(mixture)
+    return {**seed, **trace_scores(torch.load(run_dir / "trace.pt", weights_only=True), data.centres, data.std)}
 
 
 def row(mixture: str, steps: int, seeds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,7 +125,8 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
     jobs = {(m, k): (config_path(m, k), runs / f"{m}_k{k}") for m in mixtures for k in unroll_steps
             if rows is None or f"{m}-k{k}" in rows}
     finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train)
-    rows = [row(mixture, steps, seeds) for (mixture, steps), seeds in finished.items()]
+    rows = [row(mixture, steps, [_with_trace_scores(s, mixture, jobs[mixture, steps][1] / f"seed{s['seed']}") for s in seeds])
+            for (mixture, steps), seeds in finished.items()]
     return {
         "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"{m}, K = {k}" for m, k in unfinished],
         "title": "Metz et al. (2017), Unrolled GAN, §3.1 / Figure 2: mode coverage on 2-D mixtures",
@@ -117,7 +136,8 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         "sample_counts": {"scored_per_seed": budget.samples, "per_trace_snapshot": _trace_size(runs, rows)},
         "notes": ["high-quality: within 3σ of the nearest centre; a mode is covered with ≥ max(1, ⌈1 % · N/K⌉) "
                   "high-quality samples (zoo.eval.modes)",
-                  "trace_modes_covered counts the traced samples (fixed codes, seed 1234) at each generator step",
+                  "trace_modes_covered and trace_high_quality_fraction score the traced samples (fixed codes, "
+                  "seed 1234) at each generator step: the learning curves",
                   "kl_to_uniform is null for a seed with no high-quality sample (the histogram is empty)"],
         **run.provenance(seeds={"training": list(budget.seeds), "scored_codes": SCORE_SEED}),
     }
@@ -141,11 +161,22 @@ def markdown(record: dict[str, Any]) -> str:
         quality = ", ".join(f"{v:.3f}" for v in r["high_quality_fraction"]["per_seed"])
         kl = ", ".join("—" if v is None else f"{v:.3f}" for v in r["kl_to_uniform"]["per_seed"])
         lines.append(f"| {r['mixture']} | {r['unroll_steps']} | {modes} | {quality} | {kl} |")
+    lines += ["", "High-quality fraction of the traced samples over training (per seed):", "",
+              "| mixture | K | " + " | ".join(f"step {step}" for step in _trace_steps(record)) + " |",
+              "|---|---|" + "---|" * len(_trace_steps(record))]
+    for r in record["rows"]:
+        cells = [", ".join(f"{s['trace_high_quality_fraction'].get(str(step), float('nan')):.2f}" for s in r["seeds"])
+                 for step in _trace_steps(record)]
+        lines.append(f"| {r['mixture']} | {r['unroll_steps']} | " + " | ".join(cells) + " |")
     lines += ["", f"Goals: {record['goals']}", "", f"Commit `{record['commit']}`; {record['device']}; "
               f"wall time {record['wall_time_s']:.0f} s.", *[f"- {note}" for note in record["notes"]]]
     if record["unfinished_rows"]:
         lines.append(f"- Not finished: {', '.join(record['unfinished_rows'])}; `--resume` trains them on.")
     return "\n".join(lines) + "\n"
+
+
+def _trace_steps(record: dict[str, Any]) -> list[int]:
+    return sorted({int(step) for r in record["rows"] for s in r["seeds"] for step in s["trace_high_quality_fraction"]})
 
 
 def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
