@@ -130,3 +130,14 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
     text = (tmp_path / "out" / "unrolled-stacked-mnist.md").read_text()
     assert "paper's modes (unverified)" in text and "| 30.6 ± 20.73 |" in text
     assert str(tmp_path) not in (tmp_path / "out" / "unrolled-stacked-mnist.json").read_text()
+    # the figure: the curves, then samples of the first seed at K = 0 and at the largest K run
+    import zoo.checkpoints
+    from PIL import Image
+
+    loaded = []
+    real_load = zoo.checkpoints.load_gan
+    monkeypatch.setattr(zoo.checkpoints, "load_gan", lambda path, **kw: loaded.append(path) or real_load(path, **kw))
+    with Image.open(tmp_path / "out" / "unrolled-stacked-mnist.png") as png:
+        assert png.size == (1600, 440)
+    unrolled_stacked.figure(record, tmp_path / "runs" / unrolled_stacked.TABLE / "quick", tmp_path / "again.png")
+    assert [p.relative_to(tmp_path / "runs").parts[2:4] for p in loaded] == [("dquarter_k0", "seed0"), ("dquarter_k1", "seed0")]

@@ -132,13 +132,63 @@ def markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+FIGURE_SAMPLES = 36  # per panel, from the first seed's checkpoint
+
+
+@torch.no_grad()
+def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
+    """Modes and KL against K for each D size (ours per seed and mean; the paper's unverified cells
+    dashed), and samples of K = 0 and of the largest K run, at the smallest D size run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    from zoo.checkpoints import load_gan, read_checkpoint
+    from zoo.eval.command import load_datamodule
+
+    sizes = {value: name for name, value in D_SIZES.items()}
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+    for size, colour in zip(sorted({r["d_size"] for r in record["rows"]}), ("tab:blue", "tab:orange")):
+        line = sorted((r for r in record["rows"] if r["d_size"] == size), key=lambda r: r["unroll_steps"])
+        ks = [r["unroll_steps"] for r in line]
+        for axis, key in zip(axes[:2], ("modes_covered", "kl_to_uniform")):
+            axis.plot(ks, [r[key]["mean"] for r in line], "o-", color=colour, label=f"ours, D {size}")
+            for r in line:
+                axis.scatter([r["unroll_steps"]] * len(r[key]["per_seed"]), r[key]["per_seed"], color=colour, s=10, alpha=0.5)
+            axis.errorbar(ks, [r["paper_unverified"][key] for r in line], [r["paper_unverified"][f"{key}_pm"] for r in line],
+                          fmt="s--", color=colour, alpha=0.5, capsize=3, label=f"paper (unverified), D {size}")
+    for axis, label in zip(axes[:2], ("modes covered of 1000", "KL(model ‖ uniform)")):
+        axis.set(xlabel="unrolling steps K", ylabel=label, xticks=list(UNROLL_STEPS))
+    axes[0].legend(fontsize=7)
+    smallest = min(r["d_size"] for r in record["rows"])
+    shown = sorted((r for r in record["rows"] if r["d_size"] == smallest), key=lambda r: r["unroll_steps"])
+    for axis, r in zip(axes[2:], (shown[0], shown[-1])):
+        checkpoint = runs / f"d{sizes[smallest]}_k{r['unroll_steps']}" / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
+        model, data = load_gan(checkpoint), load_datamodule(read_checkpoint(checkpoint))
+        codes = model.prior.sample(FIGURE_SAMPLES, generator=torch.Generator().manual_seed(SCORE_SEED))
+        low, high = data.value_range
+        images = ((model.generate(codes, use_ema=False).cpu() - low) / (high - low)).clamp(0, 1)
+        axis.imshow(make_grid(images, nrow=6, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
+        axis.set_title(f"D {smallest}, K = {r['unroll_steps']}, seed {r['seeds'][0]['seed']}: "
+                       f"{r['seeds'][0]['modes_covered']} modes", fontsize=9)
+        axis.axis("off")
+    for axis in axes[2 + min(2, len(shown)):]:
+        axis.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
         deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True) -> dict[str, Path]:
-    """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON and markdown."""
+    """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON, markdown and figure."""
     budget = QUICK if quick else FULL
     runs = store / TABLE / ("quick" if quick else "full")
     record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train),
               "quick": quick}
     text = markdown(record)
     print(text)
-    return write_result_files(record, out, TABLE, text)
+    return write_result_files(record, out, TABLE, text, (lambda png: figure(record, runs, png)) if record["rows"] else None)
