@@ -281,10 +281,11 @@ def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Pat
         "per_seed": [{"curve": [{"epoch": 1, "generator_steps": 599, "mean": 300.0}, {"epoch": 2, "generator_steps": 1198, "mean": 140.0}]},
                      {"curve": [{"epoch": 1, "generator_steps": 599, "mean": 500.0}, {"epoch": 2, "generator_steps": 1198, "mean": 160.0},
                                 {"epoch": 3, "generator_steps": 1797, "mean": 90.0}]}]}]}
-    seed = {"trace_modes_covered": {"0": 1, "100": 8}}
+    seed = {"trace_modes_covered": {"0": 1, "100": 8}, "trace_high_quality_fraction": {"0": 0.0, "50": 0.5, "100": 0.9}}
     mixtures = {"table": "unrolled-mixtures", "rows": [{
         "mixture": "ring", "unroll_steps": 10, "num_modes": 8, "generator_steps": 100, "modes_covered": {"mean": 7.5},
-        "high_quality_fraction": {"mean": 0.93}, "seeds": [seed, {"trace_modes_covered": {"0": 2, "100": 7}}]}]}
+        "high_quality_fraction": {"mean": 0.93}, "seeds": [seed, {"trace_modes_covered": {"0": 2, "100": 7},
+                                                                  "trace_high_quality_fraction": {"0": 0.1, "100": 0.95}}]}]}
     stacked = {"table": "unrolled-stacked-mnist", "rows": [{
         "d_size": 0.25, "unroll_steps": 0, "generator_steps": 2000, "modes_covered": {"mean": 40.0}, "kl_to_uniform": {"mean": 5.5},
         "paper_unverified": {"modes_covered": 30.6, "modes_covered_pm": 20.73, "kl_to_uniform": 5.99, "kl_to_uniform_pm": 0.42}}]}
@@ -299,12 +300,15 @@ def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Pat
                            "93.0 ± 6.5", "150.0 ± 10.0", "not reproduced, partial (2 epochs)"]
     assert rows[0][7] == "1198"  # the seeds' common epochs end at 2
     assert rows[1][1:6] == ["ring, K = 10", "modes covered of 8 (mean over seeds)", "—", "7.5", "high-quality 0.93"]
-    assert rows[2][1:6] == ["D 0.25, K = 0", "modes of 1000 (paper: unverified, ± as printed)", "30.6 ± 20.7", "40.0", "KL 5.50"]
+    assert rows[2][1:6] == ["ring, K = 10", "high-quality fraction, within 3σ of a centre (mean over seeds)", "—", "0.930", ""]
+    assert rows[3][1:6] == ["D 0.25, K = 0", "modes of 1000 (paper: unverified, ± as printed)", "30.6 ± 20.7", "40.0", "KL 5.50"]
     plots = curves_by_metric(tables)
     assert plots["test errors of 10,000 (± std over seeds)"]["improved-gan-mnist-softplus: 100 labels"] == [
         (599.0, 400.0, pytest.approx(100.0)), (1198.0, 150.0, pytest.approx(10.0))]  # mean ± stderr over the two seeds
     assert plots["modes covered of 8 (mean over seeds)"]["unrolled-mixtures: ring, K = 10"] == [(0.0, 1.5, 0.0), (100.0, 7.5, 0.0)]
-    assert len(plots) == 2  # the stacked table has no curve
+    assert plots["high-quality fraction, within 3σ of a centre (mean over seeds)"]["unrolled-mixtures: ring, K = 10"] == [
+        (0.0, pytest.approx(0.05), 0.0), (100.0, pytest.approx(0.925), 0.0)]  # only the steps both seeds traced
+    assert len(plots) == 3  # the stacked table has no curve
     one_seed = {**improved, "rows": [{**improved["rows"][0], "per_seed": [
         {"curve": [{"epoch": e, "generator_steps": 599 * e, "mean": 100.0 - e} for e in range(1, 11)]}]}]}
     (row,) = table_rows([{"table": "t", "rows": improved_rows(one_seed)}])[1]

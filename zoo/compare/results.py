@@ -59,7 +59,8 @@ def _value(value: dict[str, Any] | None) -> str:
     if not value or value.get("mean") is None:
         return "—"
     spread = value.get("stderr", value.get("std"))  # the row's metric says which
-    return f"{value['mean']:.1f}" + (f" ± {spread:.1f}" if spread is not None else "")
+    digits = 3 if abs(value["mean"]) < 1 else 1  # fractions keep their figures
+    return f"{value['mean']:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread is not None else "")
 
 
 def table_rows(tables: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
