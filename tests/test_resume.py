@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+
 import torch
+from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from tests.conftest import quiet_trainer, tiny_vanilla
+from zoo.callbacks.interrupts import GracefulStop
 from zoo.data.digits import DigitsDataModule
+from zoo.errors import ZooInterrupted
 
 
 def _train(tmp_path, epochs, ckpt_path=None):
@@ -29,3 +34,79 @@ def test_resume_from_checkpoint_is_exact(tmp_path):
     assert resumed.discriminator_steps == straight.discriminator_steps == 20
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} differs after resume")
+
+
+
+class _SignalAt(Callback):
+    """Flags a SIGTERM for ``stop`` at the end of the given batch, as a preemption would."""
+
+    def __init__(self, stop, epoch: int, batch: int) -> None:
+        self.stop, self.epoch, self.batch = stop, epoch, batch
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            self.stop.received = signal.SIGTERM
+
+
+def _train_signalled(folder, epochs, signal_at=None, ckpt_path=None):
+    torch.manual_seed(0)
+    model = tiny_vanilla(optimizer="adam")
+    stop = GracefulStop(resume_hint="test")
+    callbacks = [_SignalAt(stop, *signal_at), stop] if signal_at else [stop]
+    trainer = quiet_trainer(max_epochs=epochs, limit_train_batches=5, callbacks=callbacks, default_root_dir=folder)
+    try:
+        trainer.fit(model, datamodule=DigitsDataModule(batch_size=32), ckpt_path=ckpt_path)
+    except ZooInterrupted:
+        assert signal_at is not None
+    return model, folder / "checkpoints" / "last.ckpt"
+
+
+def test_a_run_stopped_mid_epoch_resumes_with_the_epochs_next_batch(tmp_path):
+    straight, _ = _train_signalled(tmp_path / "straight", epochs=4)
+    stopped, checkpoint = _train_signalled(tmp_path / "halves", epochs=4, signal_at=(1, 1))  # 2 batches into epoch 1
+    assert stopped.generator_steps == 7
+    torch.manual_seed(999)
+    resumed, _ = _train_signalled(tmp_path / "resumed", epochs=4, ckpt_path=checkpoint)
+    assert resumed.generator_steps == straight.generator_steps == 20
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} differs after a mid-epoch resume")
+
+
+def _loader(num_workers=0):
+    from torch.utils.data import TensorDataset
+
+    from zoo.data.base import EpochSeededSampler, ResumableDataLoader
+
+    sampler = EpochSeededSampler(10, seed=3)
+    return ResumableDataLoader(TensorDataset(torch.arange(10)), batch_size=2, sampler=sampler, num_workers=num_workers), sampler
+
+
+def _epoch(epoch):
+    loader, sampler = _loader()
+    sampler.set_epoch(epoch)
+    return [batch[0].tolist() for batch in loader]
+
+
+def test_the_loader_resumes_mid_epoch_at_the_next_batch_and_after_an_epoch_end_at_the_next_epoch():
+    stopped, sampler = _loader()
+    sampler.set_epoch(1)
+    batches = iter(stopped)
+    next(batches), next(batches)
+    resumed, sampler = _loader()
+    resumed.load_state_dict(stopped.state_dict())
+    sampler.set_epoch(1)
+    assert [batch[0].tolist() for batch in resumed] == _epoch(1)[2:]
+    finished = resumed.state_dict()
+    assert finished == {"epoch": 1, "batches": 5}
+    after, sampler = _loader()
+    after.load_state_dict(finished)
+    sampler.set_epoch(2)
+    assert [batch[0].tolist() for batch in after] == _epoch(2)
+    assert _epoch(1) != _epoch(2)
+
+
+def test_the_order_follows_the_epoch_set_after_the_iterator_was_made_with_workers_too():
+    loader, sampler = _loader(num_workers=1)  # Lightning makes the iterator, then sets the epoch
+    batches = iter(loader)
+    sampler.set_epoch(4)
+    assert [batch[0].tolist() for batch in batches] == _epoch(4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -68,6 +69,10 @@ class IndexBatchSampler(Sampler[torch.Tensor]):
         if self.order is not None:
             self.order.set_epoch(epoch)
 
+    @property
+    def epoch(self) -> int:
+        return self.order.epoch if self.order is not None else 0
+
     def __iter__(self) -> Iterator[torch.Tensor]:
         # A generator, so the order is drawn at the first batch: Lightning makes the loader's iterator
         # before it sets the epoch at the start of a run (a resumed one too), as with BatchSampler's.
@@ -77,6 +82,49 @@ class IndexBatchSampler(Sampler[torch.Tensor]):
     def __len__(self) -> int:
         full, rest = divmod(self.length, self.batch_size)
         return full if self.drop_last or rest == 0 else full + 1
+
+
+class ResumableDataLoader(DataLoader):
+    """A training loader that a run resumed mid-epoch (after SIGTERM, Ctrl-C or a crash) continues
+    with that epoch's next batch, as if never stopped.
+
+    Lightning stores :meth:`state_dict` in every checkpoint and hands it back before the resumed run
+    draws its first batch; without it, the resumed epoch would start its shuffled order over. The
+    position is the sampler's epoch and the batches handed out in it, so a checkpoint taken at an
+    epoch's end resumes at the next epoch's first batch. The batches to skip are still loaded (any
+    sampler, workers and DDP alike), which costs one partial epoch of loading once per resume.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._position: dict[str, Any] = {"epoch": None, "batches": 0}
+        self._resume_at: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self._position)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._resume_at = dict(state)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._batches()
+
+    def _batches(self) -> Iterator[Any]:
+        # A generator: the epoch is read at the first batch, after Lightning has set it (it makes the
+        # iterator first), and only then does the sampler draw its order, workers or not.
+        epoch = getattr(self.sampler, "epoch", None)
+        resume_at, self._resume_at = self._resume_at, None
+        skip = resume_at["batches"] if resume_at is not None and resume_at["epoch"] == epoch else 0
+        self._position = {"epoch": epoch, "batches": 0}
+        if skip:  # the stopped run drew this iterator's seed from the global RNG before its checkpoint
+            with torch.random.fork_rng(devices=[]):
+                batches = super().__iter__()
+        else:
+            batches = super().__iter__()
+        for index, batch in enumerate(batches):
+            self._position["batches"] = index + 1
+            if index >= skip:
+                yield batch
 
 
 class ZooDataModule(pl.LightningDataModule):
@@ -119,14 +167,15 @@ class ZooDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         require(dataset is not None, f"{type(self).__name__} has no such split; call setup() first")
         drop_last = shuffle and len(dataset) >= self.batch_size
+        loader = ResumableDataLoader if shuffle else DataLoader  # shuffle: the training split
         if isinstance(dataset, TensorDataset) and self._world_size() == 1:
             # Tensors in memory: one gather per batch. Under DDP, Lightning shards the per-sample
             # sampler below across ranks, which keeps each rank's order what it always was.
             batches = IndexBatchSampler(len(dataset), self.batch_size, shuffle, drop_last, self.seed)
-            return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=self.num_workers,
-                              persistent_workers=self.num_workers > 0)
+            return loader(dataset, batch_size=None, sampler=batches, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
         sampler = EpochSeededSampler(len(dataset), self.seed) if shuffle else None
-        return DataLoader(
+        return loader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
-from zoo.data.base import ZooDataModule
+from zoo.data.base import ResumableDataLoader, ZooDataModule
 from zoo.data.mnist import check_mnist_files, load_mnist_tensors
 from zoo.errors import require
 
@@ -125,8 +125,8 @@ class SemiSupervisedMNISTDataModule(ZooDataModule):
     def train_dataloader(self) -> DataLoader:
         require(self.train_set is not None, "SemiSupervisedMNISTDataModule has no training split; call setup() first")
         pairs = TiledPairSampler(len(self.train_set.unlabelled), len(self.train_set.labelled), self.seed)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=pairs, drop_last=True,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return ResumableDataLoader(self.train_set, batch_size=self.batch_size, sampler=pairs, drop_last=True,
+                                   num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def labelled_split(self, split: str) -> tuple[Tensor, Tensor]:
         """``"train"``: all 60k training images with their true labels; ``"val"``/``"test"``: MNIST test."""
