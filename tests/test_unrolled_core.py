@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from zoo.core.optimizers import SqrtEpsAdam
 from zoo.core.unroll import unroll
 from zoo.errors import ZooConfigError
 from zoo.objectives.adversarial import discriminator_loss, minimax_generator_loss
@@ -17,6 +18,7 @@ OPTIMIZERS = {
     "adam": lambda params: torch.optim.Adam(params, lr=0.05, betas=(0.5, 0.999)),
     "adam-amsgrad-l2": lambda params: torch.optim.Adam(params, lr=0.05, amsgrad=True, weight_decay=0.01),
     "adamw": lambda params: torch.optim.AdamW(params, lr=0.05, weight_decay=0.1),
+    "sqrt-eps-adam": lambda params: SqrtEpsAdam(params, lr=0.05, betas=(0.5, 0.999)),
     "sgd": lambda params: torch.optim.SGD(params, lr=0.1),
     "sgd-momentum": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01),
     "sgd-nesterov": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True),
@@ -82,7 +84,7 @@ def test_unrolled_parameters_match_the_real_optimizers_steps(name):
         torch.testing.assert_close(unrolled[key], value, rtol=1e-12, atol=1e-12, msg=f"{name}: {key}")
 
 
-@pytest.mark.parametrize("name", ["adam", "sgd-momentum"])
+@pytest.mark.parametrize("name", ["adam", "sgd-momentum", "sqrt-eps-adam"])
 def test_unrolled_gradient_matches_finite_differences(name):
     problem = TinyProblem(name, seed=1)
     analytic = problem.gradient(steps=3)

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from zoo.core.ema import GeneratorEMA
 from zoo.core.prior import NoisePrior
+from zoo.core.optimizers import SqrtEpsAdam
 from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
 from zoo.core.resume import apply_resume_overrides
 from zoo.core.strategy import check_ddp_strategy
@@ -45,7 +46,8 @@ class TwoPlayerGAN(pl.LightningModule):
         prior: ``"normal"`` or ``"uniform"`` on ``[prior_low, prior_high]``.
         update: ``"alternating"`` (D then G) or ``"simultaneous"`` (both from the same point).
         d_steps_per_g_step: k, the discriminator updates per generator update.
-        optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``), for both players.
+        optimizer: ``"adam"``, ``"sgd"`` (with ``momentum``) or ``"adam_sqrt_eps"`` (Adam with ε under
+            the square root, as the released Improved-GAN code: :mod:`zoo.core.optimizers`), for both players.
         g_lr, d_lr: learning rates.
         betas: Adam's (β1, β2).
         lr_decay: per-update multiplicative decay of each learning rate (1.0 keeps it constant).
@@ -71,7 +73,7 @@ class TwoPlayerGAN(pl.LightningModule):
         prior_high: float = 1.0,
         update: Literal["alternating", "simultaneous"] = "alternating",
         d_steps_per_g_step: int = 1,
-        optimizer: Literal["adam", "sgd"] = "adam",
+        optimizer: Literal["adam", "sgd", "adam_sqrt_eps"] = "adam",
         g_lr: float = 2e-4,
         d_lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -90,7 +92,8 @@ class TwoPlayerGAN(pl.LightningModule):
         super().__init__()
         require(update in ("alternating", "simultaneous"), f"model.update must be 'alternating' or 'simultaneous', got {update!r}")
         require(d_steps_per_g_step >= 1, f"model.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
-        require(optimizer in ("adam", "sgd"), f"model.optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+        require(optimizer in ("adam", "sgd", "adam_sqrt_eps"),
+                f"model.optimizer must be 'adam', 'sgd' or 'adam_sqrt_eps', got {optimizer!r}")
         require(g_lr > 0 and d_lr > 0, f"learning rates must be positive, got g_lr={g_lr}, d_lr={d_lr}")
         require(0 < lr_decay <= 1, f"model.lr_decay must lie in (0, 1], got {lr_decay}")
         require(grad_clip_norm is None or grad_clip_norm > 0, f"model.grad_clip_norm must be positive, got {grad_clip_norm}")
@@ -300,6 +303,8 @@ class TwoPlayerGAN(pl.LightningModule):
     def _make_optimizer(self, params: Any, lr: float) -> torch.optim.Optimizer:
         if self.hparams.optimizer == "sgd":
             return torch.optim.SGD(params, lr=lr, momentum=self.hparams.momentum)
+        if self.hparams.optimizer == "adam_sqrt_eps":
+            return SqrtEpsAdam(params, lr=lr, betas=tuple(self.hparams.betas))
         return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas))
 
     def _decay(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from zoo.core.optimizers import SqrtEpsAdam, sqrt_eps_adam_update
 from zoo.errors import ZooConfigError
 
 Lookahead = Callable[..., Tensor]
@@ -70,6 +71,7 @@ UPDATE_RULES: dict[type, Callable[..., tuple[Tensor, State]]] = {
     torch.optim.Adam: adam_update,
     torch.optim.AdamW: partial(adam_update, decoupled=True),
     torch.optim.SGD: sgd_update,
+    SqrtEpsAdam: sqrt_eps_adam_update,
 }
 
 
@@ -114,7 +116,7 @@ def unroll(
         loss: D's loss, a function of nothing that calls ``discriminator`` as usual; each step
             evaluates it with D's parameters at the current ω^k.
         optimizer: D's optimizer; its hyper-parameters (at their current learning rate) and state
-            are read, never written. Adam, AdamW and SGD are supported (unused when K = 0).
+            are read, never written. Adam, AdamW, SGD and SqrtEpsAdam are supported (unused when K = 0).
         steps: K ≥ 0. With K = 0, ``lookahead(fn, *args)`` is ``fn(*args)`` against the real D.
         second_order: differentiate through the K steps (Eq. 5); ``False`` treats ω^K as a
             constant, the paper's first-order variant.
@@ -124,7 +126,7 @@ def unroll(
         return lambda fn, *args: fn(*args)
     rule = UPDATE_RULES.get(type(optimizer))
     if rule is None:
-        raise ZooConfigError(f"cannot unroll {type(optimizer).__name__}: supported optimizers are Adam, AdamW and SGD")
+        raise ZooConfigError(f"cannot unroll {type(optimizer).__name__}: supported optimizers are Adam, AdamW, SGD and SqrtEpsAdam")
     groups = {id(p): group for group in optimizer.param_groups for p in group["params"]}
     named = [(name, p) for name, p in discriminator.named_parameters() if id(p) in groups]
     # Copies, so that neither the real state nor BatchNorm's running statistics change, and the
