@@ -99,6 +99,9 @@ def test_partial_seed_needs_resume_and_continues_from_its_checkpoint(store):
     for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform", "counts", "trace_modes_covered",
                 "trace_high_quality_fraction"):
         assert continued[key] == original[key], key
+    # the training time sums both sessions (the first one's is kept in the run folder)
+    assert continued["train_wall_time_s"] > original["train_wall_time_s"]
+    assert json.loads((seed_dir / "train_seconds.json").read_text())["seconds"] == continued["train_wall_time_s"]
 
 
 def test_another_budget_is_refused_without_retrain(store):

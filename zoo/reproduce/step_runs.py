@@ -40,7 +40,8 @@ Scorer = Callable[[Path, int], dict[str, Any]]
 def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score: Scorer, resume: bool, retrain: bool,
                deadline: float | None = None) -> dict[str, Any] | None:
     """Train ``config`` under ``seed`` for ``budget`` into ``run_dir``, then ``score(last.ckpt,
-    budget.samples)``; returns ``{"seed", **score, "train_wall_time_s", "continued_from_checkpoint"}``,
+    budget.samples)``; returns ``{"seed", **score, "train_wall_time_s", "continued_from_checkpoint"}``
+    (the training time of every session of the run),
     or ``None`` when ``deadline`` (a UNIX time) stopped it first: ``resume`` continues it later."""
     from zoo.callbacks.interrupts import GracefulStop
     from zoo.cli import run_lightning_cli
@@ -62,19 +63,25 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     if deadline is not None and time.time() >= deadline:
         return None
     continued = last.exists()
+    clock = run_dir / "train_seconds.json"  # every session's training time, interrupted ones too
+    trained_before = json.loads(clock.read_text())["seconds"] if clock.exists() else 0.0
     started = time.time()
     stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
-    cli = run_lightning_cli([
-        "fit", "--config", str(config), "--seed_everything", str(seed),
-        "--trainer.max_steps", str(2 * budget.generator_steps), "--trainer.enable_progress_bar", "false",
-        "--trainer.callbacks.init_args.every_n_generator_steps", str(budget.trace_every),
-        "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "logs",
-        "--checkpoint.dirpath", str(run_dir / "checkpoints"),
-        *(["--ckpt_path", str(last)] if continued else []),
-    ], extra_callbacks=[stop])
+    try:
+        cli = run_lightning_cli([
+            "fit", "--config", str(config), "--seed_everything", str(seed),
+            "--trainer.max_steps", str(2 * budget.generator_steps), "--trainer.enable_progress_bar", "false",
+            "--trainer.callbacks.init_args.every_n_generator_steps", str(budget.trace_every),
+            "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.logger.init_args.name", "logs",
+            "--checkpoint.dirpath", str(run_dir / "checkpoints"),
+            *(["--ckpt_path", str(last)] if continued else []),
+        ], extra_callbacks=[stop])
+    finally:
+        trained = round(trained_before + time.time() - started, 1)
+        clock.write_text(json.dumps({"seconds": trained}))
     if stop.stopped_for_deadline:
         return None
-    record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": round(time.time() - started, 1),
+    record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": trained,
               "continued_from_checkpoint": continued,
               # a table assembled later (--no-train) still says what trained each seed, and where
               "trained_at_commit": git_commit(), "trained_on": device_description(cli.trainer.strategy.root_device)}
@@ -125,6 +132,17 @@ def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Sc
 def saved_trace(raw_checkpoint: dict[str, Any]) -> dict[int, torch.Tensor]:
     """The :class:`zoo.callbacks.trace.SampleTrace` snapshots a checkpoint carries."""
     return next(state["snapshots"] for key, state in raw_checkpoint["callbacks"].items() if key.startswith("SampleTrace"))
+
+
+def training_time(rows: list[dict[str, Any]]) -> str:
+    """The rows' training wall time, summed over their seeds, for a table's footer."""
+    seconds = sum(seed.get("train_wall_time_s") or 0.0 for row in rows for seed in row["seeds"])
+    runs = sum(len(row["seeds"]) for row in rows)
+    return f"training {seconds / 3600:.1f} h of wall time over {runs} runs (per run: train_wall_time_s)"
+
+
+TRAIN_TIME_NOTE = ("train_wall_time_s sums a run's training sessions; runs finished before sessions were summed "
+                   "(commit 6137829 and earlier) record only their last session")
 
 
 def summary(values: list[float | None]) -> dict[str, Any]:

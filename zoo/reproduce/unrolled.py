@@ -27,7 +27,7 @@ import torch
 
 from zoo.provenance import REPO, RunStart
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import StepBudget, saved_trace, summary, train_rows
+from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, saved_trace, summary, train_rows, training_time
 
 TABLE = "unrolled-mixtures"
 MIXTURES = ("ring", "grid")
@@ -134,7 +134,8 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         "paper": "Figure 2 (qualitative): with 10 unrolling steps G covers all 8 ring modes; with 0 it cycles between modes",
         "budget": asdict(budget), "rows": rows, "goals": goals(rows),
         "sample_counts": {"scored_per_seed": budget.samples, "per_trace_snapshot": _trace_size(runs, rows)},
-        "notes": ["high-quality: within 3σ of the nearest centre; a mode is covered with ≥ max(1, ⌈1 % · N/K⌉) "
+        "notes": [TRAIN_TIME_NOTE,
+                  "high-quality: within 3σ of the nearest centre; a mode is covered with ≥ max(1, ⌈1 % · N/K⌉) "
                   "high-quality samples (zoo.eval.modes)",
                   "trace_modes_covered and trace_high_quality_fraction score the traced samples (fixed codes, "
                   "seed 1234) at each generator step: the learning curves",
@@ -169,7 +170,8 @@ def markdown(record: dict[str, Any]) -> str:
                  for step in _trace_steps(record)]
         lines.append(f"| {r['mixture']} | {r['unroll_steps']} | " + " | ".join(cells) + " |")
     lines += ["", f"Goals: {record['goals']}", "", f"Commit `{record['commit']}`; {record['device']}; "
-              f"wall time {record['wall_time_s']:.0f} s.", *[f"- {note}" for note in record["notes"]]]
+              f"{training_time(record['rows'])}; table assembled in {record['wall_time_s']:.0f} s.",
+              *[f"- {note}" for note in record["notes"]]]
     if record["unfinished_rows"]:
         lines.append(f"- Not finished: {', '.join(record['unfinished_rows'])}; `--resume` trains them on.")
     return "\n".join(lines) + "\n"

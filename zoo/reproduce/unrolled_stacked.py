@@ -22,7 +22,7 @@ import torch
 
 from zoo.provenance import REPO, RunStart
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import StepBudget, summary, train_rows
+from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, summary, train_rows, training_time
 
 TABLE = "unrolled-stacked-mnist"
 D_SIZES = {"quarter": 0.25, "half": 0.5}
@@ -106,7 +106,8 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         "paper": "Table 2: with D at 1/4 and at 1/2 of G's size, modes covered rise and KL falls as K goes 0, 1, 5, 10",
         "budget": asdict(budget), "rows": rows, "trend": trend(rows),
         "sample_counts": {"scored_per_seed": budget.samples},
-        "notes": ["a mode is covered with at least one sample; KL is Σ p log(1000 p) over the samples' mode histogram",
+        "notes": [TRAIN_TIME_NOTE,
+                  "a mode is covered with at least one sample; KL is Σ p log(1000 p) over the samples' mode histogram",
                   "CPU budget (G width 32, 2,000 generator steps): compare the trend with the paper, not the numbers",
                   "paper_unverified: Table 2 as ../shared/papers/targets.md §5.3 transcribes it, every cell marked "
                   "unverified there (± as printed, likely a std over about 5 runs): leads, not targets"],
@@ -126,7 +127,8 @@ def markdown(record: dict[str, Any]) -> str:
                      f"{r['modes_covered']['per_seed']} | {paper['modes_covered']} ± {paper['modes_covered_pm']} | "
                      f"{r['kl_to_uniform']['mean']:.2f}; {kl} | {paper['kl_to_uniform']} ± {paper['kl_to_uniform_pm']} |")
     lines += ["", f"Trend: {record['trend']}", "", f"Commit `{record['commit']}`; {record['device']}; "
-              f"wall time {record['wall_time_s']:.0f} s.", *[f"- {note}" for note in record["notes"]]]
+              f"{training_time(record['rows'])}; table assembled in {record['wall_time_s']:.0f} s.",
+              *[f"- {note}" for note in record["notes"]]]
     if record["unfinished_rows"]:
         lines.append(f"- Not finished: {', '.join(record['unfinished_rows'])}; `--resume` trains them on.")
     return "\n".join(lines) + "\n"
