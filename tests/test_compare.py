@@ -313,3 +313,29 @@ def test_every_kind_of_reproduced_table_reads_into_comparison_rows(tmp_path: Pat
         {"curve": [{"epoch": e, "generator_steps": 599 * e, "mean": 100.0 - e} for e in range(1, 11)]}]}]}
     (row,) = table_rows([{"table": "t", "rows": improved_rows(one_seed)}])[1]
     assert row[6].startswith("falling")  # a one-seed curve has no spread over seeds, and still a trend
+
+
+def test_lapgan_fgan_table3_and_reconstruction_tables_read_into_comparison_rows(tmp_path: Path) -> None:
+    from zoo.compare.results import read_tables, table_rows
+
+    lapgan = {"table": "lapgan-mnist", "rows": {
+        "gan": {"name": "gan", "mean": 135.6, "stderr": 1.5, "generator_steps": 15000, "status": "complete"},
+        "lapgan": {"name": "lapgan", "mean": None, "stderr": None, "generator_steps": 0, "status": "not started"}}}
+    table3 = {"experiment": "f-GAN Table 3", "steps": 8000, "rows": [
+        {"divergence": "kl", "label": "Kullback-Leibler", "mu_star": -0.5, "sigma_star": 1.25, "mu_hat": -0.5053, "sigma_hat": 1.2496}]}
+    reconstruction = {"table": "unrolled-reconstruction", "rows": [
+        {"unroll_steps": k, "mse": {"mean": mse, "stderr": 0.001}, "percent_best": {"mean": best},
+         "paper_cifar10": {"mse": paper, "percent_best": paper_best}, "checkpoints": [{"seed": 0, "generator_steps": 2000}]}
+        for k, mse, best, paper, paper_best in ((0, 0.031, 20.0, 0.0231, 0.63), (10, 0.024, 80.0, 0.0181, 61.09))]}
+    paths = []
+    for name, record in (("lapgan-mnist", lapgan), ("fgan-table3", table3), ("unrolled-reconstruction", reconstruction)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(record))
+    tables, skipped = read_tables([str(p) for p in paths])
+    assert skipped == [] and [t["table"] for t in tables] == ["lapgan-mnist", "fgan-table3", "unrolled-reconstruction"]
+    _, rows = table_rows(tables)
+    assert rows[0][1:6] == ["gan", "Parzen log-likelihood, nats (± stderr)", "—", "135.6 ± 1.5", "complete"]
+    assert rows[1][4] == "—"  # the LAPGAN row has no number yet
+    assert rows[2][1] == "Kullback-Leibler" and rows[2][5] == "μ* = -0.500" and rows[3][5] == "σ* = 1.250"
+    assert rows[4][1:5] == ["K = 0", "reconstruction MSE per pixel (± stderr; lower is better)", "—", "0.031 ± 0.001"]
+    assert rows[5][5] == "best on 80.0% of images (paper, CIFAR-10: MSE 0.0181, 61.09%)"
