@@ -178,6 +178,10 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     assert seed["epochs"] == 1 and seed["curve"][0]["generator_steps"] == 2 and row["epochs"] == 1
     assert 0 <= row["ours_errors"] <= 10_000 and row["ours_errors"] == seed["errors"]
     assert "| 100 | 93 ± 6.5 |" in (out / "improved-gan-mnist.md").read_text()
+    # the current D's errors ride along each curve point, beside its moving average's
+    assert seed["errors_current_d"] == seed["curve"][-1]["also"]["val/errors_current_d"]
+    assert 0 <= seed["errors_current_d"] <= 10_000
+    assert f"(current D: {seed['errors_current_d']:.0f})" in (out / "improved-gan-mnist.md").read_text()
     assert [device.split(":")[0] for device in record["trained_on"]] == ["cpu"]  # where the seeds trained
     # the softplus deviation is a table of its own, with its own config and run folder
     assert main(["reproduce", "improved-gan-mnist-softplus", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0

@@ -19,7 +19,8 @@ class LearningCurve(pl.Callback):
 
     Each point is ``{epoch, generator_steps, mean, stderr, sigma, ...}`` for ``metric``: a harness
     metric, or with ``logged=True`` a metric the model logs itself (e.g. ``val/errors``), read at
-    the epoch's end. On a resumed
+    the epoch's end; metrics the model logs that ``also`` names ride along in the point's ``also``
+    (e.g. the current discriminator's errors beside its average's). On a resumed
     run, points the restored checkpoint has not reached yet (written after its save, before a
     crash) are dropped, so the curve matches the weights it continues from. Scoring uses its own
     seeded latent stream and no global RNG, so it does not change training.
@@ -35,9 +36,10 @@ class LearningCurve(pl.Callback):
         max_test_points: int | None = None,
         seed: int = 0,
         logged: bool = False,
+        also: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
-        self.logged = logged
+        self.logged, self.also = logged, tuple(also)
         require(every_n_epochs >= 1, f"learning curve: every_n_epochs must be >= 1, got {every_n_epochs}")
         self.path, self.every_n_epochs, self.metric = Path(path), every_n_epochs, metric
         self.protocol, self.num_samples, self.max_test_points, self.seed = protocol, num_samples, max_test_points, seed
@@ -69,5 +71,8 @@ class LearningCurve(pl.Callback):
             pl_module.log(f"eval/{self.metric}", float(record["value"]), sync_dist=False)
         point = {"epoch": epoch, "generator_steps": int(pl_module.generator_steps), "mean": float(record["value"])}
         point.update({k: record[k] for k in ("stderr", "sigma", "n_samples", "n_points") if k in record})
+        logged = {name: float(trainer.callback_metrics[name]) for name in self.also if name in trainer.callback_metrics}
+        if logged:
+            point["also"] = logged
         if trainer.is_global_zero:
             self._write([p for p in self.points() if p["epoch"] < epoch] + [point])

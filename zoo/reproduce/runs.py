@@ -63,6 +63,7 @@ class CurveSpec:
     max_test_points: int | None = None
     metric: str = "parzen"
     logged: bool = False
+    also: tuple[str, ...] = ()  # logged metrics recorded beside ``metric`` at each point
 
 
 @dataclass
@@ -154,7 +155,8 @@ class RowRun:
             args += ["--ckpt_path", str(self.checkpoint)]
         stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
         learning_curve = LearningCurve(str(self.curve_path), curve.every_n_epochs, curve.metric, curve.protocol,
-                                       curve.num_samples, curve.max_test_points, seed=self.seed, logged=curve.logged)
+                                       curve.num_samples, curve.max_test_points, seed=self.seed, logged=curve.logged,
+                                       also=curve.also)
         started, commit = time.time(), git_commit()
         segment: dict[str, Any] = {"commit": commit, "epochs": [before, before]}
         try:
