@@ -114,7 +114,9 @@ class ResumableDataLoader(DataLoader):
         # iterator first), and only then does the sampler draw its order, workers or not.
         epoch = getattr(self.sampler, "epoch", None)
         resume_at, self._resume_at = self._resume_at, None
-        skip = resume_at["batches"] if resume_at is not None and resume_at["epoch"] == epoch else 0
+        # a sampler without an epoch cannot tell a resumed epoch from the next one: skip nothing then
+        same_epoch = resume_at is not None and epoch is not None and resume_at["epoch"] == epoch
+        skip = resume_at["batches"] if same_epoch else 0
         self._position = {"epoch": epoch, "batches": 0}
         if skip:  # the stopped run drew this iterator's seed from the global RNG before its checkpoint
             with torch.random.fork_rng(devices=[]):
