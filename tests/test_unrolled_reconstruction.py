@@ -117,6 +117,7 @@ def test_a_time_limited_run_keeps_each_inversion_and_the_next_run_continues_with
     assert len(calls) == 8
     continued, fresh = (json.loads((tmp_path / name / "unrolled-reconstruction.json").read_text()) for name in ("continued", "again"))
     assert [r["mse"] for r in continued["rows"]] == [r["mse"] for r in fresh["rows"]]
+    assert {c["inverted_at_commit"].removesuffix("+dirty") for r in continued["rows"] for c in r["checkpoints"]} == {continued["commit"]}
     assert continued["invert"]["wall_time_s"] == pytest.approx(sum(c["invert_wall_time_s"] for r in continued["rows"]
                                                                    for c in r["checkpoints"]))
 

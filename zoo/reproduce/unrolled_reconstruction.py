@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import REPO, RunStart, compute_device
+from zoo.provenance import REPO, RunStart, compute_device, git_commit
 from zoo.reproduce import unrolled_stacked
 from zoo.reproduce.report import write_result_files
 from zoo.reproduce.runs import portable_path
@@ -161,12 +161,13 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
                     return None, None  # the next model would overrun --max-time; those done are kept
                 started = time.time()
                 codes, mse = invert(model, images, budget.steps, budget.lr, seed, batch_size=budget.batch_size)
-                found = {"codes": codes, "errors": mse, "wall_time_s": round(time.time() - started, 1)}
+                found = {"codes": codes, "errors": mse, "wall_time_s": round(time.time() - started, 1), "commit": git_commit()}
                 seconds.append(found["wall_time_s"])
                 _write_inversion(cache, identity, found)
             errors[s, :, k] = found["errors"].double()
             ema.add(model.ema is not None)
-            saved[(train_seed, steps)] = {"generator_steps": model.generator_steps, "invert_wall_time_s": found["wall_time_s"]}
+            saved[(train_seed, steps)] = {"generator_steps": model.generator_steps, "invert_wall_time_s": found["wall_time_s"],
+                                          "inverted_at_commit": found.get("commit")}  # None: kept before commits were
             if s == 0 and steps in FIGURE_STEPS:
                 shown[steps] = torch.cat([model.generate(chunk).cpu() for chunk in found["codes"].split(budget.batch_size)])
             print(f"D {d_size}, K = {steps}, seed {train_seed}: mean MSE {found['errors'].mean():.5f} over {len(images)} images")
