@@ -162,12 +162,12 @@ def markdown(record: dict[str, Any]) -> str:
         quality = ", ".join(f"{v:.3f}" for v in r["high_quality_fraction"]["per_seed"])
         kl = ", ".join("—" if v is None else f"{v:.3f}" for v in r["kl_to_uniform"]["per_seed"])
         lines.append(f"| {r['mixture']} | {r['unroll_steps']} | {modes} | {quality} | {kl} |")
+    steps = _trace_steps(record)
     lines += ["", "High-quality fraction of the traced samples over training (per seed):", "",
-              "| mixture | K | " + " | ".join(f"step {step}" for step in _trace_steps(record)) + " |",
-              "|---|---|" + "---|" * len(_trace_steps(record))]
+              "| mixture | K | " + " | ".join(f"step {step}" for step in steps) + " |", "|---|---|" + "---|" * len(steps)]
     for r in record["rows"]:
         cells = [", ".join(f"{s['trace_high_quality_fraction'].get(str(step), float('nan')):.2f}" for s in r["seeds"])
-                 for step in _trace_steps(record)]
+                 for step in steps]
         lines.append(f"| {r['mixture']} | {r['unroll_steps']} | " + " | ".join(cells) + " |")
     lines += ["", f"Goals: {record['goals']}", "", f"Commit `{record['commit']}`; {record['device']}; "
               f"{training_time(record['rows'])}; table assembled in {record['wall_time_s']:.0f} s.",
