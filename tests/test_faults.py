@@ -3,6 +3,7 @@ non-zero, saves are atomic, runs never share folders, and resuming applies new l
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,13 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 import yaml
 
 from tests.conftest import REPO, quiet_trainer, subprocess_env, tiny_vanilla
 from zoo.callbacks.checkpoint import ZooCheckpoint, atomic_torch_save
 from zoo.data.digits import DigitsDataModule
-from zoo.errors import ZooNonFiniteError
+from zoo.callbacks.interrupts import GracefulStop
+from zoo.errors import ZooInterrupted, ZooNonFiniteError
 
 TINY_MODEL = {
     "class_path": "zoo.models.vanilla.VanillaGAN",
@@ -102,6 +105,41 @@ def test_a_signal_saves_a_checkpoint_exits_non_zero_and_prints_how_to_resume(tmp
     assert checkpoint["zoo"]["generator_steps"] > 0
     resumed = _zoo(tmp_path, *line.split("resume with: zoo ", 1)[1].split(), "--trainer.max_epochs", str(checkpoint["epoch"] + 2))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+class _KillSelf(pl.Callback):
+    """Sends this process a real SIGTERM from ``hook`` in epoch 1, once."""
+
+    def __init__(self, hook: str) -> None:
+        self.sent = False
+        setattr(self, hook, self._kill)
+
+    def _kill(self, trainer, *args) -> None:
+        if trainer.current_epoch == 1 and not self.sent and not trainer.sanity_checking:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+# Lightning checks its own SIGTERM flag after validation batches and at epoch ends, after the zoo's
+# batch-end hook: a signal landing there used to end the run with a bare SystemExit (exit 0, no save).
+@pytest.mark.parametrize("hook", ["on_validation_batch_end", "on_train_epoch_end", "on_validation_end"])
+def test_a_sigterm_anywhere_in_the_loop_saves_and_stops_the_zoos_way(tmp_path, hook):
+    stop = GracefulStop(resume_hint="test")
+    trainer = quiet_trainer(max_epochs=4, limit_train_batches=3, limit_val_batches=2, num_sanity_val_steps=1,
+                            callbacks=[_KillSelf(hook), stop], default_root_dir=tmp_path)
+    model = tiny_vanilla(optimizer="adam")
+    after_fit = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: after_fit.append(signum))
+    try:
+        with pytest.raises(ZooInterrupted) as stopped:
+            trainer.fit(model, datamodule=DigitsDataModule(batch_size=32))
+        os.kill(os.getpid(), signal.SIGTERM)  # reaches the handler from before the fit again
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert stopped.value.exit_code == 128 + signal.SIGTERM
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["zoo"]["generator_steps"] == model.generator_steps > 3
+    assert after_fit == [signal.SIGTERM]
 
 
 # ------------------------------------------------------------------------------ atomic saves

@@ -55,25 +55,52 @@ class GracefulStop(pl.Callback):
         self.deadline, self.resume_hint = deadline, resume_hint
         self.received: int | None = None
         self.stopped_for_deadline = False
-        self._previous: dict[int, Any] = {}
+        self._before_fit: dict[int, Any] = {}
+        self._fitting = False
         self._epoch_started = time.time()
 
     # ------------------------------------------------------------------------------ signals
     def _handle(self, signum: int, frame: Any) -> None:
+        if not self._fitting:
+            # After a failed fit Lightning's teardown reinstates this handler (it was current when
+            # Lightning registered its own); pass the signal to the one from before the fit.
+            self._pass_on(signum, frame)
+            return
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # second Ctrl-C: the user wants out now
         self.received = signum
 
+    def _pass_on(self, signum: int, frame: Any) -> None:
+        previous = self._before_fit.get(signum, signal.SIG_DFL)
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.raise_signal(signum)
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Registered after Lightning's own SIGTERM handler (set up before this hook), so ours wins.
+        self._fitting = True
         for signum in _SIGNALS:
-            self._previous[signum] = signal.getsignal(signum)
+            self._before_fit[signum] = signal.getsignal(signum)
             signal.signal(signum, self._handle)
 
+    def _take_over_sigterm(self) -> None:
+        # Lightning registers its SIGTERM handler after on_fit_start. Its flag makes the loops raise
+        # a bare SystemExit (exit 0, nothing saved) after validation batches and at epoch ends,
+        # before our batch-end save, so ours must be the only handler once the loops run.
+        if self._fitting:
+            signal.signal(signal.SIGTERM, self._handle)
+
+    def on_sanity_check_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._take_over_sigterm()
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._take_over_sigterm()
+
     def _restore_handlers(self) -> None:
-        for signum, handler in self._previous.items():
+        self._fitting = False
+        for signum, handler in self._before_fit.items():
             signal.signal(signum, handler)
-        self._previous.clear()
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._restore_handlers()
