@@ -9,6 +9,7 @@ from zoo.cli import main
 import time
 
 import pytest
+import torch
 
 from zoo.errors import ZooConfigError
 from zoo.reproduce.command import parse_duration, verdict
@@ -56,6 +57,11 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     assert record["real_data"]["paper"] == {"mean": 502.0, "stderr": 5.99}
     markdown = (out / "fgan-table4.md").read_text()
     assert "| Kullback-Leibler |" in markdown and "502.0 ± 6.0" in markdown
+    # Jensen-Shannon is GAN's objective plus a constant: it trains at the next seed, or it would repeat the GAN row.
+    assert {r["name"]: r["seed"] for r in record["rows"]}["Jensen-Shannon"] == 1 and "| Jensen-Shannon (seed 1) |" in markdown
+    js, gan = (torch.load(runs / "fgan-table4" / "quick" / f"{name}/checkpoints/last.ckpt", weights_only=True)["state_dict"]
+               for name in ("jensen-shannon-seed1", "gan-seed0"))
+    assert not torch.equal(js["generator.net.0.weight"], gan["generator.net.0.weight"])
     assert (out / "fgan-table4.png").stat().st_size > 0
 
 

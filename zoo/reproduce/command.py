@@ -121,7 +121,8 @@ def reproduce_parzen_table(
     ceiling = variants[CEILING_VARIANT]
     folder = store / table.name / ("quick" if quick else "full")
     selected = table.rows if rows is None else rows
-    runs = {row.name: RowRun(folder / f"{slug(row.name)}-seed{seed}", row, seed, extra + list(row.extra)) for row in selected}
+    runs = {row.name: RowRun(folder / f"{slug(row.name)}-seed{row.seed(seed)}", row, row.seed(seed), extra + list(row.extra))
+            for row in selected}
     budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in selected}
     for row in sorted(selected, key=lambda r: budgets[r.name].max_epochs) if train else ():  # short rows first: early answers
         state = runs[row.name].train(budgets[row.name], curve, deadline, resume, retrain)
@@ -130,8 +131,9 @@ def reproduce_parzen_table(
     entries = []
     for row in selected:
         state = runs[row.name].state(budgets[row.name])
-        score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, seed, QUICK_TEST_POINTS if quick else None)
-        entries.append(_row_entry(row, budgets[row.name], state, score, ceiling, store))
+        score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, row.seed(seed),
+                                                      QUICK_TEST_POINTS if quick else None)
+        entries.append({**_row_entry(row, budgets[row.name], state, score, ceiling, store), "seed": row.seed(seed)})
     literal = variants["all_train"]
     scored = [r for r in entries if r["ours"]]
     return {

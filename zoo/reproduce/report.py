@@ -64,7 +64,10 @@ def markdown(record: dict[str, Any]) -> str:
         "| model | paper | ours | ours − real ceiling | G steps | budget | verdict | curve |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    table_seed = record["seeds"]["training"]
     for row in record["rows"]:
+        if row.get("seed", table_seed) != table_seed:  # e.g. f-GAN's Jensen-Shannon row (zoo.reproduce.tables)
+            row = {**row, "name": f"{row['name']} (seed {row['seed']})"}
         budget = f"{row['budget']['max_epochs']} epochs" + (f" × {row['budget']['train_batches']} batches" if row["budget"]["train_batches"] else "")
         if row["ours"] is None:
             lines.append(f"| {row['name']} | {_cell(row['paper'])} | — | — | — | {budget} | {row['verdict']} | — |")
