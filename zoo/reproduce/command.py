@@ -169,6 +169,17 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def print_status(folder: Path) -> int:
+    from zoo.reproduce.status import describe
+
+    lines = describe(folder)
+    runs = sum(not line.startswith("running now") for line in lines)
+    print(f"{folder}: " + ("no runs yet" if not lines else f"{runs} run" + ("" if runs == 1 else "s")))
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zoo reproduce", description="Reproduce a paper's table with the zoo.")
     parser.add_argument("table", choices=sorted([*TABLES, *OTHER_TABLES]))
@@ -191,16 +202,20 @@ def main(argv: list[str]) -> int:
                         help="improved-gan-mnist: train and report these seeds instead of the plan's, e.g. one seed per job")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
+    parser.add_argument("--status", action="store_true",
+                        help="train and write nothing: print where each of the table's runs in the run store stands")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="train the rows (or seeds) as up to N parallel processes sharing the CPU threads, "
                              "then write the table; SIGTERM and Ctrl-C reach every job")
     args = parser.parse_args(argv)
+    store = Path(args.runs).expanduser() if args.runs else run_store()
+    folder = store / args.table / ("quick" if args.quick else "full")
+    if args.status:
+        return print_status(folder)
     check_selection(args)
     check_jobs(args)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
-    store = Path(args.runs).expanduser() if args.runs else run_store()
-    folder = store / args.table / ("quick" if args.quick else "full")
     crashed = []
     if args.jobs is not None:
         crashed = failed(run_jobs(args, store, deadline))

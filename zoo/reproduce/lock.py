@@ -43,3 +43,17 @@ def table_lock(folder: Path, table: str, part: str = "") -> Iterator[None]:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         yield
+
+
+def running_jobs(folder: Path) -> list[str]:
+    """``"<part> (pid N)"`` for each lock in ``folder`` that a live process holds now."""
+    running = []
+    for path in sorted(folder.glob(".lock*")) if fcntl is not None else ():
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                part = path.name.removeprefix(".lock").removeprefix("-") or "the whole table"
+                running.append(f"{part} (pid {handle.read().strip() or '?'})")
+    return running

@@ -1,0 +1,56 @@
+"""``zoo reproduce TABLE --status`` reads where each run of the run store stands, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from zoo.cli import main
+from zoo.reproduce.lock import table_lock
+from zoo.reproduce.status import describe
+
+
+def _write(path, content) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content))
+
+
+def test_status_reports_epoch_runs_step_runs_kept_results_and_running_jobs(tmp_path):
+    folder = tmp_path / "full"
+    _write(folder / "row-seed0" / "run.json", {"epochs_done": 3, "segments": [
+        {"commit": "abc1234def", "epochs": [0, 3], "wall_time_s": 7200.0, "interrupted": True, "stopped_in_epoch": 3}]})
+    _write(folder / "row-seed0" / "curve.json", [{"epoch": 4, "mean": 10.0}, {"epoch": 5, "mean": 12.5}])
+    _write(folder / "k0" / "seed0" / "identity.json", {"generator_steps": 2000})
+    _write(folder / "k0" / "seed0" / "result.json", {"modes": 3})
+    _write(folder / "k0" / "seed1" / "identity.json", {"generator_steps": 2000})
+    _write(folder / "k0" / "seed1" / "train_seconds.json", {"seconds": 600.0})
+    (folder / "k0" / "seed1" / "checkpoints").mkdir()
+    torch.save({"zoo": {"generator_steps": 7}}, folder / "k0" / "seed1" / "checkpoints" / "last.ckpt")
+    (folder / "k0" / "seed0" / "logs").mkdir()
+    torch.save({}, folder / "k0" / "seed0" / "logs" / "trace.pt")  # a run's own file, not a kept result
+    torch.save({}, folder / "seed0_k5.pt")
+
+    with table_lock(folder, "a-table", "seed3"):
+        lines = describe(folder)
+    assert lines == [
+        "k0/seed0: finished: 2000 generator steps, scored",
+        "k0/seed1: partial: 7 of 2000 generator steps, trained 10 min",
+        "row-seed0: 5 epochs, 2.0 h in 1 session ended (+ a session running or killed since epoch 3); curve at epoch 5: 12.5; "
+        "last ended session at commit abc1234, interrupted in epoch 3",
+        "seed0_k5.pt: kept result",
+        f"running now: seed3 (pid {os.getpid()})",
+    ]
+    assert describe(folder) == lines[:-1]  # the lock is released with its job
+    assert describe(tmp_path / "nothing") == []
+
+
+def test_zoo_reproduce_status_prints_the_store_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "store" / "unrolled-stacked-mnist" / "full" / "dhalf_k0" / "seed0" / "identity.json", {"generator_steps": 2000})
+    assert main(["reproduce", "unrolled-stacked-mnist", "--status", "--runs", str(tmp_path / "store")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("unrolled-stacked-mnist/full: 1 run")
+    assert printed[1] == "  dhalf_k0/seed0: not started (budget 2000 generator steps)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]

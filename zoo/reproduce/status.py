@@ -1,0 +1,76 @@
+"""``zoo reproduce TABLE --status``: what the run store holds for a table, read without training,
+scoring or writing anything: where each row of a long, interrupted reproduction stands.
+
+The store holds three kinds of runs (see :mod:`zoo.reproduce.runs` and :mod:`zoo.reproduce.step_runs`):
+epoch runs (``run.json``: epochs done, one segment per session, ``curve.json``), step runs
+(``identity.json`` with the budget, ``result.json`` once scored) and kept inversions (``*.pt``,
+``unrolled-reconstruction``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from zoo.reproduce.lock import running_jobs
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session" + ("" if count == 1 else "s")
+
+
+def _epoch_run(folder: Path) -> str:
+    record = json.loads((folder / "run.json").read_text())
+    segments = record.get("segments", [])
+    curve_file = folder / "curve.json"
+    curve = json.loads(curve_file.read_text()) if curve_file.exists() else []
+    # run.json is rewritten when a session ends; the curve grows every evaluated epoch
+    epochs = max(record["epochs_done"], curve[-1]["epoch"] if curve else 0)
+    seconds = sum(s.get("wall_time_s", 0.0) for s in segments)
+    line = f"{epochs} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
+    if epochs > record["epochs_done"]:
+        line += f" (+ a session running or killed since epoch {record['epochs_done']})"
+    if curve:
+        line += f"; curve at epoch {curve[-1]['epoch']}: {curve[-1]['mean']:g}"
+    if segments:
+        line += f"; last ended session at commit {segments[-1]['commit'][:7]}"
+        if segments[-1].get("interrupted"):
+            line += f", interrupted in epoch {segments[-1].get('stopped_in_epoch')}"
+    return line
+
+
+def _step_run(folder: Path) -> str:
+    target = json.loads((folder / "identity.json").read_text())["generator_steps"]
+    clock = folder / "train_seconds.json"
+    seconds = json.loads(clock.read_text())["seconds"] if clock.exists() else None
+    trained = "" if seconds is None else f", trained {_hours(seconds)}"
+    if (folder / "result.json").exists():
+        return f"finished: {target} generator steps, scored{trained}"
+    last = folder / "checkpoints" / "last.ckpt"
+    if not last.exists():
+        return f"not started (budget {target} generator steps)"
+    done = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("zoo", {}).get("generator_steps", "?")
+    return f"partial: {done} of {target} generator steps{trained}"
+
+
+def describe(folder: Path) -> list[str]:
+    """One line per run under ``folder`` (a table's folder in the run store), paths relative to it,
+    then the jobs training there now."""
+    if not folder.is_dir():
+        return []
+    lines = []
+    for path in sorted(folder.rglob("*")):
+        where = path.parent.relative_to(folder)
+        if path.name == "run.json":
+            lines.append(f"{where.as_posix()}: {_epoch_run(path.parent)}")
+        elif path.name == "identity.json":
+            lines.append(f"{where.as_posix()}: {_step_run(path.parent)}")
+        elif path.suffix == ".pt" and not {"logs", "checkpoints"} & set(where.parts):
+            lines.append(f"{path.relative_to(folder).as_posix()}: kept result")
+    return lines + [f"running now: {job}" for job in running_jobs(folder)]
