@@ -169,17 +169,6 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def print_status(folder: Path) -> int:
-    from zoo.reproduce.status import describe
-
-    lines = describe(folder)
-    runs = sum(not line.startswith("running now") for line in lines)
-    print(f"{folder}: " + ("no runs yet" if not lines else f"{runs} run" + ("" if runs == 1 else "s")))
-    for line in lines:
-        print(f"  {line}")
-    return 0
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zoo reproduce", description="Reproduce a paper's table with the zoo.")
     parser.add_argument("table", choices=sorted([*TABLES, *OTHER_TABLES]))
@@ -211,6 +200,8 @@ def main(argv: list[str]) -> int:
     store = Path(args.runs).expanduser() if args.runs else run_store()
     folder = store / args.table / ("quick" if args.quick else "full")
     if args.status:
+        from zoo.reproduce.status import print_status
+
         return print_status(folder)
     check_selection(args)
     check_jobs(args)

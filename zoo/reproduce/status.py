@@ -74,3 +74,13 @@ def describe(folder: Path) -> list[str]:
         elif path.suffix == ".pt" and not {"logs", "checkpoints"} & set(where.parts):
             lines.append(f"{path.relative_to(folder).as_posix()}: kept result")
     return lines + [f"running now: {job}" for job in running_jobs(folder)]
+
+
+def print_status(folder: Path) -> int:
+    """Print :func:`describe`'s lines under a header naming ``folder``; the exit code (0)."""
+    lines = describe(folder)
+    runs = sum(not line.startswith("running now") for line in lines)
+    print(f"{folder}: " + ("no runs yet" if not lines else f"{runs} run" + ("" if runs == 1 else "s")))
+    for line in lines:
+        print(f"  {line}")
+    return 0
