@@ -263,13 +263,36 @@ def markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_figure(record: dict[str, Any], panels: Tensor, png: Path) -> None:
+    """Figure 5's layout: a row of targets over each K's reconstructions, every one with its MSE."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = record["figure"]
+    columns, low, high = len(figure["images"]), *record["data"]["value_range"]
+    fig, axes = plt.subplots(len(figure["rows"]), columns, figsize=(1.1 * columns + 0.8, 1.25 * len(figure["rows"])),
+                             dpi=120, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        row, column = divmod(index, columns)
+        image = ((panels[index].float().cpu() - low) / (high - low)).clamp(0, 1)
+        axis.imshow(image.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+        axis.set_xticks([]), axis.set_yticks([])
+        if row > 0:
+            steps = FIGURE_STEPS[row - 1]
+            axis.set_xlabel(f"{figure['images'][column][f'mse_k{steps}']:.3f}", fontsize=7)
+        if column == 0:
+            axis.set_ylabel(figure["rows"][row], fontsize=8)
+    fig.suptitle(f"Reconstructions where K = {FIGURE_STEPS[0]} and K = {FIGURE_STEPS[1]} differ most "
+                 f"(seed {figure['seed']}; per-pixel MSE below)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+
+
 def write_outputs(record: dict[str, Any], panels: Tensor, out: Path) -> dict[str, Path]:
-    from zoo.callbacks.samples import save_image_grid
-
-    def draw(png: Path) -> None:
-        save_image_grid(panels, png, tuple(record["data"]["value_range"]), nrow=len(record["figure"]["images"]))
-
-    return write_result_files(record, out, TABLE, markdown(record), draw)
+    return write_result_files(record, out, TABLE, markdown(record), lambda png: draw_figure(record, panels, png))
 
 
 def run(quick: bool, store: Path, out: Path, d_size: str = "quarter", seed: int = 0, require_clean: bool = False,
