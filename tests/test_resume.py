@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from tests.conftest import quiet_trainer, tiny_vanilla
 from zoo.callbacks.interrupts import GracefulStop
 from zoo.data.digits import DigitsDataModule
-from zoo.errors import ZooInterrupted
+from zoo.errors import ZooDeadlineReached, ZooInterrupted
 
 
 def _train(tmp_path, epochs, ckpt_path=None, optimizer="adam"):
@@ -39,33 +40,38 @@ def test_resume_from_checkpoint_is_exact(tmp_path, optimizer):
 
 
 
-class _SignalAt(Callback):
-    """Flags a SIGTERM for ``stop`` at the end of the given batch, as a preemption would."""
+class _StopAt(Callback):
+    """At the end of the given batch, flags a SIGTERM for ``stop`` as a preemption would, or (with
+    ``deadline``) moves its deadline to the past."""
 
-    def __init__(self, stop, epoch: int, batch: int) -> None:
-        self.stop, self.epoch, self.batch = stop, epoch, batch
+    def __init__(self, stop, epoch: int, batch: int, deadline: bool = False) -> None:
+        self.stop, self.epoch, self.batch, self.deadline = stop, epoch, batch, deadline
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
-            self.stop.received = signal.SIGTERM
+            if self.deadline:
+                self.stop.deadline = time.time() - 1
+            else:
+                self.stop.received = signal.SIGTERM
 
 
-def _train_signalled(folder, epochs, signal_at=None, ckpt_path=None):
+def _train_signalled(folder, epochs, signal_at=None, ckpt_path=None, deadline=False):
     torch.manual_seed(0)
     model = tiny_vanilla(optimizer="adam")
-    stop = GracefulStop(resume_hint="test")
-    callbacks = [_SignalAt(stop, *signal_at), stop] if signal_at else [stop]
+    stop = GracefulStop(resume_hint="test", at_batch_ends=deadline)
+    callbacks = [_StopAt(stop, *signal_at, deadline=deadline), stop] if signal_at else [stop]
     trainer = quiet_trainer(max_epochs=epochs, limit_train_batches=5, callbacks=callbacks, default_root_dir=folder)
     try:
         trainer.fit(model, datamodule=DigitsDataModule(batch_size=32), ckpt_path=ckpt_path)
-    except ZooInterrupted:
-        assert signal_at is not None
+    except ZooInterrupted as stopped:
+        assert signal_at is not None and isinstance(stopped, ZooDeadlineReached) == deadline == stop.stopped_for_deadline
     return model, folder / "checkpoints" / "last.ckpt"
 
 
-def test_a_run_stopped_mid_epoch_resumes_with_the_epochs_next_batch(tmp_path):
+@pytest.mark.parametrize("deadline", [False, True], ids=["signal", "deadline at a batch end"])
+def test_a_run_stopped_mid_epoch_resumes_with_the_epochs_next_batch(tmp_path, deadline):
     straight, _ = _train_signalled(tmp_path / "straight", epochs=4)
-    stopped, checkpoint = _train_signalled(tmp_path / "halves", epochs=4, signal_at=(1, 1))  # 2 batches into epoch 1
+    stopped, checkpoint = _train_signalled(tmp_path / "halves", epochs=4, signal_at=(1, 1), deadline=deadline)  # 2 batches into epoch 1
     assert stopped.generator_steps == 7
     torch.manual_seed(999)
     resumed, _ = _train_signalled(tmp_path / "resumed", epochs=4, ckpt_path=checkpoint)

@@ -177,3 +177,31 @@ def test_once_the_deadline_stops_a_run_no_other_run_starts(tmp_path, monkeypatch
     assert [(row, seed) for row, seed, _ in calls] == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
     assert [d for *_, d in calls][:2] == [deadline, deadline]
     assert all(d is not None and d <= time.time() for *_, d in calls[2:])  # finished seeds still read back
+
+
+def test_a_deadline_between_batches_stops_a_seed_that_resume_finishes_as_if_never_stopped(store, tmp_path, monkeypatch):
+    import time
+
+    import torch
+
+    from zoo.callbacks import interrupts
+    from zoo.reproduce import step_runs
+
+    class DeadlineAfterStep2(interrupts.GracefulStop):
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            if pl_module.generator_steps == 2 and self.deadline is not None:
+                self.deadline = time.time() - 1
+            super().on_train_batch_end(trainer, pl_module, *args)
+
+    _, record = store
+    config, run_dir = unrolled.config_path("ring", 5), tmp_path / "seed1"
+    monkeypatch.setattr(interrupts, "GracefulStop", DeadlineAfterStep2)
+    assert step_runs.train_seed(config, 1, TINY, run_dir, unrolled.score, False, False, deadline=time.time() + 3600) is None
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["zoo"]["generator_steps"] == 2
+    assert not (run_dir / "result.json").exists()
+    monkeypatch.undo()
+    done = step_runs.train_seed(config, 1, TINY, run_dir, unrolled.score, resume=True, retrain=False)
+    assert done["continued_from_checkpoint"] is True
+    original = record["rows"][1]["seeds"][1]
+    for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform", "counts"):
+        assert done[key] == original[key], key

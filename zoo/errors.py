@@ -25,6 +25,13 @@ class ZooInterrupted(ZooError):
         self.exit_code = exit_code
 
 
+class ZooDeadlineReached(ZooInterrupted):
+    """Training reached its deadline between two batches and saved its exact position to resume."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=3)  # ``zoo reproduce``'s "not finished: --resume"
+
+
 class ZooNonFiniteError(ZooError, FloatingPointError):
     """A loss or a weight became NaN or infinite; training stopped before saving it."""
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 
-from zoo.errors import ZooInterrupted
+from zoo.errors import ZooDeadlineReached, ZooInterrupted
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -42,17 +42,22 @@ def resume_command(checkpoint: Path, argv: list[str] | None = None) -> str:
 
 
 class GracefulStop(pl.Callback):
-    """Save and stop on SIGTERM/SIGINT; stop between epochs before ``deadline`` (a UNIX time).
+    """Save and stop on SIGTERM/SIGINT; stop before ``deadline`` (a UNIX time).
 
     Args:
         deadline: stop at the end of the last epoch that fits before this time (``None``: no limit).
             The run then ends normally and a later ``--ckpt_path last.ckpt`` continues it exactly.
         resume_hint: what to print after an interruption (default: this command plus ``--ckpt_path``).
+        at_batch_ends: stop at the last batch end that fits instead, for runs whose epochs are long
+            against the time left (a run bounded in steps): it saves ``last.ckpt`` as a signal does
+            and raises :class:`zoo.errors.ZooDeadlineReached`; a resumed run goes on with the next batch.
     """
 
-    def __init__(self, deadline: float | None = None, resume_hint: str | None = None) -> None:
+    def __init__(self, deadline: float | None = None, resume_hint: str | None = None, at_batch_ends: bool = False) -> None:
         super().__init__()
-        self.deadline, self.resume_hint = deadline, resume_hint
+        self.deadline, self.resume_hint, self.at_batch_ends = deadline, resume_hint, at_batch_ends
+        self._last_batch_end: float | None = None
+        self._batch_seconds = 0.0
         self.received: int | None = None
         self.stopped_for_deadline = False
         self._before_fit: dict[int, Any] = {}
@@ -113,29 +118,38 @@ class GracefulStop(pl.Callback):
         folder = getattr(callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
         return Path(folder) / "last.ckpt"
 
+    def _out_of_time_before_next_batch(self) -> bool:
+        now = time.time()
+        if self._last_batch_end is not None:
+            self._batch_seconds = now - self._last_batch_end
+        self._last_batch_end = now
+        # twice the last batch's time: the next one may take a sample trace or a checkpoint with it
+        return self.at_batch_ends and self.deadline is not None and now + 2 * self._batch_seconds > self.deadline
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
-        flagged = self.received is not None
+        flagged, out_of_time = self.received is not None, self._out_of_time_before_next_batch()
         if trainer.world_size > 1:  # every rank must agree to save together, or the save deadlocks
             flagged = trainer.strategy.reduce_boolean_decision(flagged, all=False)
-        if not flagged:
+            out_of_time = trainer.strategy.reduce_boolean_decision(out_of_time, all=False)
+        if not (flagged or out_of_time):
             return
-        signum = self.received if self.received is not None else signal.SIGTERM
         path = self._checkpoint_path(trainer)
         trainer.save_checkpoint(path, weights_only=False)  # the full state: optimizers and loops too, to resume exactly
-        name = signal.Signals(signum).name
-        steps = getattr(pl_module, "generator_steps", trainer.global_step)
+        where = f"at generator step {getattr(pl_module, 'generator_steps', trainer.global_step)} (epoch {trainer.current_epoch})"
         hint = self.resume_hint or resume_command(path)
-        raise ZooInterrupted(
-            f"stopped by {name} at generator step {steps} (epoch {trainer.current_epoch}); saved {path}; resume with: {hint}",
-            exit_code=128 + int(signum),
-        )
+        if not flagged:
+            self.stopped_for_deadline = True
+            raise ZooDeadlineReached(f"stopped by the deadline {where}; saved {path}; resume with: {hint}")
+        signum = self.received if self.received is not None else signal.SIGTERM
+        raise ZooInterrupted(f"stopped by {signal.Signals(signum).name} {where}; saved {path}; resume with: {hint}",
+                             exit_code=128 + int(signum))
 
     # ----------------------------------------------------------------------------- deadline
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_started = time.time()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.deadline is None:
+        if self.deadline is None or self.at_batch_ends:
             return
         epoch_seconds = time.time() - self._epoch_started
         out_of_time = time.time() + epoch_seconds > self.deadline

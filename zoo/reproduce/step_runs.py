@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo.errors import ZooConfigError
+from zoo.errors import ZooConfigError, ZooDeadlineReached
 from zoo.provenance import device_description, git_commit
 
 
@@ -66,7 +66,8 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     clock = run_dir / "train_seconds.json"  # every session's training time, interrupted ones too
     trained_before = json.loads(clock.read_text())["seconds"] if clock.exists() else 0.0
     started = time.time()
-    stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume")
+    # A seed's few long epochs would leave much of the time unused if it stopped only at epoch ends.
+    stop = GracefulStop(deadline, resume_hint="the same `zoo reproduce` command with --resume", at_batch_ends=True)
     try:
         cli = run_lightning_cli([
             "fit", "--config", str(config), "--seed_everything", str(seed),
@@ -76,6 +77,8 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
             "--checkpoint.dirpath", str(run_dir / "checkpoints"),
             *(["--ckpt_path", str(last)] if continued else []),
         ], extra_callbacks=[stop])
+    except ZooDeadlineReached:
+        return None
     finally:
         trained = round(trained_before + time.time() - started, 1)
         clock.write_text(json.dumps({"seconds": trained}))
