@@ -183,7 +183,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--allow-dirty", action="store_true",
                         help="run a full reproduction from uncommitted code (the result lists the changed files)")
     parser.add_argument("--max-time", default=None, metavar="HH:MM:SS",
-                        help="stop at the last epoch end that fits in this time (unrolled-mixtures, unrolled-stacked-mnist: the last batch end); rerun with --resume to continue")
+                        help="stop at the last epoch end that fits in this time (unrolled-mixtures, unrolled-stacked-mnist: "
+                             "the last batch end); rerun with --resume to continue")
     parser.add_argument("--rows", nargs="+", default=None, metavar="ROW",
                         help=f"{', '.join((*TABLES, *STEP_TABLES))}: train and report only these rows (names or slugs, "
                              "e.g. kullback-leibler, ring-k10, quarter-k5), e.g. one row per job")
