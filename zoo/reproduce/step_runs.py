@@ -82,8 +82,6 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     finally:
         trained = round(trained_before + time.time() - started, 1)
         clock.write_text(json.dumps({"seconds": trained}))
-    if stop.stopped_for_deadline:
-        return None
     record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": trained,
               "continued_from_checkpoint": continued,
               # a table assembled later (--no-train) still says what trained each seed, and where

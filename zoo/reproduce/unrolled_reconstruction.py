@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import REPO, RunStart, compute_device, git_commit
+from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce import unrolled_stacked
 from zoo.reproduce.report import write_result_files
 from zoo.reproduce.runs import portable_path
@@ -161,7 +161,7 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
                     return None, None  # the next model would overrun --max-time; those done are kept
                 started = time.time()
                 codes, mse = invert(model, images, budget.steps, budget.lr, seed, batch_size=budget.batch_size)
-                found = {"codes": codes, "errors": mse, "wall_time_s": round(time.time() - started, 1), "commit": git_commit()}
+                found = {"codes": codes, "errors": mse, "wall_time_s": round(time.time() - started, 1), "commit": run.commit}
                 seconds.append(found["wall_time_s"])
                 _write_inversion(cache, identity, found)
             errors[s, :, k] = found["errors"].double()
