@@ -19,8 +19,11 @@
 # GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4
 # improved-gan-mnist improved-gan-mnist-softplus": the softplus variant has never trained) names the
 # tables of phases 2 and 3, any of those three and unrolled-mixtures, unrolled-stacked-mnist (each
-# row or seed a job); GPU_SUITE_THROUGHPUT=0 skips phase 1. Stacked MNIST scores
-# with the zoo's MNIST classifier: carry the one the CPU results used and point $ZOO_CACHE at it.
+# seed of each row a job); GPU_SUITE_ROWS (e.g. "half-k10") restricts the rows that train;
+# GPU_SUITE_KEEP names run-store folders (e.g. "unrolled-stacked-mnist/full/dhalf_k10") whose seeds come
+# back as keep-*.tar, to extract into the CPU's run store; GPU_SUITE_THROUGHPUT=0 skips phase 1.
+# Stacked MNIST scores with the zoo's MNIST classifier: carry the one the CPU results used and point
+# $ZOO_CACHE at it.
 #
 # Data: only the repository travels to the device, so put MNIST inside it first:
 #   mkdir -p shared/datasets/MNIST/raw && cp ../shared/datasets/MNIST/raw/*.gz shared/datasets/MNIST/raw/
@@ -61,16 +64,24 @@ step() {
     printf '%s\t%s\t%s\n' "$name" "$?" "$(( $(date +%s) - began ))" >> "$WORK/steps.tsv"
 }
 
-# parts_of TABLE: the rows (or, for improved-gan-mnist, the plan's seeds) that train as separate
-# jobs, the first two of them with --quick; flag_of TABLE: --rows or --seeds.
+# jobs_of TABLE: one line per process that trains a part of TABLE ("NAME<TAB>ARGS": rows and seeds
+# apart, $GPU_SUITE_ROWS restricting the rows), the first two with --quick; assembly_of TABLE: the
+# --rows/--seeds arguments that write the table from what those jobs trained.
 spec_of() {
-    "$PY" -c "import sys
-from zoo.reproduce.selection import table_parts
-flag, names = table_parts(sys.argv[1])
-print(flag if sys.argv[2] == 'flag' else ' '.join(names[:2] if sys.argv[3] == '1' else names))" "$@" "$QUICK"
+    "$PY" - "$1" "$2" "$QUICK" ${GPU_SUITE_ROWS:-} <<'PYTHON'
+import sys
+from zoo.reproduce.selection import device_assembly, device_jobs
+
+table, what, quick, rows = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4:] or None
+if what == "assembly":
+    print(" ".join(device_assembly(table, rows, quick)))
+for args in device_jobs(table, rows, quick) if what == "jobs" else ():
+    name = [value if flag == "--rows" else f"seed{value}" for flag, value in zip(args[::2], args[1::2])]
+    print("-".join([table, *name]), " ".join(args), sep="\t")
+PYTHON
 }
-parts_of() { spec_of "$1" parts; }
-flag_of() { spec_of "$1" flag; }
+jobs_of() { spec_of "$1" jobs; }
+assembly_of() { spec_of "$1" assembly; }
 
 if [ "$QUICK" = 1 ]; then
     Q=--quick
@@ -88,17 +99,17 @@ fi
 SLICE=$(( $(left) - ASSEMBLE_SECONDS ))
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 for table in $TABLES; do
-    for part in $(parts_of "$table"); do
-        step "$table-$part" "$SLICE" "$PY" -m zoo.cli reproduce "$table" $Q "$(flag_of "$table")" "$part" --resume \
-            --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/$table-$part" &
-    done
+    while IFS=$'\t' read -r name args; do
+        step "$name" "$SLICE" "$PY" -m zoo.cli reproduce "$table" $Q $args --resume \
+            --max-time "$(hms $(( SLICE - 30 )))" --out "$WORK/parts/$name" &
+    done < <(jobs_of "$table")
 done
 wait
 unset OMP_NUM_THREADS MKL_NUM_THREADS
 
 # Phase 3: each table from the run store, training nothing.
 for table in $TABLES; do
-    step "$table" "$(left)" "$PY" -m zoo.cli reproduce "$table" $Q "$(flag_of "$table")" $(parts_of "$table") --no-train --out "$OUT_DIR" &
+    step "$table" "$(left)" "$PY" -m zoo.cli reproduce "$table" $Q $(assembly_of "$table") --no-train --out "$OUT_DIR" &
 done
 wait
 
@@ -107,6 +118,16 @@ TABLE_FILES=$(cd "$OUT_DIR" && ls -- *.json *.md *.png 2>/dev/null | grep -v '^g
 if [ "$(echo "$TABLE_FILES" | wc -w)" -gt 7 ]; then
     (cd "$OUT_DIR" && tar -cf results.tar $TABLE_FILES && rm -f $TABLE_FILES)
 fi
+
+# Runs named in $GPU_SUITE_KEEP come back to go on elsewhere (--resume) or to be read into a table there:
+# each seed folder as one archive of its state, paths from the run store's root.
+for kept in ${GPU_SUITE_KEEP:-}; do
+    for run in "$ZOO_RUNS/$kept"/seed*; do
+        [ -d "$run" ] || continue
+        (cd "$ZOO_RUNS" && tar -cf "$OUT_DIR/keep-$(echo "$kept" | tr '/' '-')-$(basename "$run").tar" \
+            --exclude='checkpoints/epoch=*' "${run#"$ZOO_RUNS"/}")
+    done
+done
 
 "$PY" - "$OUT_DIR" "$WORK" "$START" <<'PYTHON'
 import json, sys

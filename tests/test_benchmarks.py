@@ -26,8 +26,10 @@ SMOKE_RUNS = {
     "gpu_suite.sh": ["--quick", "--out", "{out_dir}"],  # writes {out_dir}/gpu_suite.json
     "parallel_jobs.py": ["--quick", "--out", "{out}"],
 }
-# A third table takes the suite past a device's 8 returned files, so its tables travel as one archive.
-SMOKE_ENV = {"gpu_suite.sh": {"GPU_SUITE_TABLES": "fgan-table4 improved-gan-mnist unrolled-mixtures"}}
+# A third table takes the suite past a device's 8 returned files, so its tables travel as one archive;
+# the unrolled row's two seeds train as two jobs and come back as archives of their runs.
+SMOKE_ENV = {"gpu_suite.sh": {"GPU_SUITE_TABLES": "fgan-table4 improved-gan-mnist unrolled-mixtures",
+                              "GPU_SUITE_KEEP": "unrolled-mixtures/quick/ring_k0"}}
 
 
 def needs_mnist(script: str) -> bool:
@@ -127,17 +129,26 @@ def test_parallel_jobs_smoke_run_compares_one_process_with_one_per_core(smoke_re
 def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results):
     record = finished(smoke_results, "gpu_suite.sh")
     steps = {step["step"]: step for step in record["steps"]}
-    parallel = {"fgan-table4-gan", "fgan-table4-kullback-leibler", "improved-gan-mnist-0", "improved-gan-mnist-1",
-                "unrolled-mixtures-ring-k0", "unrolled-mixtures-ring-k5"}  # a job per row or seed
+    parallel = {"fgan-table4-gan", "fgan-table4-kullback-leibler", "improved-gan-mnist-seed0", "improved-gan-mnist-seed1",
+                "unrolled-mixtures-ring-k0-seed0", "unrolled-mixtures-ring-k0-seed1"}  # a job per row or seed
     assert set(steps) == {"throughput", *parallel, "fgan-table4", "improved-gan-mnist", "unrolled-mixtures"}
     assert all(step["exit_code"] == "0" for step in steps.values()), steps
     assert record["wall_time_s"] >= sum(int(steps[name]["seconds"]) for name in ("throughput", "fgan-table4"))
-    assert record["files"] == ["results.tar"]  # ten result files: one archive
-    with tarfile.open(smoke_results["gpu_suite.sh"][2].parent / "results.tar") as archive:
+    kept = [f"keep-unrolled-mixtures-quick-ring_k0-seed{seed}.tar" for seed in (0, 1)]
+    assert record["files"] == [*kept, "results.tar"]  # ten result files: one archive
+    folder = smoke_results["gpu_suite.sh"][2].parent
+    with tarfile.open(folder / "results.tar") as archive:
         files = {member.name: archive.extractfile(member).read() for member in archive.getmembers()}
     assert {"throughput.json", "fgan-table4.png", "improved-gan-mnist.md", "unrolled-mixtures.png"} <= set(files)
     fgan = json.loads(files["fgan-table4.json"])
     assert [row["name"] for row in fgan["rows"]] == ["GAN", "Kullback-Leibler"] and fgan["complete"]  # assembled from two jobs
-    assert [row["unroll_steps"] for row in json.loads(files["unrolled-mixtures.json"])["rows"]] == [0, 5]
+    mixtures = json.loads(files["unrolled-mixtures.json"])
+    assert [(row["unroll_steps"], [s["seed"] for s in row["seeds"]]) for row in mixtures["rows"]] == [(0, [0, 1])]
+    for seed, name in enumerate(kept):  # each seed's run, ready to extract into another run store
+        with tarfile.open(folder / name) as archive:
+            names = set(archive.getnames())
+        run = f"unrolled-mixtures/quick/ring_k0/seed{seed}"
+        assert {f"{run}/result.json", f"{run}/identity.json", f"{run}/checkpoints/last.ckpt"} <= names
+        assert not any("epoch=" in n for n in names)  # periodic checkpoints stay behind: files come back ≤ 16 MiB
     improved = json.loads(files["improved-gan-mnist.json"])
     assert [seed["seed"] for seed in improved["rows"][0]["per_seed"]] == [0, 1]

@@ -27,6 +27,19 @@ def test_parts_are_rows_or_seeds_as_the_table_selects_them():
     assert flag == "--rows" and "kullback-leibler" in rows and len(rows) == 9
 
 
+def test_a_device_splits_the_unrolled_rows_by_seed_and_writes_the_table_from_what_its_jobs_trained():
+    from zoo.reproduce.selection import device_assembly, device_jobs
+
+    jobs = device_jobs("unrolled-stacked-mnist", ["half-k10", "Half-K1"])
+    assert jobs == [["--rows", row, "--seeds", str(seed)] for row in ("half-k10", "half-k1") for seed in (0, 1, 2)]
+    assert device_assembly("unrolled-stacked-mnist", ["half-k10", "half-k1"]) == \
+        ["--rows", "half-k10", "half-k1", "--seeds", "0", "1", "2"]
+    assert device_jobs("improved-gan-mnist", quick=True) == [["--seeds", "0"], ["--seeds", "1"]]
+    assert device_assembly("fgan-table4", quick=True) == ["--rows", "gan", "kullback-leibler"]
+    with pytest.raises(ZooConfigError, match="lapgan-mnist trains as one job"):
+        device_jobs("lapgan-mnist")
+
+
 def test_jobs_are_refused_where_they_cannot_run():
     with pytest.raises(ZooConfigError, match="at least 1"):
         check_jobs(_args(jobs=0))

@@ -53,11 +53,13 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     assert parts(("table", "gan2014-table1"), ("rows", ["Adversarial nets (paper's Algorithm 1, k = 1)"])) == [ALGORITHM_1]
     assert parts(("table", "fgan-table4"), ("no_train", True)) == []
     assert parts(("table", "improved-gan-mnist"), ("seeds", [3, 4])) == ["seed3", "seed4"]
-    assert parts(("table", "unrolled-mixtures"), ("rows", ["RING-K10"])) == ["ring-k10"]
-    assert len(parts(("table", "unrolled-stacked-mnist"))) == 8  # every (D size, K) row
+    # the unrolled tables lock each seed's run, so that jobs may split one row's seeds
+    assert parts(("table", "unrolled-mixtures"), ("rows", ["RING-K10"])) == ["ring-k10-seed0", "ring-k10-seed1", "ring-k10-seed2"]
+    assert parts(("table", "unrolled-stacked-mnist"), ("rows", ["half-k10"]), ("seeds", [2])) == ["half-k10-seed2"]
+    assert len(parts(("table", "unrolled-stacked-mnist"))) == 8 * 3  # every (D size, K) row, every seed
     assert parts(("table", "lapgan-mnist")) == [""]  # the whole table
     for wrong, message in ((("rows", ["kl"]), "no row 'kl': choose from gan, kullback-leibler"),
-                           (("seeds", [1]), "--seeds applies to improved-gan-mnist, improved-gan-mnist-softplus, not fgan-table4")):
+                           (("seeds", [1]), "--seeds applies to improved-gan-mnist, .*, unrolled-stacked-mnist, not fgan-table4")):
         with pytest.raises(ZooConfigError, match=message):
             parts(("table", "fgan-table4"), wrong)
     with pytest.raises(ZooConfigError, match="--rows applies to .*, not lapgan-mnist"):

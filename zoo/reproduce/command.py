@@ -189,7 +189,8 @@ def main(argv: list[str]) -> int:
                         help=f"{', '.join((*TABLES, *STEP_TABLES))}: train and report only these rows (names or slugs, "
                              "e.g. kullback-leibler, ring-k10, quarter-k5), e.g. one row per job")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                        help="improved-gan-mnist: train and report these seeds instead of the plan's, e.g. one seed per job")
+                        help="improved-gan-mnist and the unrolled tables: train and report these seeds instead of the "
+                             "plan's, e.g. one seed per job")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
     parser.add_argument("--status", action="store_true",
@@ -255,7 +256,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
         paths = table.run(args.quick, store, args.resume, args.retrain, out, require_clean=not (args.quick or args.allow_dirty),
                           deadline=deadline, rows=step_table_rows(args.table, args.rows) if args.rows else None,
-                          train=not args.no_train)
+                          train=not args.no_train, seeds=tuple(args.seeds) if args.seeds else None)
         record = json.loads(paths["json"].read_text())
     elif args.table == "unrolled-reconstruction":
         from zoo.reproduce import unrolled_reconstruction

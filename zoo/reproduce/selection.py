@@ -28,7 +28,7 @@ def select_rows(table: ParzenTable, wanted: list[str] | None) -> tuple[Row, ...]
 
 
 SELECTABLE_SEEDS = ("improved-gan-mnist", "improved-gan-mnist-softplus")
-STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5
+STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5; --seeds too
 READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
 
 
@@ -41,6 +41,14 @@ def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
     if unknown:
         raise ZooConfigError(f"{table} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(names)}")
     return tuple(dict.fromkeys(slug(name) for name in wanted)) if wanted else names
+
+
+def step_table_seeds(table: str, quick: bool, wanted: list[int] | None) -> tuple[int, ...]:
+    """The seeds each row of an unrolled table trains: ``wanted``, else its budget's."""
+    from zoo.reproduce import unrolled, unrolled_stacked
+
+    module = unrolled if table == "unrolled-mixtures" else unrolled_stacked
+    return tuple(dict.fromkeys(wanted)) if wanted else (module.QUICK if quick else module.FULL).seeds
 
 
 def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | None = None,
@@ -66,8 +74,8 @@ def check_selection(args: argparse.Namespace) -> None:
         select_rows(TABLES[args.table], args.rows)
     elif args.rows:
         step_table_rows(args.table, args.rows)
-    if args.seeds and args.table not in SELECTABLE_SEEDS:
-        raise ZooConfigError(f"--seeds applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
+    if args.seeds and args.table not in (*SELECTABLE_SEEDS, *STEP_TABLES):
+        raise ZooConfigError(f"--seeds applies to {', '.join((*SELECTABLE_SEEDS, *STEP_TABLES))}, not {args.table}")
     assemblable = (*TABLES, *SELECTABLE_SEEDS, *STEP_TABLES)
     if args.no_train and args.table not in assemblable:
         raise ZooConfigError(f"--no-train applies to {', '.join(assemblable)}, not {args.table}")
@@ -78,8 +86,36 @@ def trained_parts(args: argparse.Namespace) -> list[str]:
     table's rows in parallel, else the whole table; none when it trains nothing."""
     if args.no_train or args.table in READ_ONLY_TABLES:
         return []
+    if args.table in STEP_TABLES:  # one lock per run, so that jobs may split a row's seeds
+        return [f"{row}-seed{seed}" for row in step_table_rows(args.table, args.rows)
+                for seed in step_table_seeds(args.table, args.quick, args.seeds)]
     parts = table_parts(args.table, args.rows, args.seeds, args.quick)
     if parts is None:
         return [""]
     flag, names = parts
     return [f"seed{name}" for name in names] if flag == "--seeds" else names
+
+
+def device_jobs(table: str, rows: list[str] | None = None, quick: bool = False) -> list[list[str]]:
+    """The ``zoo reproduce`` arguments of each process that trains a part of ``table`` on a machine
+    with cores to spare (``benchmarks/gpu_suite.sh``): every row, or seed, apart, and every seed of
+    an unrolled table's rows apart, since a row trains its seeds one after another. ``quick`` keeps
+    the first two."""
+    if table in STEP_TABLES:  # the full plan's parts, also with quick: a smoke run splits seeds as a real one does
+        seeds = step_table_seeds(table, False, None)
+        jobs = [["--rows", row, "--seeds", str(seed)] for row in step_table_rows(table, rows) for seed in seeds]
+    else:
+        parts = table_parts(table, rows, None, False)
+        if parts is None:
+            raise ZooConfigError(f"{table} trains as one job: it cannot be split across processes")
+        jobs = [[parts[0], part] for part in parts[1]]
+    return jobs[:2] if quick else jobs
+
+
+def device_assembly(table: str, rows: list[str] | None = None, quick: bool = False) -> list[str]:
+    """The ``--rows``/``--seeds`` arguments that write ``table`` from what :func:`device_jobs` trained."""
+    picked: dict[str, dict[str, None]] = {}
+    for args in device_jobs(table, rows, quick):
+        for flag, value in zip(args[::2], args[1::2]):
+            picked.setdefault(flag, {})[value] = None
+    return [word for flag, values in picked.items() for word in (flag, *values)]

@@ -19,7 +19,7 @@ retrained (unless ``--retrain``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -217,9 +217,12 @@ def write_outputs(record: dict[str, Any], runs: Path, out: Path) -> dict[str, Pa
 
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
-        deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True) -> dict[str, Path]:
+        deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True,
+        seeds: tuple[int, ...] | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-mixtures``: train what is missing, then write the JSON, markdown and figure."""
     budget = QUICK if quick else FULL
+    if seeds:  # a seed's run is the same whichever seeds are asked with it: seeds are not in its identity
+        budget = replace(budget, seeds=seeds)
     runs = store / TABLE / ("quick" if quick else "full")
     record = {**reproduce(budget, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean, deadline, rows, train),
               "quick": quick}

@@ -14,7 +14,7 @@ Run state lives in the run store (``$ZOO_RUNS``, else ``~/.cache/zoo/runs``) und
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,9 +185,12 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
 
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
-        deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True) -> dict[str, Path]:
+        deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True,
+        seeds: tuple[int, ...] | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON, markdown and figure."""
     budget = QUICK if quick else FULL
+    if seeds:  # a seed's run is the same whichever seeds are asked with it: seeds are not in its identity
+        budget = replace(budget, seeds=seeds)
     runs = store / TABLE / ("quick" if quick else "full")
     record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train),
               "quick": quick}
