@@ -205,3 +205,16 @@ def test_a_deadline_between_batches_stops_a_seed_that_resume_finishes_as_if_neve
     original = record["rows"][1]["seeds"][1]
     for key in ("modes_covered", "high_quality_fraction", "kl_to_uniform", "counts"):
         assert done[key] == original[key], key
+
+
+def test_the_footer_names_the_devices_that_trained_the_seeds_and_the_rows_of_the_less_used_ones():
+    from zoo.reproduce.step_runs import training_time
+    from zoo.reproduce.unrolled_stacked import row_label
+
+    def row(d_size, steps, device, seconds):
+        return {"d_size": d_size, "unroll_steps": steps, "seeds": [{"trained_on": device, "train_wall_time_s": seconds}] * 3}
+
+    rows = [row(0.5, 0, "cpu: A", 600.0), row(0.5, 5, "cpu: A", 600.0), row(0.5, 10, "cuda: B", 400.0)]
+    footer = training_time(rows, row_label)
+    assert footer.startswith("training 1.3 h of wall time over 9 runs: 6 on cpu: A; 3 on cuda: B (D 0.5, K = 10)")
+    assert "cpu: A (" not in footer  # the most used device's rows go without saying

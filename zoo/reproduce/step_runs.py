@@ -135,11 +135,20 @@ def saved_trace(raw_checkpoint: dict[str, Any]) -> dict[int, torch.Tensor]:
     return next(state["snapshots"] for key, state in raw_checkpoint["callbacks"].items() if key.startswith("SampleTrace"))
 
 
-def training_time(rows: list[dict[str, Any]]) -> str:
-    """The rows' training wall time, summed over their seeds, for a table's footer."""
+def training_time(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> str:
+    """The rows' training wall time, summed over their seeds, and the devices that trained them (with
+    the rows, by ``label``, of every device but the most used), for a table's footer."""
     seconds = sum(seed.get("train_wall_time_s") or 0.0 for row in rows for seed in row["seeds"])
     runs = sum(len(row["seeds"]) for row in rows)
-    return f"training {seconds / 3600:.1f} h of wall time over {runs} runs (per run: train_wall_time_s)"
+    devices: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for seed in row["seeds"]:
+            per_row = devices.setdefault(seed.get("trained_on", "a device not recorded"), {})
+            per_row[label(row)] = per_row.get(label(row), 0) + 1
+    ranked = sorted(devices.items(), key=lambda item: -sum(item[1].values()))
+    where = "; ".join(f"{sum(per_row.values())} on {device}" + ("" if rank == 0 else f" ({', '.join(per_row)})")
+                      for rank, (device, per_row) in enumerate(ranked))
+    return f"training {seconds / 3600:.1f} h of wall time over {runs} runs: {where} (per run: train_wall_time_s, trained_on)"
 
 
 TRAIN_TIME_NOTE = ("train_wall_time_s sums a run's training sessions; runs finished before sessions were summed "

@@ -153,6 +153,10 @@ def _trace_size(runs: Path, rows: list[dict[str, Any]]) -> int | None:
     return len(next(iter(trace.values())))
 
 
+def row_label(row: dict[str, Any]) -> str:
+    return f"{row['mixture']}, K = {row['unroll_steps']}"
+
+
 def markdown(record: dict[str, Any]) -> str:
     lines = [f"### {record['title']}", "", f"{record['budget']['generator_steps']} generator steps per run, seeds "
              f"{record['budget']['seeds']}, {record['sample_counts']['scored_per_seed']} samples scored per seed.", "",
@@ -170,7 +174,7 @@ def markdown(record: dict[str, Any]) -> str:
                  for step in steps]
         lines.append(f"| {r['mixture']} | {r['unroll_steps']} | " + " | ".join(cells) + " |")
     lines += ["", f"Goals: {record['goals']}", "", f"Commit `{record['commit']}`; {record['device']}; "
-              f"{training_time(record['rows'])}; table assembled in {record['wall_time_s']:.0f} s.",
+              f"{training_time(record['rows'], row_label)}; table assembled in {record['wall_time_s']:.0f} s.",
               *[f"- {note}" for note in record["notes"]]]
     if record["unfinished_rows"]:
         lines.append(f"- Not finished: {', '.join(record['unfinished_rows'])}; `--resume` trains them on.")

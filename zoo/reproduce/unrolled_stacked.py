@@ -115,6 +115,10 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
     }
 
 
+def row_label(row: dict[str, Any]) -> str:
+    return f"D {row['d_size']}, K = {row['unroll_steps']}"
+
+
 def markdown(record: dict[str, Any]) -> str:
     lines = [f"### {record['title']}", "", f"{record['budget']['generator_steps']} generator steps per run, seeds "
              f"{record['budget']['seeds']}, {record['sample_counts']['scored_per_seed']} samples scored per seed.", "",
@@ -127,7 +131,7 @@ def markdown(record: dict[str, Any]) -> str:
                      f"{r['modes_covered']['per_seed']} | {paper['modes_covered']} ± {paper['modes_covered_pm']} | "
                      f"{r['kl_to_uniform']['mean']:.2f}; {kl} | {paper['kl_to_uniform']} ± {paper['kl_to_uniform_pm']} |")
     lines += ["", f"Trend: {record['trend']}", "", f"Commit `{record['commit']}`; {record['device']}; "
-              f"{training_time(record['rows'])}; table assembled in {record['wall_time_s']:.0f} s.",
+              f"{training_time(record['rows'], row_label)}; table assembled in {record['wall_time_s']:.0f} s.",
               *[f"- {note}" for note in record["notes"]]]
     if record["unfinished_rows"]:
         lines.append(f"- Not finished: {', '.join(record['unfinished_rows'])}; `--resume` trains them on.")
