@@ -104,6 +104,7 @@ def test_unrolled_dcgan_leaves_ds_weights_and_batch_statistics_alone(stacked):
 def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypatch):
     import json
 
+    import zoo.checkpoints
     from zoo.eval.classifier import train_mnist_classifier
     from zoo.reproduce import unrolled_stacked
     from zoo.reproduce.command import main
@@ -117,7 +118,14 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
     args = ["unrolled-stacked-mnist", "--quick", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
     assert main(args) == 0
     record = json.loads((tmp_path / "out" / "unrolled-stacked-mnist.json").read_text())
-    assert [(r["d_size"], r["unroll_steps"]) for r in record["rows"]] == [(0.25, 0), (0.25, 1)]
+    # the table's rows, then K = 1's first-order variant beside them
+    assert [(r["d_size"], r["unroll_steps"], r["second_order"]) for r in record["rows"]] == \
+        [(0.25, 0, True), (0.25, 1, True), (0.25, 1, False)]
+    first_order = record["rows"][2]
+    assert first_order["config"] == "configs/unrolled/stacked_mnist_dquarter_k1_first_order.yaml"
+    trained = zoo.checkpoints.read_checkpoint(tmp_path / "runs" / unrolled_stacked.TABLE / "quick" / "dquarter_k1_first_order"
+                                              / "seed0" / "checkpoints" / "last.ckpt")["hyper_parameters"]
+    assert (trained["unroll_steps"], trained["second_order"]) == (1, False)
     for row in record["rows"]:
         assert row["generator_steps"] == 2 and len(row["seeds"]) == 2
         assert row["modes_covered"]["per_seed"] == [s["modes_covered"] for s in row["seeds"]]
@@ -125,13 +133,14 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
         assert all(0 <= s["kl_to_uniform"] <= math.log(1000) + 1e-9 for s in row["seeds"])
     assert set(record["trend"]["0.25"]) == {"modes_rise_with_k", "kl_falls_with_k"}
     # the paper's Table 2 (unverified in targets.md) beside ours, labelled as such
-    assert [r["paper_unverified"]["modes_covered"] for r in record["rows"]] == [30.6, 65.4]
+    assert [r["paper_unverified"]["modes_covered"] for r in record["rows"][:2]] == [30.6, 65.4]
+    assert first_order["paper_unverified"] is None  # the paper reports no first-order row for Stacked MNIST
     assert record["rows"][1]["paper_unverified"]["kl_to_uniform"] == 5.911
     text = (tmp_path / "out" / "unrolled-stacked-mnist.md").read_text()
     assert "paper's modes (unverified)" in text and "| 30.6 ± 20.73 |" in text
+    assert f"| 0.25 | 1, first order | {first_order['modes_covered']['mean']:.1f};" in text
     assert str(tmp_path) not in (tmp_path / "out" / "unrolled-stacked-mnist.json").read_text()
     # the figure: the curves, then samples of the first seed at K = 0 and at the largest K run
-    import zoo.checkpoints
     from PIL import Image
 
     loaded = []

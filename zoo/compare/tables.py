@@ -84,7 +84,7 @@ def unrolled_stacked_rows(record: dict[str, Any]) -> Rows:
     for row in record["rows"]:
         paper = row.get("paper_unverified")
         rows.append({
-            "name": f"D {row['d_size']}, K = {row['unroll_steps']}",
+            "name": f"D {row['d_size']}, K = {row['unroll_steps']}" + ("" if row.get("second_order", True) else " (first order)"),
             "metric": "modes of 1000 (paper: unverified, ± as printed)",
             "paper": None if paper is None else {"mean": paper["modes_covered"], "std": paper["modes_covered_pm"]},
             "ours": {"mean": row["modes_covered"]["mean"], "generator_steps": row["generator_steps"]},

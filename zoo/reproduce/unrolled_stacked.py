@@ -4,7 +4,9 @@ Every (D size, K) row trains ``configs/unrolled/stacked_mnist_d<quarter|half>_k<
 seed, then reads the digit in each channel of generated samples with the zoo's MNIST classifier
 (``zoo train-classifier mnist`` first) and reports modes covered out of 1000 and KL(model ‖ uniform)
 (:mod:`zoo.eval.stacked_modes`). The paper's claim checked here is its trend: more unrolling steps
-give more modes and a lower KL; its absolute numbers come from far longer training.
+give more modes and a lower KL; its absolute numbers come from far longer training. Beside the
+table, K = 1 also trains in the paper's first-order variant (``*_k1_first_order.yaml``), to tell
+whether the second-order term is what collapses K = 1 here.
 
     zoo reproduce unrolled-stacked-mnist [--resume] [--quick]
 
@@ -27,12 +29,29 @@ from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, summary, train_
 TABLE = "unrolled-stacked-mnist"
 D_SIZES = {"quarter": 0.25, "half": 0.5}
 UNROLL_STEPS = (0, 1, 5, 10)
+# The paper's first-order variant (§2.2) at K = 1 too, beside the table: does K = 1 collapse through
+# the second-order term, G steering D's one Adam step?
+FIRST_ORDER_STEPS = (1,)
 SCORE_SEED = 2017
 FULL = StepBudget(generator_steps=2_000, trace_every=500, samples=25_600, seeds=(0, 1, 2))
 QUICK = StepBudget(generator_steps=4, trace_every=2, samples=1_000, seeds=(0,))
 
 
-ROW_NAMES = tuple(f"{d_size}-k{steps}" for d_size in D_SIZES for steps in UNROLL_STEPS)  # for --rows
+Variant = tuple[str, int, bool]  # (D size, K, first order)
+
+
+def variants(d_sizes: tuple[str, ...], unroll_steps: tuple[int, ...]) -> list[Variant]:
+    """The table's rows: every (D size, K), then the first-order rows."""
+    return [(d, k, False) for d in d_sizes for k in unroll_steps] + \
+        [(d, k, True) for d in d_sizes for k in FIRST_ORDER_STEPS if k in unroll_steps]
+
+
+def row_name(d_size: str, steps: int, first_order: bool) -> str:
+    """A row's name for --rows and its run folder's stem: ``half-k10``, ``half-k1-first-order``."""
+    return f"{d_size}-k{steps}" + ("-first-order" if first_order else "")
+
+
+ROW_NAMES = tuple(row_name(*variant) for variant in variants(tuple(D_SIZES), UNROLL_STEPS))  # for --rows
 
 # Table 2 of the paper as ../shared/papers/targets.md §5.3 transcribes it, every cell marked there as
 # unverified: (modes mean, ±, KL mean, ±) per (D size, K). Leads to compare beside ours, not targets.
@@ -44,8 +63,12 @@ PAPER_UNVERIFIED = {
 }
 
 
-def config_path(d_size: str, steps: int) -> Path:
-    return REPO / "configs" / "unrolled" / f"stacked_mnist_d{d_size}_k{steps}.yaml"
+def config_path(d_size: str, steps: int, first_order: bool = False) -> Path:
+    return REPO / "configs" / "unrolled" / f"stacked_mnist_d{d_size}_k{steps}{'_first_order' if first_order else ''}.yaml"
+
+
+def run_folder(runs: Path, d_size: str, steps: int, first_order: bool = False) -> Path:
+    return runs / f"d{d_size}_k{steps}{'_first_order' if first_order else ''}"
 
 
 @torch.no_grad()
@@ -64,14 +87,15 @@ def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     return {"generator_steps": model.generator_steps, **counted, "classifier_sha256": classifier.metadata["sha256"]}
 
 
-def row(d_size: str, steps: int, seeds: list[dict[str, Any]]) -> dict[str, Any]:
+def row(d_size: str, steps: int, first_order: bool, seeds: list[dict[str, Any]]) -> dict[str, Any]:
+    paper = None if first_order else dict(zip(("modes_covered", "modes_covered_pm", "kl_to_uniform", "kl_to_uniform_pm"),
+                                              PAPER_UNVERIFIED[d_size, steps]))
     return {
-        "d_size": D_SIZES[d_size], "unroll_steps": steps, "config": str(config_path(d_size, steps).relative_to(REPO)),
+        "d_size": D_SIZES[d_size], "unroll_steps": steps, "second_order": not first_order,
+        "config": str(config_path(d_size, steps, first_order).relative_to(REPO)),
         "generator_steps": seeds[0]["generator_steps"],
         **{key: summary([s[key] for s in seeds]) for key in ("modes_covered", "kl_to_uniform")},
-        "paper_unverified": dict(zip(("modes_covered", "modes_covered_pm", "kl_to_uniform", "kl_to_uniform_pm"),
-                                     PAPER_UNVERIFIED[d_size, steps])),
-        "seeds": seeds,
+        "paper_unverified": paper, "seeds": seeds,
     }
 
 
@@ -79,7 +103,7 @@ def trend(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per D size: do the mean modes rise, and the mean KL fall, as K grows (the paper's claim)?"""
     checks = {}
     for size in sorted({r["d_size"] for r in rows}):
-        line = sorted((r for r in rows if r["d_size"] == size), key=lambda r: r["unroll_steps"])
+        line = sorted((r for r in rows if r["d_size"] == size and r.get("second_order", True)), key=lambda r: r["unroll_steps"])
         modes = [r["modes_covered"]["mean"] for r in line]
         kl = [r["kl_to_uniform"]["mean"] for r in line]
         checks[str(size)] = {"modes_rise_with_k": all(a <= b for a, b in zip(modes, modes[1:])),
@@ -95,15 +119,17 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
     seed by seed, into ``runs`` until done or ``deadline`` (with ``train=False``, only read what
     finished); the JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
-    jobs = {(d, k): (config_path(d, k), runs / f"d{d}_k{k}") for d in d_sizes for k in unroll_steps
-            if rows is None or f"{d}-k{k}" in rows}
+    jobs = {variant: (config_path(*variant), run_folder(runs, *variant)) for variant in variants(d_sizes, unroll_steps)
+            if rows is None or row_name(*variant) in rows}
     finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train)
-    rows = [row(d_size, steps, seeds) for (d_size, steps), seeds in finished.items()]
+    rows = [row(*variant, seeds) for variant, seeds in finished.items()]
     return {
-        "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"D {d}, K = {k}" for d, k in unfinished],
+        "table": TABLE, "complete": not unfinished,
+        "unfinished_rows": [f"D {d}, K = {k}{' (first order)' if first else ''}" for d, k, first in unfinished],
         "title": "Metz et al. (2017), Unrolled GAN, §3.3.1 / Table 2: modes of Stacked MNIST (1000)",
         "citation": "Metz, Poole, Pfau & Sohl-Dickstein, Unrolled Generative Adversarial Networks, ICLR 2017",
-        "paper": "Table 2: with D at 1/4 and at 1/2 of G's size, modes covered rise and KL falls as K goes 0, 1, 5, 10",
+        "paper": "Table 2: with D at 1/4 and at 1/2 of G's size, modes covered rise and KL falls as K goes 0, 1, 5, 10 "
+                 "(the first-order rows are ours, outside the table and its trend)",
         "budget": asdict(budget), "rows": rows, "trend": trend(rows),
         "sample_counts": {"scored_per_seed": budget.samples},
         "notes": [TRAIN_TIME_NOTE,
@@ -116,7 +142,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
 
 
 def row_label(row: dict[str, Any]) -> str:
-    return f"D {row['d_size']}, K = {row['unroll_steps']}"
+    return f"D {row['d_size']}, K = {row['unroll_steps']}{'' if row.get('second_order', True) else ' (first order)'}"
 
 
 def markdown(record: dict[str, Any]) -> str:
@@ -127,9 +153,11 @@ def markdown(record: dict[str, Any]) -> str:
     for r in record["rows"]:
         kl = ", ".join(f"{v:.2f}" for v in r["kl_to_uniform"]["per_seed"])
         paper = r["paper_unverified"]
-        lines.append(f"| {r['d_size']} | {r['unroll_steps']} | {r['modes_covered']['mean']:.1f}; "
-                     f"{r['modes_covered']['per_seed']} | {paper['modes_covered']} ± {paper['modes_covered_pm']} | "
-                     f"{r['kl_to_uniform']['mean']:.2f}; {kl} | {paper['kl_to_uniform']} ± {paper['kl_to_uniform_pm']} |")
+        paper_modes, paper_kl = ("—", "—") if paper is None else (f"{paper['modes_covered']} ± {paper['modes_covered_pm']}",
+                                                                  f"{paper['kl_to_uniform']} ± {paper['kl_to_uniform_pm']}")
+        k = f"{r['unroll_steps']}{'' if r.get('second_order', True) else ', first order'}"
+        lines.append(f"| {r['d_size']} | {k} | {r['modes_covered']['mean']:.1f}; {r['modes_covered']['per_seed']} | {paper_modes} | "
+                     f"{r['kl_to_uniform']['mean']:.2f}; {kl} | {paper_kl} |")
     lines += ["", f"Trend: {record['trend']}", "", f"Commit `{record['commit']}`; {record['device']}; "
               f"{training_time(record['rows'], row_label)}; table assembled in {record['wall_time_s']:.0f} s.",
               *[f"- {note}" for note in record["notes"]]]
@@ -143,8 +171,9 @@ FIGURE_SAMPLES = 36  # per panel, from the first seed's checkpoint
 
 @torch.no_grad()
 def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
-    """Modes and KL against K for each D size (ours per seed and mean; the paper's unverified cells
-    dashed), and samples of K = 0 and of the largest K run, at the smallest D size run."""
+    """Modes and KL against K for each D size (ours per seed and mean, first-order rows as crosses;
+    the paper's unverified cells dashed), and samples of K = 0 and of the largest K run, at the
+    smallest D size run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -157,10 +186,15 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     sizes = {value: name for name, value in D_SIZES.items()}
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
     for size, colour in zip(sorted({r["d_size"] for r in record["rows"]}), ("tab:blue", "tab:orange")):
-        line = sorted((r for r in record["rows"] if r["d_size"] == size), key=lambda r: r["unroll_steps"])
+        line = sorted((r for r in record["rows"] if r["d_size"] == size and r.get("second_order", True)),
+                      key=lambda r: r["unroll_steps"])
+        first_order = [r for r in record["rows"] if r["d_size"] == size and not r.get("second_order", True)]
         ks = [r["unroll_steps"] for r in line]
         for axis, key in zip(axes[:2], ("modes_covered", "kl_to_uniform")):
             axis.plot(ks, [r[key]["mean"] for r in line], "o-", color=colour, label=f"ours, D {size}")
+            if first_order:
+                axis.scatter([r["unroll_steps"] for r in first_order], [r[key]["mean"] for r in first_order], marker="X",
+                             s=70, color=colour, edgecolor="black", zorder=3, label=f"ours, first order, D {size}")
             for r in line:
                 axis.scatter([r["unroll_steps"]] * len(r[key]["per_seed"]), r[key]["per_seed"], color=colour, s=10, alpha=0.5)
             axis.errorbar(ks, [r["paper_unverified"][key] for r in line], [r["paper_unverified"][f"{key}_pm"] for r in line],
@@ -169,9 +203,10 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
         axis.set(xlabel="unrolling steps K", ylabel=label, xticks=list(UNROLL_STEPS))
     axes[0].legend(fontsize=7)
     smallest = min(r["d_size"] for r in record["rows"])
-    shown = sorted((r for r in record["rows"] if r["d_size"] == smallest), key=lambda r: r["unroll_steps"])
-    for axis, r in zip(axes[2:], (shown[0], shown[-1])):
-        checkpoint = runs / f"d{sizes[smallest]}_k{r['unroll_steps']}" / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
+    shown = sorted((r for r in record["rows"] if r["d_size"] == smallest and r.get("second_order", True)),
+                   key=lambda r: r["unroll_steps"])
+    for axis, r in zip(axes[2:], (shown[0], shown[-1]) if shown else ()):
+        checkpoint = run_folder(runs, sizes[smallest], r["unroll_steps"]) / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
         model, data = load_gan(checkpoint), load_datamodule(read_checkpoint(checkpoint))
         codes = model.prior.sample(FIGURE_SAMPLES, generator=torch.Generator().manual_seed(SCORE_SEED))
         low, high = data.value_range
