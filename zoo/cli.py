@@ -27,6 +27,7 @@ TOOLS = {
     "train-classifier": "zoo.eval.classifier_command",
     "compare": "zoo.compare.command",
     "lapgan": "zoo.lapgan_command",
+    "unroll-probe": "zoo.eval.unroll_probe",
 }
 TRAINER_DEFAULTS: dict[str, Any] = {
     "default_root_dir": "runs",
@@ -117,6 +118,7 @@ tools:
   latent                    latent walks, arithmetic and inversion: walk, sheet, arithmetic, invert
   train-classifier          train and cache the MNIST domain classifier
   compare                   runs or reproduced tables side by side: RUN_DIR… [--metric eval/parzen] | --results results/*.json
+  unroll-probe              G's gradient with D unrolled K steps against K = 0, at a checkpoint: --ckpt PATH…
   lapgan                    join LAPGAN level runs into one model, draw its chains: assemble LEVEL_CKPT… --out, chain --ckpt
 """
 
