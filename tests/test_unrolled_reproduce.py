@@ -141,6 +141,27 @@ def test_a_row_trains_as_its_own_job_and_no_train_assembles_what_finished(tmp_pa
         reproduce(longer, tmp_path, train=False, **ROWS)
 
 
+def test_one_seed_of_a_row_trains_as_its_own_job_and_stands_in_the_full_rows_table(store, tmp_path, monkeypatch):
+    import shutil
+
+    from zoo.reproduce.command import main
+
+    runs, record = store
+    table = tmp_path / "runs" / unrolled.TABLE / "quick"
+    shutil.copytree(runs / "ring_k0" / "seed0", table / "ring_k0" / "seed0")  # seed 0 finished earlier
+    monkeypatch.setattr(unrolled, "QUICK", TINY)
+    monkeypatch.setattr(unrolled, "MIXTURES", ("ring",))
+    monkeypatch.setattr(unrolled, "UNROLL_STEPS", (0,))
+    common = ["unrolled-mixtures", "--quick", "--runs", str(tmp_path / "runs")]
+    assert main([*common, "--rows", "ring-k0", "--seeds", "1", "--out", str(tmp_path / "one")]) == 0
+    one = json.loads((tmp_path / "one" / "unrolled-mixtures.json").read_text())
+    assert [s["seed"] for s in one["rows"][0]["seeds"]] == [1] and one["budget"]["seeds"] == [1]
+    assert main([*common, "--no-train", "--out", str(tmp_path / "all")]) == 0  # the budget's seeds 0 and 1
+    both = json.loads((tmp_path / "all" / "unrolled-mixtures.json").read_text())["rows"][0]
+    assert both["seeds"] == [record["rows"][0]["seeds"][0], one["rows"][0]["seeds"][0]]
+    assert both["seeds"][1]["modes_covered"] == record["rows"][0]["seeds"][1]["modes_covered"]  # seed 1 alone = seed 1 of two
+
+
 def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):
     import time
 

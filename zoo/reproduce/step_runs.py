@@ -13,7 +13,7 @@ import json
 import shutil
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +32,11 @@ class StepBudget:
     trace_every: int
     samples: int
     seeds: tuple[int, ...]
+
+    def for_seeds(self, seeds: tuple[int, ...] | None) -> StepBudget:
+        """This budget with ``seeds`` instead of its own (when given): a seed's run is the same
+        whichever seeds are asked with it, since seeds are not part of its identity."""
+        return replace(self, seeds=tuple(seeds)) if seeds else self
 
 
 Scorer = Callable[[Path, int], dict[str, Any]]

@@ -16,7 +16,7 @@ Run state lives in the run store (``$ZOO_RUNS``, else ``~/.cache/zoo/runs``) und
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +227,7 @@ def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, requir
         deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True,
         seeds: tuple[int, ...] | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON, markdown and figure."""
-    budget = QUICK if quick else FULL
-    if seeds:  # a seed's run is the same whichever seeds are asked with it: seeds are not in its identity
-        budget = replace(budget, seeds=seeds)
+    budget = (QUICK if quick else FULL).for_seeds(seeds)
     runs = store / TABLE / ("quick" if quick else "full")
     record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train),
               "quick": quick}
