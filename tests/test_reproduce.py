@@ -65,6 +65,18 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     assert (out / "fgan-table4.png").stat().st_size > 0
 
 
+def test_the_alternating_f_gan_table_trains_its_rows_with_alternating_updates_at_batch_512(tmp_path, monkeypatch, mnist_root):
+    from zoo.checkpoints import read_checkpoint
+
+    monkeypatch.chdir(REPO)
+    runs = tmp_path / "runs"
+    assert main(["reproduce", "fgan-table4-alternating", "--quick", "--rows", "gan", "--out", str(tmp_path / "out"),
+                 "--runs", str(runs)]) == 0
+    saved = read_checkpoint(runs / "fgan-table4-alternating" / "quick" / "gan-seed0" / "checkpoints" / "last.ckpt")
+    assert saved["hyper_parameters"]["update"] == "alternating" and saved["zoo"]["datamodule_hparams"]["batch_size"] == 512
+    assert saved["hyper_parameters"]["divergence"] == "gan"
+
+
 def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     row = Row("quickstart", str(REPO / "configs" / "quickstart.yaml"), None, None, Budget(3, 2))
