@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The reproduction campaign's one prepared device script: the GPU work worth most inside 9 minutes on
 # one H100 or H200 (a 500 s budget leaves room for the machine's start), in three phases:
-#   1. training throughput, Lightning against a plain loop (DCGAN-64 in fp32, then bf16 + channels_last),
-#      alone on the GPU so that its timings mean something;
-#   2. the tables a CPU can least afford, every row its own process, side by side: f-GAN Table 4 at the
-#      paper's batch (4096; 0.6 s an update on 2 CPU cores) and Improved GAN's semi-supervised MNIST
-#      (about an hour of 2 cores per seed per 50 epochs). Their small nets leave one process far from
-#      filling the GPU, so parallel jobs multiply the updates per second;
+#   1. (GPU_SUITE_THROUGHPUT=1) training throughput, Lightning against a plain loop (DCGAN-64 in fp32,
+#      then bf16 + channels_last), alone on the GPU so that its timings mean something; both cards have
+#      been measured (results/train_throughput_h{100,200}_*.json), so it is off by default;
+#   2. the tables a CPU can least afford, every row its own process, side by side. By default the two
+#      f-GAN Table 4 tables at batch 512, Algorithm 1's simultaneous step against alternating updates
+#      (100 epochs a row, 20–30 minutes of one CPU thread each): a whole table fits one call, which
+#      matters since their 33 MB checkpoints cannot come back to go on elsewhere. Small nets leave one
+#      process far from filling the GPU, so parallel jobs multiply the updates per second;
 #   3. each table assembled from its rows (`zoo reproduce … --no-train`).
 # Every job stops cleanly at its slice's end (--max-time) and the tables say which rows are partial.
 # Only 8 files come back from a device, so past 7 result files the tables travel as one results.tar
@@ -16,15 +18,16 @@
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
 #
-# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4
-# improved-gan-mnist improved-gan-mnist-softplus": the softplus variant has never trained) names the
-# tables of phases 2 and 3, any of those three and unrolled-mixtures, unrolled-stacked-mnist (each
+# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4-alternating
+# fgan-table4-batch512") names the tables of phases 2 and 3: any Parzen table (fgan-table4 is the
+# paper's batch), improved-gan-mnist(-softplus), unrolled-mixtures, unrolled-stacked-mnist (each
 # seed of each row a job); GPU_SUITE_ROWS (e.g. "half-k10") restricts the rows that train;
 # GPU_SUITE_KEEP names run-store folders (e.g. "unrolled-stacked-mnist/full/dhalf_k10") whose seeds come
 # back as keep-*.tar, to extract into the CPU's run store; GPU_SUITE_THROUGHPUT=0 skips phase 1.
 # Stacked MNIST scores with the zoo's MNIST classifier: carry the one the CPU results used and point
 # $ZOO_CACHE at it.
 #
+# On a device the tree may arrive with a stale copy of .git: with ZOO_COMMIT set, git is not asked.
 # Data: only the repository travels to the device, so put MNIST inside it first:
 #   mkdir -p shared/datasets/MNIST/raw && cp ../shared/datasets/MNIST/raw/*.gz shared/datasets/MNIST/raw/
 set -uo pipefail
@@ -42,9 +45,10 @@ done
 mkdir -p "$OUT_DIR"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline ZOO_RUNS="${ZOO_RUNS:-${TMPDIR:-/tmp}/gpu_suite_runs}"
 export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
+[ -n "${ZOO_COMMIT:-}" ] && export GIT_DIR=/nonexistent-device-copy
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
-TABLES=${GPU_SUITE_TABLES:-fgan-table4 improved-gan-mnist improved-gan-mnist-softplus}
+TABLES=${GPU_SUITE_TABLES:-fgan-table4-alternating fgan-table4-batch512}
 ASSEMBLE_SECONDS=${GPU_SUITE_ASSEMBLE_SECONDS:-90}  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
@@ -88,7 +92,7 @@ if [ "$QUICK" = 1 ]; then
     step throughput 120 "$PY" benchmarks/train_throughput.py --quick --device cpu --out "$OUT_DIR/throughput.json"
 else
     Q=
-    if [ "${GPU_SUITE_THROUGHPUT:-1}" = 1 ]; then
+    if [ "${GPU_SUITE_THROUGHPUT:-0}" = 1 ]; then
         step throughput-fp32 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --out "$OUT_DIR/throughput_dcgan64_fp32.json"
         step throughput-bf16 60 "$PY" benchmarks/train_throughput.py --image-size 64 --channels 3 --precision bf16-mixed --channels-last --out "$OUT_DIR/throughput_dcgan64_bf16.json"
     fi
