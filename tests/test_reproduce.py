@@ -152,6 +152,26 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["epochs"] == 5
 
 
+def test_a_seed_stopped_mid_stage_reports_its_errors_at_the_epoch_they_were_measured(tmp_path, monkeypatch):
+    from zoo.reproduce import improved
+    from zoo.reproduce.runs import RowState
+
+    class Interrupted:  # epochs_done still at the stage's start (50); the curve went on to epoch 68
+        def __init__(self, folder, labels, seed, plan, quick):
+            pass
+
+        def state(self, budget):
+            curve = [{"epoch": e, "mean": 300.0 - e} for e in range(1, 69)]
+            return RowState(tmp_path / "last.ckpt", 50, False, curve, [])
+
+    monkeypatch.setattr(improved, "FULL", improved.Plan(labels=(100,), seeds=(0,), milestones=(50, 100)))
+    monkeypatch.setattr(improved, "_run", Interrupted)
+    record = improved.reproduce(tmp_path, quick=False, resume=False, retrain=False, deadline=None, require_clean=False, train=False)
+    (seed,) = record["rows"][0]["per_seed"]
+    assert (seed["errors"], seed["epochs"]) == (232.0, 68)
+    assert "seed 0 232 at epoch 68" in improved.markdown(record)
+
+
 def test_improved_verdict_is_the_papers_error_bar():
     from zoo.reproduce.improved import _verdict
 

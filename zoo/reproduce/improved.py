@@ -123,7 +123,9 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
             state = _run(folder, labels, seed, plan, quick).state(plan.budget)
             complete = complete and state is not None and state.complete
             if state is not None and state.curve:
-                seeds.append({"seed": seed, "errors": state.curve[-1]["mean"], "epochs": state.epochs_done,
+                # the epoch of the errors shown: an interrupted session's epochs count in the curve before
+                # they count in epochs_done
+                seeds.append({"seed": seed, "errors": state.curve[-1]["mean"], "epochs": state.curve[-1]["epoch"],
                               "errors_current_d": state.curve[-1].get("also", {}).get(CURRENT_D),
                               "complete": state.complete, "curve": state.curve, "trend": curve_trend(state.curve),
                               "trained_in": state.segments,
