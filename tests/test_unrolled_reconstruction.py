@@ -126,3 +126,8 @@ def test_a_time_limited_run_keeps_each_inversion_and_the_next_run_continues_with
     monkeypatch.setattr(unrolled_reconstruction, "QUICK", InvertBudget(images=5, steps=3, lr=0.01))
     assert main([*command, "--out", str(tmp_path / "other")]) == 0
     assert len(calls) == 12
+
+
+def test_the_half_size_tables_files_stand_beside_the_quarter_size_ones():
+    assert unrolled_reconstruction.result_name(0.25) == "unrolled-reconstruction"
+    assert unrolled_reconstruction.result_name(0.5) == "unrolled-reconstruction-dhalf"

@@ -255,7 +255,7 @@ def markdown(record: dict[str, Any]) -> str:
                      f"{r['percent_best']['mean']:.1f}% ({ranks}) | {r['paper_cifar10']['mse']}, {r['paper_cifar10']['percent_best']}% |")
     shown = ", ".join(f"{i['mse_k0']:.4f} → {i['mse_k10']:.4f}" for i in record["figure"]["images"])
     lines += ["", f"Finding: {record['finding']}", "", f"Ties: {record['tie_rule']}.", "",
-              f"Figure ({TABLE}.png): rows {', '.join(record['figure']['rows'])}; images chosen by {record['figure']['rule']}. "
+              f"Figure ({result_name(record['d_size'])}.png): rows {', '.join(record['figure']['rows'])}; images chosen by {record['figure']['rule']}. "
               f"MSE K = 0 → K = 10: {shown}.", "",
               f"Commit `{record['commit']}`; {record['device']}; inversion time {record['invert']['wall_time_s']:.0f} s "
               f"over every model (this invocation: {record['wall_time_s']:.0f} s).",
@@ -291,8 +291,16 @@ def draw_figure(record: dict[str, Any], panels: Tensor, png: Path) -> None:
     plt.close(fig)
 
 
+def result_name(d_size: float) -> str:
+    """The result files' stem: ``unrolled-reconstruction`` at ¼-size D (the first one run), with the
+    size appended otherwise, so that the tables of both sizes stand side by side in results/."""
+    name = {value: name for name, value in unrolled_stacked.D_SIZES.items()}[d_size]
+    return TABLE if name == "quarter" else f"{TABLE}-d{name}"
+
+
 def write_outputs(record: dict[str, Any], panels: Tensor, out: Path) -> dict[str, Path]:
-    return write_result_files(record, out, TABLE, markdown(record), lambda png: draw_figure(record, panels, png))
+    return write_result_files(record, out, result_name(record["d_size"]), markdown(record),
+                              lambda png: draw_figure(record, panels, png))
 
 
 def run(quick: bool, store: Path, out: Path, d_size: str = "quarter", seed: int = 0, require_clean: bool = False,
