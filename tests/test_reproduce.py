@@ -95,6 +95,13 @@ def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reus
     assert all(s["device"].startswith("cpu: ") for s in done.segments)  # where each segment trained
     assert all(p["generator_steps"] == 2 * p["epoch"] for p in done.curve)
 
+    # a session killed by a signal leaves epochs_done at its start; its checkpoint says how far it got
+    record = json.loads(run.record_path.read_text())
+    run.record_path.write_text(json.dumps({**record, "epochs_done": 1}))
+    killed = run.state(row.budget)
+    assert (killed.epochs_done, killed.epochs_reached) == (1, 2)  # last.ckpt was saved in epoch index 2
+    run.record_path.write_text(json.dumps(record))
+
     stamp = done.checkpoint.stat().st_mtime_ns
     again = run.train(row.budget, curve, deadline=None, resume=True, retrain=False)
     assert again.checkpoint.stat().st_mtime_ns == stamp

@@ -92,10 +92,10 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
     return {
         **entry,
         "ours": {**{k: score[k] for k in ("mean", "stderr", "sigma", "n_samples", "n_points", "generator_steps")},
-                 "epochs": state.epochs_done},
+                 "epochs": state.epochs_reached},
         "minus_ceiling": score["mean"] - ceiling["mean"],
         "verdict": verdict(score["mean"], score["stderr"], row.paper_mean, row.paper_stderr)
-        + ("" if state.complete else f" (partial: {state.epochs_done}/{budget.max_epochs} epochs)"),
+        + ("" if state.complete else f" (partial: {state.epochs_reached}/{budget.max_epochs} epochs)"),
         "trend": curve_trend(state.curve),
         "curve": state.curve,
         "trained_in": state.segments,

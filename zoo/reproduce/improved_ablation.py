@@ -97,7 +97,7 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         complete = complete and state is not None and state.complete
         entry: dict[str, Any] = {"name": row.name, "removed": list(removed), "overrides": list(row.extra), "status": "not started"}
         if state is not None:
-            entry.update(status="complete" if state.complete else "partial", epochs=state.epochs_done,
+            entry.update(status="complete" if state.complete else "partial", epochs=state.epochs_reached,
                          curve=state.curve, trained_in=state.segments, checkpoint=portable_path(state.checkpoint, store),
                          ours=score(state.checkpoint, plan.samples, seed))
         results.append(entry)

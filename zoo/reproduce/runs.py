@@ -73,6 +73,13 @@ class RowState:
     complete: bool
     curve: list[dict[str, Any]]
     segments: list[dict[str, Any]]
+    checkpoint_epoch: int = 0  # the epoch last.ckpt stands in: ahead of epochs_done after a killed session
+
+    @property
+    def epochs_reached(self) -> int:
+        """Epochs trained, counting those of a session a signal stopped (they are in the checkpoint
+        before they are in ``epochs_done``): what a table reports."""
+        return max(self.epochs_done, self.checkpoint_epoch)
 
 
 class RowRun:
@@ -102,7 +109,8 @@ class RowRun:
             return None
         curve = json.loads(self.curve_path.read_text()) if self.curve_path.exists() else []
         done = record.get("epochs_done", 0)
-        return RowState(self.checkpoint, done, done >= budget.max_epochs, curve, record.get("segments", []))
+        return RowState(self.checkpoint, done, done >= budget.max_epochs, curve, record.get("segments", []),
+                        self._saved_position().get("stopped_in_epoch", 0))
 
     def _saved_position(self) -> dict[str, Any]:
         """Where ``last.ckpt`` stands: the epoch it is in and the generator steps it has taken."""
