@@ -144,15 +144,14 @@ class RowRun:
                 return state
             if not resume:
                 raise ZooConfigError(
-                    f"{self.dir} holds a partial run ({state.epochs_done}/{budget.max_epochs} epochs): "
+                    f"{self.dir} holds a partial run ({state.epochs_reached}/{budget.max_epochs} epochs): "
                     f"add --resume to continue it or --retrain to start over"
                 )
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir.mkdir(parents=True)
             self._save_record({**self.identity(), "epochs_done": 0, "segments": []})
-        # An interrupted segment leaves epochs_done behind its checkpoint; the checkpoint says where training resumes.
-        before = max(self.record().get("epochs_done", 0), self._saved_position().get("stopped_in_epoch", 0))
+        before = state.epochs_reached if state is not None and not retrain else 0  # where training resumes
         args = [
             "fit", "--config", str(config_path(self.row.config)), *budget.overrides(), *self.extra,
             "--seed_everything", str(self.seed),

@@ -65,7 +65,7 @@ FIGURE_RULE = "largest |MSE(K=0) − MSE(K=10)| / mean of the two, on the first 
 
 def run_dir(runs: Path, d_size: str, steps: int, seed: int) -> Path:
     """A trained run's folder, as :func:`zoo.reproduce.unrolled_stacked.reproduce` lays it out."""
-    return runs / f"d{d_size}_k{steps}" / f"seed{seed}"
+    return unrolled_stacked.run_folder(runs, d_size, steps) / f"seed{seed}"
 
 
 def find_checkpoints(runs: Path, d_size: str, seeds: tuple[int, ...], quick: bool) -> dict[tuple[int, int], Path]:
