@@ -294,7 +294,7 @@ def draw_figure(record: dict[str, Any], panels: Tensor, png: Path) -> None:
 def result_name(d_size: float) -> str:
     """The result files' stem: ``unrolled-reconstruction`` at ¼-size D (the first one run), with the
     size appended otherwise, so that the tables of both sizes stand side by side in results/."""
-    name = {value: name for name, value in unrolled_stacked.D_SIZES.items()}[d_size]
+    name = unrolled_stacked.d_size_name(d_size)
     return TABLE if name == "quarter" else f"{TABLE}-d{name}"
 
 

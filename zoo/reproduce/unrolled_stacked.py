@@ -29,9 +29,10 @@ from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, summary, train_
 TABLE = "unrolled-stacked-mnist"
 D_SIZES = {"quarter": 0.25, "half": 0.5}
 UNROLL_STEPS = (0, 1, 5, 10)
-# The paper's first-order variant (§2.2) at K = 1 too, beside the table: does K = 1 collapse through
-# the second-order term, G steering D's one Adam step?
-FIRST_ORDER_STEPS = (1,)
+# The paper's first-order variant (§2.2) beside the table, as (D size, K): K = 1 at both sizes asks
+# whether K = 1 collapses through the second-order term, G steering D's one Adam step; K = 5 and 10
+# at ½ size ask the same of the ½-size K = 10 seeds that collapsed.
+FIRST_ORDER_ROWS = (("quarter", 1), ("half", 1), ("half", 5), ("half", 10))
 SCORE_SEED = 2017
 FULL = StepBudget(generator_steps=2_000, trace_every=500, samples=25_600, seeds=(0, 1, 2))
 QUICK = StepBudget(generator_steps=4, trace_every=2, samples=1_000, seeds=(0,))
@@ -43,7 +44,7 @@ Variant = tuple[str, int, bool]  # (D size, K, first order)
 def variants(d_sizes: tuple[str, ...], unroll_steps: tuple[int, ...]) -> list[Variant]:
     """The table's rows: every (D size, K), then the first-order rows."""
     return [(d, k, False) for d in d_sizes for k in unroll_steps] + \
-        [(d, k, True) for d in d_sizes for k in FIRST_ORDER_STEPS if k in unroll_steps]
+        [(d, k, True) for d, k in FIRST_ORDER_ROWS if d in d_sizes and k in unroll_steps]
 
 
 def row_name(d_size: str, steps: int, first_order: bool) -> str:
@@ -61,6 +62,11 @@ PAPER_UNVERIFIED = {
     ("half", 0): (628.0, 140.9, 2.58, 0.75), ("half", 1): (523.6, 55.77, 2.44, 0.26),
     ("half", 5): (732.0, 44.98, 1.66, 0.09), ("half", 10): (817.4, 37.91, 1.43, 0.12),
 }
+
+
+def d_size_name(value: float) -> str:
+    """``quarter`` for 0.25: the name a result file stores D's width ratio under."""
+    return {ratio: name for name, ratio in D_SIZES.items()}[value]
 
 
 def config_path(d_size: str, steps: int, first_order: bool = False) -> Path:
@@ -183,7 +189,6 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.eval.command import load_datamodule
 
-    sizes = {value: name for name, value in D_SIZES.items()}
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
     for size, colour in zip(sorted({r["d_size"] for r in record["rows"]}), ("tab:blue", "tab:orange")):
         line = sorted((r for r in record["rows"] if r["d_size"] == size and r.get("second_order", True)),
@@ -206,7 +211,7 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     shown = sorted((r for r in record["rows"] if r["d_size"] == smallest and r.get("second_order", True)),
                    key=lambda r: r["unroll_steps"])
     for axis, r in zip(axes[2:], (shown[0], shown[-1]) if shown else ()):
-        checkpoint = run_folder(runs, sizes[smallest], r["unroll_steps"]) / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
+        checkpoint = run_folder(runs, d_size_name(smallest), r["unroll_steps"]) / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
         model, data = load_gan(checkpoint), load_datamodule(read_checkpoint(checkpoint))
         codes = model.prior.sample(FIGURE_SAMPLES, generator=torch.Generator().manual_seed(SCORE_SEED))
         low, high = data.value_range
