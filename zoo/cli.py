@@ -28,6 +28,7 @@ TOOLS = {
     "compare": "zoo.compare.command",
     "lapgan": "zoo.lapgan_command",
     "unroll-probe": "zoo.eval.unroll_probe",
+    "game-probe": "zoo.eval.game_probe",
 }
 TRAINER_DEFAULTS: dict[str, Any] = {
     "default_root_dir": "runs",
@@ -119,6 +120,7 @@ tools:
   train-classifier          train and cache the MNIST domain classifier
   compare                   runs or reproduced tables side by side: RUN_DIR… [--metric eval/parzen] | --results results/*.json
   unroll-probe              G's gradient with D unrolled K steps against K = 0, at a checkpoint: --ckpt PATH…
+  game-probe                D's outputs, both players' losses and gradient norms, G's spread and saturation: --ckpt PATH…
   lapgan                    join LAPGAN level runs into one model, draw its chains: assemble LEVEL_CKPT… --out, chain --ckpt
 """
 
