@@ -7,7 +7,8 @@ real batches of each one's own data, in training mode (batch statistics as in tr
 measures:
 
 - D's raw output on real and on generated samples (mean ± std over the batch);
-- each player's loss and the norm of its gradient on its own weights;
+- each player's loss and the norm of its gradient on its own weights (an unrolled G's against the
+  current D, K = 0);
 - G's samples: their spread (the std over z of each value, averaged over values) and the share of
   values within 0.1 % of the data's range ends, where a sigmoid or tanh output has no gradient.
 
@@ -19,6 +20,7 @@ Only reads: no weight or optimizer state is written.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,17 @@ def saturated_share(samples: Tensor, value_range: tuple[float, float]) -> float:
     return ((samples <= low + margin) | (samples >= high - margin)).float().mean().item()
 
 
+def _generator_loss(model: Any, fake: Tensor, real: Tensor) -> Tensor:
+    """G's loss against D as it stands. An unrolled model's look-ahead steps D's optimizer, which
+    lives in its trainer; here it counts as K = 0 (``zoo unroll-probe`` measures the look-ahead)."""
+    from zoo.core import MinimaxGAN
+    from zoo.models.unrolled import UnrolledMinimaxGAN
+
+    if isinstance(model, UnrolledMinimaxGAN):
+        return MinimaxGAN.generator_loss(model, fake, real)
+    return model.generator_loss(fake, real)
+
+
 def probe(checkpoint: Path, batches: int = 4, data_root: str | None = None) -> dict[str, Any]:
     """The measurements of the module docstring at ``checkpoint``: means over ``batches`` training
     batches, with the per-batch values."""
@@ -66,7 +79,7 @@ def probe(checkpoint: Path, batches: int = 4, data_root: str | None = None) -> d
         with torch.no_grad():
             on_real, on_fake = model.discriminator(real).float(), model.discriminator(fake).float()
         d_loss = model.discriminator_loss(real, fake.detach())
-        g_loss = model.generator_loss(fake, real)
+        g_loss = _generator_loss(model, fake, real)
         values = {
             "d_output_real_mean": on_real.mean().item(), "d_output_real_std": on_real.std().item(),
             "d_output_fake_mean": on_fake.mean().item(), "d_output_fake_std": on_fake.std().item(),
@@ -84,10 +97,15 @@ def probe(checkpoint: Path, batches: int = 4, data_root: str | None = None) -> d
             **{key: statistics.fmean(values) for key, values in per_batch.items()}, "per_batch": per_batch}
 
 
-def run_label(checkpoint: str | Path) -> str:
-    """``gan-seed0`` for ``…/gan-seed0/checkpoints/last.ckpt``: the run a checkpoint belongs to."""
-    path = Path(checkpoint)
-    return path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+def run_labels(checkpoints: list[str]) -> list[str]:
+    """Each checkpoint's run folder (the folder above ``checkpoints/``), less the folders all of them
+    share: ``gan-seed0`` and ``kl-seed0``, or ``dhalf_k0/seed0`` and ``dhalf_k10/seed0``."""
+    folders = [path.parent.parent if path.parent.name == "checkpoints" else path.with_suffix("")
+               for path in (Path(c).resolve() for c in checkpoints)]
+    if len(folders) == 1:
+        return [folders[0].name]
+    common = Path(os.path.commonpath(folders))
+    return [folder.relative_to(common).as_posix() for folder in folders]
 
 
 def markdown(records: list[dict[str, Any]]) -> str:
@@ -112,8 +130,8 @@ def main(argv: list[str]) -> int:
     if args.batches < 1:
         raise ZooConfigError(f"--batches must be >= 1, got {args.batches}")
     run = RunStart()
-    records = [{"checkpoint": relative_to_repo(path), "run": run_label(path), **probe(Path(path), args.batches, args.data_root)}
-               for path in args.ckpt]
+    records = [{"checkpoint": relative_to_repo(path), "run": label, **probe(Path(path), args.batches, args.data_root)}
+               for path, label in zip(args.ckpt, run_labels(args.ckpt))]
     print(markdown(records))
     if args.out:
         print(f"wrote {write_result({'probes': records, **run.provenance(seeds={'noise_and_batches': PROBE_SEED})}, args.out)}")

@@ -183,10 +183,13 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         self._labelled: tuple[Tensor, Tensor] | None = None
 
     # ------------------------------------------------------------------------------ training
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        # The core hands the losses one tensor of real data; the labelled part goes alongside.
-        self._labelled = (batch["labelled"], batch["label"])
-        super().training_step(batch["unlabelled"], batch_idx)
+    def real_batch(self, batch: Any) -> Tensor:
+        """A training batch is a dict: its unlabelled images are the players' real data, and its
+        labelled part goes alongside to D's supervised loss. Other batches are ``(x, y)``."""
+        if isinstance(batch, dict):
+            self._labelled = (batch["labelled"], batch["label"])
+            return batch["unlabelled"]
+        return super().real_batch(batch)
 
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         require(self._labelled is not None, "SemiSupervisedGAN needs labelled batches: use SemiSupervisedMNISTDataModule")
