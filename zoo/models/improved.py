@@ -233,12 +233,16 @@ class SemiSupervisedGAN(TwoPlayerGAN):
             averaged.copy_(torch.zeros_like(current) if current.requires_grad else current)
 
     # ---------------------------------------------------------------------------- evaluation
-    def classification_errors(self, x: Tensor, labels: Tensor, averaged: bool = True) -> Tensor:
-        """How many of ``x`` D's K-class prediction gets wrong: the averaged D's when kept (the
-        paper's), else (or with ``averaged=False``) the current D's."""
+    def classify(self, x: Tensor, averaged: bool = True) -> Tensor:
+        """D's K-class prediction for ``x``: the averaged D's when kept (the paper's), else (or with
+        ``averaged=False``) the current D's."""
         averaged = averaged and self.d_average is not None
         classifier = self.d_average.shadow if averaged else self.discriminator
-        return (classifier(x).argmax(dim=1) != labels).sum()
+        return classifier(x).argmax(dim=1)
+
+    def classification_errors(self, x: Tensor, labels: Tensor, averaged: bool = True) -> Tensor:
+        """How many of ``x`` :meth:`classify` gets wrong."""
+        return (self.classify(x, averaged) != labels).sum()
 
     def _evaluate(self, batch: tuple[Tensor, Tensor], prefix: str) -> None:
         x, labels = batch

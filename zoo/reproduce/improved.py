@@ -15,9 +15,13 @@ with ``--resume`` like every table's.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import torch
+from torch import Tensor
 
 from zoo.provenance import RunStart
 from zoo.reproduce.report import curve_trend, describe_trend, write_result_files
@@ -102,6 +106,30 @@ def _verdict(ours: float | None, paper: tuple[float, float] | None) -> str:
     return "within the paper's error bar" if abs(ours - paper[0]) <= paper[1] else "not reproduced"
 
 
+def top_confusions(predicted: Tensor, labels: Tensor, top: int = 3) -> list[dict[str, int]]:
+    """The ``top`` most frequent mistakes, as (true class, predicted class, count), most frequent first."""
+    wrong = predicted != labels
+    pairs = Counter(zip(labels[wrong].tolist(), predicted[wrong].tolist()))
+    return [{"true": true, "predicted": guess, "count": count} for (true, guess), count in pairs.most_common(top)]
+
+
+@torch.no_grad()
+def checkpoint_mistakes(checkpoint: Path, top: int = 3) -> dict[str, Any]:
+    """The averaged D's test errors at ``checkpoint`` (its epoch may run ahead of the curve's last
+    point) and its ``top`` most frequent confusions: one class pair can carry a seed's excess."""
+    from zoo.checkpoints import load_gan, read_checkpoint
+    from zoo.eval.command import load_datamodule
+
+    raw = read_checkpoint(checkpoint)
+    model = load_gan(checkpoint).eval()
+    data = load_datamodule(raw)
+    data.setup("test")
+    predicted, labels = zip(*((model.classify(x), y) for x, y in data.test_dataloader()))
+    predicted, labels = torch.cat(predicted), torch.cat(labels)
+    return {"in_epoch": int(raw["epoch"]), "errors": int((predicted != labels).sum()),
+            "top_confusions": top_confusions(predicted, labels, top)}
+
+
 def _errors_at(curve: list[dict[str, Any]], epoch: int) -> float:
     return next(point["mean"] for point in curve if point["epoch"] == epoch)
 
@@ -128,7 +156,7 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
                 seeds.append({"seed": seed, "errors": state.curve[-1]["mean"], "epochs": state.curve[-1]["epoch"],
                               "errors_current_d": state.curve[-1].get("also", {}).get(CURRENT_D),
                               "complete": state.complete, "curve": state.curve, "trend": curve_trend(state.curve),
-                              "trained_in": state.segments,
+                              "trained_in": state.segments, "at_checkpoint": checkpoint_mistakes(state.checkpoint),
                               "checkpoint": portable_path(state.checkpoint, store)})
         common = min((s["curve"][-1]["epoch"] for s in seeds), default=None)
         errors = [_errors_at(s["curve"], common) for s in seeds]
@@ -153,7 +181,9 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         "notes": ["Paper values are Table 1 as ../shared/papers/targets.md §4.3 transcribes it (mean ± std over 10 "
                   "labelled subsets); ours average the seeds at the latest epoch all of them reached ('epochs').",
                   "errors: of the 10,000 MNIST test images, from the model's averaged discriminator (zoo.models.improved); "
-                  "errors_current_d (and each curve point's also): the current discriminator's, where the run logged them."],
+                  "errors_current_d (and each curve point's also): the current discriminator's, where the run logged them.",
+                  "at_checkpoint: the averaged discriminator's errors on all 10,000 test images at each seed's last "
+                  "checkpoint, with its most frequent (true, predicted) confusions."],
         **start.provenance(seeds={"training_and_labels": list(plan.seeds)}),
     }
 
@@ -178,6 +208,10 @@ def markdown(record: dict[str, Any]) -> str:
         lines += ["", f"{row['labels']} labels, test errors by seed: " + "; ".join(
             f"seed {s['seed']} {s['errors']:.0f} at epoch {s['epochs']}{_current(s)}, curve {describe_trend(s['trend'])}"
             for s in row["per_seed"])]
+        lines += ["", "Most frequent mistakes (true → predicted ×count) of each seed's last checkpoint: " + "; ".join(
+            f"seed {s['seed']}, {s['at_checkpoint']['errors']} errors in epoch {s['at_checkpoint']['in_epoch']}: "
+            + ", ".join(f"{c['true']} → {c['predicted']} ×{c['count']}" for c in s["at_checkpoint"]["top_confusions"])
+            for s in row["per_seed"] if "at_checkpoint" in s)]
     trained_on = ", ".join(record.get("trained_on", [])) or "—"
     lines += ["", f"Commit `{record['commit']}`; trained on {trained_on}; written on {record['device']} in "
               f"{record['wall_time_s']:.0f} s."]
