@@ -148,7 +148,7 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     plan = improved.Plan(labels=(100,), seeds=(0, 1), milestones=(2, 5))
     monkeypatch.setattr(improved, "FULL", plan)
     monkeypatch.setattr(improved, "_run", FakeRun)
-    monkeypatch.setattr(improved, "checkpoint_mistakes", lambda checkpoint: {"in_epoch": 0, "errors": 0, "top_confusions": []})
+    monkeypatch.setattr(improved, "checkpoint_mistakes", lambda checkpoint: {"generator_steps": 0, "errors": 0, "top_confusions": []})
     stop_after = 4  # the deadline cuts seed 1's second stage short
     record = improved.reproduce(tmp_path, quick=False, resume=False, retrain=True, deadline=None, require_clean=False)
     assert calls == [(0, 2, False, True), (1, 2, False, True), (0, 5, True, False), (1, 5, True, False)]
@@ -184,13 +184,13 @@ def test_a_seed_stopped_mid_stage_reports_its_errors_at_the_epoch_they_were_meas
 
     monkeypatch.setattr(improved, "FULL", improved.Plan(labels=(100,), seeds=(0,), milestones=(50, 100)))
     monkeypatch.setattr(improved, "_run", Interrupted)
-    monkeypatch.setattr(improved, "checkpoint_mistakes", lambda checkpoint: {"in_epoch": 68, "errors": 231,
+    monkeypatch.setattr(improved, "checkpoint_mistakes", lambda checkpoint: {"generator_steps": 40_766, "errors": 231,
                                                                               "top_confusions": [{"true": 7, "predicted": 2, "count": 125}]})
     record = improved.reproduce(tmp_path, quick=False, resume=False, retrain=False, deadline=None, require_clean=False, train=False)
     (seed,) = record["rows"][0]["per_seed"]
     assert (seed["errors"], seed["epochs"]) == (232.0, 68)
     assert "seed 0 232 at epoch 68" in improved.markdown(record)
-    assert "seed 0, 231 errors in epoch 68: 7 → 2 ×125" in improved.markdown(record)
+    assert "seed 0, 231 errors at generator step 40766: 7 → 2 ×125" in improved.markdown(record)
 
 
 def test_top_confusions_counts_true_and_predicted_pairs_most_frequent_first():
@@ -256,7 +256,8 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     counts = [c["count"] for c in mistakes["top_confusions"]]
     assert 0 < sum(counts) <= mistakes["errors"] <= 10_000 and counts == sorted(counts, reverse=True)
     assert all(c["true"] != c["predicted"] for c in mistakes["top_confusions"])
-    assert f"seed 0, {mistakes['errors']} errors in epoch" in (out / "improved-gan-mnist.md").read_text()
+    assert mistakes["generator_steps"] == seed["curve"][-1]["generator_steps"]  # a finished run's last point
+    assert f"seed 0, {mistakes['errors']} errors at generator step {mistakes['generator_steps']}:" in (out / "improved-gan-mnist.md").read_text()
     # the softplus deviation is a table of its own, with its own config and run folder
     assert main(["reproduce", "improved-gan-mnist-softplus", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
     softplus = json.loads((out / "improved-gan-mnist-softplus.json").read_text())

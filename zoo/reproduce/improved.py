@@ -115,18 +115,18 @@ def top_confusions(predicted: Tensor, labels: Tensor, top: int = 3) -> list[dict
 
 @torch.no_grad()
 def checkpoint_mistakes(checkpoint: Path, top: int = 3) -> dict[str, Any]:
-    """The averaged D's test errors at ``checkpoint`` (its epoch may run ahead of the curve's last
-    point) and its ``top`` most frequent confusions: one class pair can carry a seed's excess."""
+    """The averaged D's test errors at ``checkpoint`` (which may stand mid-epoch, ahead of the
+    curve's last point: hence its generator step) and its ``top`` most frequent confusions: one
+    class pair can carry a seed's excess."""
     from zoo.checkpoints import load_gan, read_checkpoint
     from zoo.eval.command import load_datamodule
 
-    raw = read_checkpoint(checkpoint)
     model = load_gan(checkpoint).eval()
-    data = load_datamodule(raw)
+    data = load_datamodule(read_checkpoint(checkpoint))
     data.setup("test")
     predicted, labels = zip(*((model.classify(x), y) for x, y in data.test_dataloader()))
     predicted, labels = torch.cat(predicted), torch.cat(labels)
-    return {"in_epoch": int(raw["epoch"]), "errors": int((predicted != labels).sum()),
+    return {"generator_steps": model.generator_steps, "errors": int((predicted != labels).sum()),
             "top_confusions": top_confusions(predicted, labels, top)}
 
 
@@ -209,7 +209,7 @@ def markdown(record: dict[str, Any]) -> str:
             f"seed {s['seed']} {s['errors']:.0f} at epoch {s['epochs']}{_current(s)}, curve {describe_trend(s['trend'])}"
             for s in row["per_seed"])]
         lines += ["", "Most frequent mistakes (true → predicted ×count) of each seed's last checkpoint: " + "; ".join(
-            f"seed {s['seed']}, {s['at_checkpoint']['errors']} errors in epoch {s['at_checkpoint']['in_epoch']}: "
+            f"seed {s['seed']}, {s['at_checkpoint']['errors']} errors at generator step {s['at_checkpoint']['generator_steps']}: "
             + ", ".join(f"{c['true']} → {c['predicted']} ×{c['count']}" for c in s["at_checkpoint"]["top_confusions"])
             for s in row["per_seed"] if "at_checkpoint" in s)]
     trained_on = ", ".join(record.get("trained_on", [])) or "—"
