@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from tests.conftest import quiet_trainer, subprocess_env, tiny_vanilla
-from zoo.checkpoints import load_gan, read_checkpoint, resolve_class
+from zoo.checkpoints import load_datamodule, load_gan, load_run, read_checkpoint, resolve_class
 from zoo.errors import ZooConfigError
-from zoo.eval.command import load_datamodule
 
 
 def write_tiny_checkpoint(path: Path) -> Path:
@@ -65,6 +64,16 @@ def test_a_checkpoint_of_a_real_fit_reads_as_plain_data(real_checkpoint):
     model = load_gan(real_checkpoint)
     assert model.generator_steps == raw["zoo"]["generator_steps"] >= 1
     datamodule = load_datamodule(checkpoint)
+    assert type(datamodule).__name__ == "DigitsDataModule" and datamodule.batch_size == 16
+
+
+def test_a_run_loads_its_gan_and_data_from_one_read_of_the_file(real_checkpoint, monkeypatch):
+    reads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: reads.append(args[0]) or real_load(*args, **kwargs))
+    model, datamodule = load_run(real_checkpoint)
+    assert len(reads) == 1
+    assert torch.equal(next(model.parameters()), next(load_gan(real_checkpoint).parameters()))
     assert type(datamodule).__name__ == "DigitsDataModule" and datamodule.batch_size == 16
 
 

@@ -144,8 +144,8 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
     from PIL import Image
 
     loaded = []
-    real_load = zoo.checkpoints.load_gan
-    monkeypatch.setattr(zoo.checkpoints, "load_gan", lambda path, **kw: loaded.append(path) or real_load(path, **kw))
+    real_load = zoo.checkpoints.load_run
+    monkeypatch.setattr(zoo.checkpoints, "load_run", lambda path, **kw: loaded.append(path) or real_load(path, **kw))
     with Image.open(tmp_path / "out" / "unrolled-stacked-mnist.png") as png:
         assert png.size == (1600, 440)
     unrolled_stacked.figure(record, tmp_path / "runs" / unrolled_stacked.TABLE / "quick", tmp_path / "again.png")

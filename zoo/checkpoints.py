@@ -16,6 +16,7 @@ A checkpoint is untrusted input, so two rules hold everywhere in the zoo:
 from __future__ import annotations
 
 import importlib
+import inspect
 import pathlib
 import pickle
 import re
@@ -23,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytorch_lightning as pl
 import torch
 
 from zoo.core.gan import TwoPlayerGAN
@@ -129,14 +131,10 @@ def resolve_class(class_path: str, base: type, what: str = "class") -> type:
     return found
 
 
-def load_gan(path: str | Path, map_location: str | torch.device = "cpu") -> TwoPlayerGAN:
-    """The :class:`zoo.core.TwoPlayerGAN` saved at ``path``, weights and step counters restored, in eval mode.
-
-    Works for every model of the zoo (DCGAN, f-GAN, vanilla GAN, …): the class is read from the
-    checkpoint and rebuilt from its saved hyper-parameters. The EMA generator, when the run kept
-    one, is restored too; :meth:`TwoPlayerGAN.generate` uses it by default.
-    """
-    checkpoint = read_checkpoint(path, map_location)
+def gan_from_checkpoint(checkpoint: dict[str, Any], source: str | Path = "the checkpoint",
+                        map_location: str | torch.device = "cpu") -> TwoPlayerGAN:
+    """The :class:`zoo.core.TwoPlayerGAN` saved in an already-read ``checkpoint`` (see
+    :func:`load_gan`); ``source`` names the file in errors."""
     class_path = model_class_path(checkpoint)
     model_class = resolve_class(class_path, TwoPlayerGAN, "model")
     hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if k not in _PRIVATE_KEYS}
@@ -145,9 +143,43 @@ def load_gan(path: str | Path, map_location: str | torch.device = "cpu") -> TwoP
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, RuntimeError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ZooConfigError(f"cannot rebuild {class_path} from {path}: {first_line}") from None
+        raise ZooConfigError(f"cannot rebuild {class_path} from {source}: {first_line}") from None
     model.on_load_checkpoint(checkpoint)  # step counters; no trainer, so the RNG is left alone
     return model.to(map_location).eval()
+
+
+def load_gan(path: str | Path, map_location: str | torch.device = "cpu") -> TwoPlayerGAN:
+    """The :class:`zoo.core.TwoPlayerGAN` saved at ``path``, weights and step counters restored, in eval mode.
+
+    Works for every model of the zoo (DCGAN, f-GAN, vanilla GAN, …): the class is read from the
+    checkpoint and rebuilt from its saved hyper-parameters. The EMA generator, when the run kept
+    one, is restored too; :meth:`TwoPlayerGAN.generate` uses it by default.
+    """
+    return gan_from_checkpoint(read_checkpoint(path, map_location), path, map_location)
+
+
+def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) -> pl.LightningDataModule:
+    """Rebuild the DataModule an already-read zoo ``checkpoint`` was trained on (recorded by the
+    GAN core): only a LightningDataModule, with the saved arguments its constructor accepts;
+    ``data_root`` replaces the saved one."""
+    record = checkpoint.get("zoo") or {}
+    class_path = record.get("datamodule_class")
+    if not class_path:
+        raise ZooConfigError("the checkpoint does not record its DataModule; it was saved without one")
+    data_class = resolve_class(class_path, pl.LightningDataModule, "datamodule")
+    accepted = inspect.signature(data_class).parameters
+    options = {k: v for k, v in (record.get("datamodule_hparams") or {}).items() if k in accepted}
+    if data_root is not None:
+        options["data_root"] = data_root
+    return data_class(**options)
+
+
+def load_run(path: str | Path, map_location: str | torch.device = "cpu",
+             data_root: str | None = None) -> tuple[TwoPlayerGAN, pl.LightningDataModule]:
+    """The GAN saved at ``path`` (as :func:`load_gan`) and the DataModule it trained on, from one
+    read of the file."""
+    checkpoint = read_checkpoint(path, map_location)
+    return gan_from_checkpoint(checkpoint, path, map_location), load_datamodule(checkpoint, data_root)
 
 
 def _same_class(saved: str, configured: str) -> bool:

@@ -121,6 +121,11 @@ class TwoPlayerGAN(pl.LightningModule):
         """The loss G minimises, given a fake batch that carries G's graph, and the real batch."""
         raise NotImplementedError
 
+    def generator_loss_at_current_d(self, fake: Tensor, real: Tensor) -> Tensor:
+        """G's loss against D as it stands, for probes of the game. A model whose G looks ahead
+        of D (Unrolled GAN) overrides this to skip the look-ahead."""
+        return self.generator_loss(fake, real)
+
     # ----------------------------------------------------------------------------- sampling
     def sample_noise(self, n: int) -> Tensor:
         return self.prior.sample(n, device=self.device)

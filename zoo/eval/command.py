@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,6 @@ import pytorch_lightning as pl
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import RunStart
-
-
-def load_datamodule(checkpoint: dict[str, Any], data_root: str | None = None) -> Any:
-    """Rebuild the DataModule a zoo checkpoint was trained on (recorded by the GAN core).
-
-    The class goes through :func:`zoo.checkpoints.resolve_class`: only a LightningDataModule is
-    built, with the saved arguments its constructor accepts.
-    """
-    from zoo.checkpoints import resolve_class
-
-    record = checkpoint.get("zoo") or {}
-    class_path = record.get("datamodule_class")
-    if not class_path:
-        raise ZooConfigError("the checkpoint does not record its DataModule; it was saved without one")
-    data_class = resolve_class(class_path, pl.LightningDataModule, "datamodule")
-    accepted = inspect.signature(data_class).parameters
-    options = {k: v for k, v in (record.get("datamodule_hparams") or {}).items() if k in accepted}
-    if data_root is not None:
-        options["data_root"] = data_root
-    return data_class(**options)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -106,14 +85,12 @@ def check_args(args: argparse.Namespace) -> list[str]:
 
 def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     """Load the checkpoint and its data, run the harness through a Trainer, return the record."""
-    from zoo.checkpoints import load_gan, read_checkpoint
+    from zoo.checkpoints import load_run
     from zoo.core.strategy import gan_strategy
 
     metrics = check_args(args)
     run = RunStart()
-    checkpoint = read_checkpoint(args.ckpt)
-    model = load_gan(args.ckpt)
-    datamodule = load_datamodule(checkpoint, args.data_root)
+    model, datamodule = load_run(args.ckpt, data_root=args.data_root)
     protocol = None if args.protocol == "none" else args.protocol
     harness = HarnessRun(
         model, metrics=metrics, num_samples=args.num_samples, seed=args.seed, protocol=protocol,

@@ -47,26 +47,13 @@ def saturated_share(samples: Tensor, value_range: tuple[float, float]) -> float:
     return ((samples <= low + margin) | (samples >= high - margin)).float().mean().item()
 
 
-def _generator_loss(model: Any, fake: Tensor, real: Tensor) -> Tensor:
-    """G's loss against D as it stands. An unrolled model's look-ahead steps D's optimizer, which
-    lives in its trainer; here it counts as K = 0 (``zoo unroll-probe`` measures the look-ahead)."""
-    from zoo.core import MinimaxGAN
-    from zoo.models.unrolled import UnrolledMinimaxGAN
-
-    if isinstance(model, UnrolledMinimaxGAN):
-        return MinimaxGAN.generator_loss(model, fake, real)
-    return model.generator_loss(fake, real)
-
-
 def probe(checkpoint: Path, batches: int = 4, data_root: str | None = None) -> dict[str, Any]:
     """The measurements of the module docstring at ``checkpoint``: means over ``batches`` training
     batches, with the per-batch values."""
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_run
 
-    model = load_gan(checkpoint)
+    model, data = load_run(checkpoint, data_root=data_root)
     model.train()
-    data = load_datamodule(read_checkpoint(checkpoint), data_root)
     data.setup("fit")
     generator = torch.Generator().manual_seed(PROBE_SEED)
     torch.manual_seed(PROBE_SEED)  # the loader's shuffling
@@ -79,7 +66,7 @@ def probe(checkpoint: Path, batches: int = 4, data_root: str | None = None) -> d
         with torch.no_grad():
             on_real, on_fake = model.discriminator(real).float(), model.discriminator(fake).float()
         d_loss = model.discriminator_loss(real, fake.detach())
-        g_loss = _generator_loss(model, fake, real)
+        g_loss = model.generator_loss_at_current_d(fake, real)  # an unrolled G's look-ahead: `zoo unroll-probe`
         values = {
             "d_output_real_mean": on_real.mean().item(), "d_output_real_std": on_real.std().item(),
             "d_output_fake_mean": on_fake.mean().item(), "d_output_fake_std": on_fake.std().item(),

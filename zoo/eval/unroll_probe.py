@@ -36,13 +36,12 @@ def probe(checkpoint: Path, steps: tuple[int, ...] = (1, 5, 10), batches: int = 
           data_root: str | None = None) -> dict[str, Any]:
     """Per variant (``K``, second or first order): G's loss at ω^K and its gradient's norm and cosine
     with the K = 0 gradient, each the mean over ``batches`` training batches (and per batch)."""
-    from zoo.checkpoints import load_gan, read_checkpoint
+    from zoo.checkpoints import gan_from_checkpoint, load_datamodule, read_checkpoint
     from zoo.core import MinimaxGAN
     from zoo.core.unroll import unroll
-    from zoo.eval.command import load_datamodule
 
     raw = read_checkpoint(checkpoint)
-    model = load_gan(checkpoint)
+    model = gan_from_checkpoint(raw, checkpoint)
     if not isinstance(model, MinimaxGAN):
         raise ZooConfigError(f"unroll-probe needs a model of the minimax family (D's loss and G's loss on D's logits); "
                              f"{type(model).__name__} is not one")

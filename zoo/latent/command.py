@@ -61,16 +61,13 @@ def _with_ema_choice(model, no_ema: bool):
     return model
 
 
-def _invert(model, args: argparse.Namespace, out: Path) -> Path | None:
+def _invert(model, datamodule, args: argparse.Namespace, out: Path) -> Path | None:
     """Codes and errors of the images, a JSON record next to ``out``, and (for images) the worst
     reconstructions as ``out``."""
-    from zoo.checkpoints import read_checkpoint
-    from zoo.eval.command import load_datamodule
     from zoo.latent.invert import invert, save_reconstructions, select_images, write_record
     from zoo.provenance import RunStart
 
     run = RunStart()
-    datamodule = load_datamodule(read_checkpoint(args.ckpt))
     images, source = select_images(datamodule, args.images, args.seed)
     codes, errors = invert(model, images, args.steps, args.lr, args.seed)
     settings = {"steps": args.steps, "lr": args.lr, "value_range": list(datamodule.value_range), "ema": model.ema is not None}
@@ -82,7 +79,7 @@ def _invert(model, args: argparse.Namespace, out: Path) -> Path | None:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from zoo.checkpoints import load_gan
+    from zoo.checkpoints import load_gan, load_run
     from zoo.latent.arithmetic import load_codes, save_arithmetic, save_sample_sheet, select_codes
     from zoo.latent.loggers import log_png_outside_training
     from zoo.latent.walk import save_latent_walk
@@ -93,7 +90,11 @@ def main(argv: list[str]) -> int:
     if args.command == "arithmetic":  # check the exemplars before the (slower) checkpoint load
         sheet = load_codes(args.sheet) if args.sheet else None
         concepts = {name: select_codes(getattr(args, name), sheet, name) for name in ("a", "b", "c")}
-    model = _with_ema_choice(load_gan(args.ckpt, map_location=args.device), args.no_ema)
+    if args.command == "invert":  # the images come from the data the checkpoint trained on
+        model, datamodule = load_run(args.ckpt, map_location=args.device)
+    else:
+        model = load_gan(args.ckpt, map_location=args.device)
+    model = _with_ema_choice(model, args.no_ema)
 
     written: dict[str, Path] = {}
     if args.command == "walk":
@@ -103,7 +104,7 @@ def main(argv: list[str]) -> int:
         written["latent/sheet"] = png
         print(f"codes: {codes}")
     elif args.command == "invert":
-        png = _invert(model, args, out)
+        png = _invert(model, datamodule, args, out)
         if png is not None:
             written["latent/invert"] = png
     else:

@@ -127,13 +127,14 @@ class LAPGAN(TwoPlayerGAN):
     def assemble(cls, level_checkpoints: Sequence[str | Path], out: str | Path) -> Path:
         """Join the ``last.ckpt`` of each level's run (any order) into one checkpoint at ``out``,
         taking each level's averaged generator where it kept one; the data record is the finest level's."""
-        from zoo.checkpoints import load_gan, read_checkpoint
+        from zoo.checkpoints import gan_from_checkpoint, read_checkpoint
 
         loaded = []
         for path in level_checkpoints:
-            level = load_gan(path)
+            checkpoint = read_checkpoint(path)
+            level = gan_from_checkpoint(checkpoint, path)
             require(isinstance(level, LAPGANLevel), f"{path} holds a {type(level).__name__}, not a LAPGANLevel run")
-            loaded.append((level.level, level, read_checkpoint(path)["zoo"]))
+            loaded.append((level.level, level, checkpoint["zoo"]))
         loaded.sort(key=lambda item: item[0])
         levels = [level for _, level, _ in loaded]
         model = cls([dict(level.hparams) for level in levels], [[level.generator_steps, level.discriminator_steps] for level in levels])

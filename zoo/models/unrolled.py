@@ -56,6 +56,9 @@ class UnrolledMinimaxGAN(MinimaxGAN):
         )
         return lookahead(super().generator_loss, fake, real)
 
+    def generator_loss_at_current_d(self, fake: Tensor, real: Tensor) -> Tensor:
+        return super().generator_loss(fake, real)  # K = 0
+
 
 class UnrolledGAN(UnrolledMinimaxGAN):
     """The 2-D mixture model of §3.1: the nets of :mod:`zoo.nets.toy` and Appendix A's recipe.

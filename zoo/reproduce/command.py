@@ -42,12 +42,10 @@ CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as m
 
 def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
     """The harness's Parzen record for a checkpoint, under ``protocol``, on the GPU when there is one."""
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_run
     from zoo.eval.harness import evaluate
 
-    model = load_gan(checkpoint, map_location=compute_device())
-    datamodule = load_datamodule(read_checkpoint(checkpoint))
+    model, datamodule = load_run(checkpoint, map_location=compute_device())
     record = evaluate(model, datamodule, ["parzen"], num_samples=n_samples, seed=seed, protocol=protocol,
                       max_test_points=max_test_points)["parzen"]
     record["generator_steps"] = model.generator_steps

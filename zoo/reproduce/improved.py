@@ -118,11 +118,9 @@ def checkpoint_mistakes(checkpoint: Path, top: int = 3) -> dict[str, Any]:
     """The averaged D's test errors at ``checkpoint`` (which may stand mid-epoch, ahead of the
     curve's last point: hence its generator step) and its ``top`` most frequent confusions: one
     class pair can carry a seed's excess."""
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_run
 
-    model = load_gan(checkpoint).eval()
-    data = load_datamodule(read_checkpoint(checkpoint))
+    model, data = load_run(checkpoint)
     data.setup("test")
     predicted, labels = zip(*((model.classify(x), y) for x, y in data.test_dataloader()))
     predicted, labels = torch.cat(predicted), torch.cat(labels)

@@ -68,12 +68,11 @@ def _folder_name(row: Row) -> str:
 
 def score(checkpoint: Path, samples: int, seed: int) -> dict[str, Any]:
     """The classifier's FID, IS and digit modes of a checkpoint's generator."""
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_run
     from zoo.eval.harness import evaluate
 
-    model = load_gan(checkpoint, map_location=compute_device())
-    records = evaluate(model, load_datamodule(read_checkpoint(checkpoint)), METRICS, num_samples=samples, seed=seed)
+    model, data = load_run(checkpoint, map_location=compute_device())
+    records = evaluate(model, data, METRICS, num_samples=samples, seed=seed)
     return {
         "fid": records["fid"]["value"], "inception_score": records["is"]["value"], "inception_score_std": records["is"].get("std"),
         "modes_covered": records["modes"]["modes_covered"], "kl_to_uniform": records["modes"]["kl_to_uniform"],

@@ -86,12 +86,11 @@ def curve_of(row: str, budget: MatchedBudget) -> CurveSpec:
 
 def score(checkpoint: Path, budget: MatchedBudget, seed: int) -> dict[str, Any]:
     """The harness's Parzen record of a checkpoint under ``gan2014``."""
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_run
     from zoo.eval.harness import evaluate
 
-    model = load_gan(checkpoint)
-    record = evaluate(model, load_datamodule(read_checkpoint(checkpoint)), ["parzen"], num_samples=budget.samples, seed=seed,
+    model, data = load_run(checkpoint)
+    record = evaluate(model, data, ["parzen"], num_samples=budget.samples, seed=seed,
                       protocol=PROTOCOL, max_test_points=budget.test_points)["parzen"]
     return {**record, "generator_steps": model.generator_steps}
 

@@ -51,12 +51,11 @@ def config_path(mixture: str, steps: int) -> Path:
 
 def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     """Mode counts of ``n_samples`` samples from fixed codes, and of every traced snapshot."""
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import gan_from_checkpoint, load_datamodule, read_checkpoint
     from zoo.eval.modes import count_modes
 
     raw = read_checkpoint(checkpoint)
-    model, data = load_gan(checkpoint), load_datamodule(raw)
+    model, data = gan_from_checkpoint(raw, checkpoint), load_datamodule(raw)
     codes = model.prior.sample(n_samples, generator=torch.Generator().manual_seed(SCORE_SEED))
     counted = count_modes(model.generate(codes, use_ema=False), data.centres, data.std)
     trace = saved_trace(raw)

@@ -115,8 +115,7 @@ def _load(checkpoint: Path, d_size: str, steps: int, device: torch.device) -> An
 
 def _training_images(checkpoints: dict[tuple[int, int], Path], count: int, seed: int) -> tuple[Tensor, str, tuple[float, float]]:
     """``count`` training images drawn from ``seed``, from the data every checkpoint trained on."""
-    from zoo.checkpoints import read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_datamodule, read_checkpoint
     from zoo.latent.invert import select_images
 
     def data_options(path: Path) -> dict[str, Any]:

@@ -80,13 +80,12 @@ def run_folder(runs: Path, d_size: str, steps: int, first_order: bool = False) -
 @torch.no_grad()
 def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     """Modes covered and KL to uniform of ``n_samples`` samples from fixed codes."""
-    from zoo.checkpoints import load_gan, read_checkpoint
+    from zoo.checkpoints import load_run
     from zoo.eval.classifier import load_mnist_classifier
-    from zoo.eval.command import load_datamodule
     from zoo.eval.stacked_modes import count_stacked_modes
 
     classifier = load_mnist_classifier()
-    model, data = load_gan(checkpoint), load_datamodule(read_checkpoint(checkpoint))
+    model, data = load_run(checkpoint)
     codes = model.prior.sample(n_samples, generator=torch.Generator().manual_seed(SCORE_SEED))
     samples = torch.cat([model.generate(chunk, use_ema=False).cpu() for chunk in codes.split(1000)])
     counted = count_stacked_modes(samples, classifier, data.value_range)
@@ -186,8 +185,7 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
 
-    from zoo.checkpoints import load_gan, read_checkpoint
-    from zoo.eval.command import load_datamodule
+    from zoo.checkpoints import load_run
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
     for size, colour in zip(sorted({r["d_size"] for r in record["rows"]}), ("tab:blue", "tab:orange")):
@@ -212,7 +210,7 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
                    key=lambda r: r["unroll_steps"])
     for axis, r in zip(axes[2:], (shown[0], shown[-1]) if shown else ()):
         checkpoint = run_folder(runs, d_size_name(smallest), r["unroll_steps"]) / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
-        model, data = load_gan(checkpoint), load_datamodule(read_checkpoint(checkpoint))
+        model, data = load_run(checkpoint)
         codes = model.prior.sample(FIGURE_SAMPLES, generator=torch.Generator().manual_seed(SCORE_SEED))
         low, high = data.value_range
         images = ((model.generate(codes, use_ema=False).cpu() - low) / (high - low)).clamp(0, 1)
