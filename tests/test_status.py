@@ -22,12 +22,15 @@ def test_status_reports_epoch_runs_step_runs_kept_results_and_running_jobs(tmp_p
     _write(folder / "row-seed0" / "run.json", {"epochs_done": 3, "segments": [
         {"commit": "abc1234def", "epochs": [0, 3], "wall_time_s": 7200.0, "interrupted": True, "stopped_in_epoch": 3}]})
     _write(folder / "row-seed0" / "curve.json", [{"epoch": 4, "mean": 10.0}, {"epoch": 5, "mean": 12.5}])
+    (folder / "row-seed0" / "checkpoints").mkdir()
+    torch.save({"epoch": 5, "zoo": {"generator_steps": 500}}, folder / "row-seed0" / "checkpoints" / "last.ckpt")
+    _write(folder / "new-seed0" / "run.json", {"epochs_done": 0, "segments": []})  # its first epoch is under way
     _write(folder / "k0" / "seed0" / "identity.json", {"generator_steps": 2000})
     _write(folder / "k0" / "seed0" / "result.json", {"modes": 3})
     _write(folder / "k0" / "seed1" / "identity.json", {"generator_steps": 2000})
     _write(folder / "k0" / "seed1" / "train_seconds.json", {"seconds": 600.0})
     (folder / "k0" / "seed1" / "checkpoints").mkdir()
-    torch.save({"zoo": {"generator_steps": 7}}, folder / "k0" / "seed1" / "checkpoints" / "last.ckpt")
+    torch.save({"epoch": 0, "zoo": {"generator_steps": 7}}, folder / "k0" / "seed1" / "checkpoints" / "last.ckpt")
     (folder / "k0" / "seed0" / "logs").mkdir()
     torch.save({}, folder / "k0" / "seed0" / "logs" / "trace.pt")  # a run's own file, not a kept result
     torch.save({}, folder / "seed0_k5.pt")
@@ -37,6 +40,7 @@ def test_status_reports_epoch_runs_step_runs_kept_results_and_running_jobs(tmp_p
     assert lines == [
         "k0/seed0: finished: 2000 generator steps, scored",
         "k0/seed1: partial: 7 of 2000 generator steps, trained 10 min",
+        "new-seed0: started, no checkpoint yet",
         "row-seed0: 5 epochs, 2.0 h in 1 session ended (+ a session running or killed since epoch 3); curve at epoch 5: 12.5; "
         "last ended session at commit abc1234, interrupted in epoch 3",
         "seed0_k5.pt: kept result",

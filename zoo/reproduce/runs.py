@@ -82,6 +82,31 @@ class RowState:
         return max(self.epochs_done, self.checkpoint_epoch)
 
 
+def saved_position(checkpoint: Path) -> dict[str, Any]:
+    """Where a run's ``last.ckpt`` stands: the epoch it is in and the generator steps it has taken."""
+    if not checkpoint.exists():
+        return {}
+    import torch
+
+    # Memory-mapped: every state read needs two numbers of a checkpoint of up to 33 MB.
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    return {"stopped_in_epoch": int(saved["epoch"]), "stopped_at_generator_step": int(saved["zoo"]["generator_steps"])}
+
+
+def stored_state(folder: Path, max_epochs: int | None = None) -> RowState | None:
+    """What a row's folder holds, read without training (``None`` before its first checkpoint);
+    ``complete`` once ``epochs_done`` reaches ``max_epochs`` (never without one)."""
+    folder = Path(folder)
+    record_path, curve_path, checkpoint = folder / "run.json", folder / "curve.json", folder / "checkpoints" / "last.ckpt"
+    if not record_path.exists() or not checkpoint.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    curve = json.loads(curve_path.read_text()) if curve_path.exists() else []
+    done = record.get("epochs_done", 0)
+    return RowState(checkpoint, done, max_epochs is not None and done >= max_epochs, curve, record.get("segments", []),
+                    saved_position(checkpoint).get("stopped_in_epoch", 0))
+
+
 class RowRun:
     """The folder of one row of one table, trained under one seed."""
 
@@ -104,23 +129,7 @@ class RowRun:
         os.replace(temporary, self.record_path)
 
     def state(self, budget: Budget) -> RowState | None:
-        record = self.record()
-        if not record or not self.checkpoint.exists():
-            return None
-        curve = json.loads(self.curve_path.read_text()) if self.curve_path.exists() else []
-        done = record.get("epochs_done", 0)
-        return RowState(self.checkpoint, done, done >= budget.max_epochs, curve, record.get("segments", []),
-                        self._saved_position().get("stopped_in_epoch", 0))
-
-    def _saved_position(self) -> dict[str, Any]:
-        """Where ``last.ckpt`` stands: the epoch it is in and the generator steps it has taken."""
-        if not self.checkpoint.exists():
-            return {}
-        import torch
-
-        # Memory-mapped: every state() reads this, and only two numbers of a checkpoint of up to 33 MB are needed.
-        saved = torch.load(self.checkpoint, map_location="cpu", weights_only=True, mmap=True)
-        return {"stopped_in_epoch": int(saved["epoch"]), "stopped_at_generator_step": int(saved["zoo"]["generator_steps"])}
+        return stored_state(self.dir, budget.max_epochs)
 
     def check_resumable(self) -> None:
         """Refuse to continue a run that trains something else (another config, seed or options)."""
@@ -172,7 +181,7 @@ class RowRun:
             segment["epochs"][1] = int(cli.trainer.current_epoch)
             segment["device"] = device_description(cli.trainer.strategy.root_device)
         except BaseException:
-            segment.update(interrupted=True, **self._saved_position())  # the mid-epoch state a signal saved
+            segment.update(interrupted=True, **saved_position(self.checkpoint))  # the mid-epoch state a signal saved
             raise
         finally:
             record = self.record()

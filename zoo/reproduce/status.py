@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from zoo.reproduce.lock import running_jobs
+from zoo.reproduce.runs import saved_position, stored_state
 
 
 def _hours(seconds: float) -> str:
@@ -26,16 +25,14 @@ def _sessions(count: int) -> str:
 
 
 def _epoch_run(folder: Path) -> str:
-    record = json.loads((folder / "run.json").read_text())
-    segments = record.get("segments", [])
-    curve_file = folder / "curve.json"
-    curve = json.loads(curve_file.read_text()) if curve_file.exists() else []
-    # run.json is rewritten when a session ends; the curve grows every evaluated epoch
-    epochs = max(record["epochs_done"], curve[-1]["epoch"] if curve else 0)
+    state = stored_state(folder)
+    if state is None:
+        return "started, no checkpoint yet"
+    segments, curve = state.segments, state.curve
     seconds = sum(s.get("wall_time_s", 0.0) for s in segments)
-    line = f"{epochs} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
-    if epochs > record["epochs_done"]:
-        line += f" (+ a session running or killed since epoch {record['epochs_done']})"
+    line = f"{state.epochs_reached} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
+    if state.epochs_reached > state.epochs_done:  # run.json is rewritten only when a session ends
+        line += f" (+ a session running or killed since epoch {state.epochs_done})"
     if curve:
         line += f"; curve at epoch {curve[-1]['epoch']}: {curve[-1]['mean']:g}"
     if segments:
@@ -52,10 +49,9 @@ def _step_run(folder: Path) -> str:
     trained = "" if seconds is None else f", trained {_hours(seconds)}"
     if (folder / "result.json").exists():
         return f"finished: {target} generator steps, scored{trained}"
-    last = folder / "checkpoints" / "last.ckpt"
-    if not last.exists():
+    done = saved_position(folder / "checkpoints" / "last.ckpt").get("stopped_at_generator_step")
+    if done is None:
         return f"not started (budget {target} generator steps)"
-    done = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("zoo", {}).get("generator_steps", "?")
     return f"partial: {done} of {target} generator steps{trained}"
 
 
