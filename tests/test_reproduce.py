@@ -109,7 +109,7 @@ def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reus
     record = json.loads(run.record_path.read_text())
     run.record_path.write_text(json.dumps({**record, "epochs_done": 1}))
     killed = run.state(row.budget)
-    assert (killed.epochs_done, killed.epochs_reached) == (1, 2)  # last.ckpt was saved in epoch index 2
+    assert (killed.epochs_done, killed.epochs_reached) == (1, 3)  # last.ckpt was saved at the end of epoch index 2
     run.record_path.write_text(json.dumps(record))
 
     stamp = done.checkpoint.stat().st_mtime_ns

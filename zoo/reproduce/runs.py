@@ -73,24 +73,31 @@ class RowState:
     complete: bool
     curve: list[dict[str, Any]]
     segments: list[dict[str, Any]]
-    checkpoint_epoch: int = 0  # the epoch last.ckpt stands in: ahead of epochs_done after a killed session
+    epochs_in_checkpoint: int = 0  # ahead of epochs_done after a session that was stopped or killed
 
     @property
     def epochs_reached(self) -> int:
-        """Epochs trained, counting those of a session a signal stopped (they are in the checkpoint
-        before they are in ``epochs_done``): what a table reports."""
-        return max(self.epochs_done, self.checkpoint_epoch)
+        """Epochs trained, counting those of a session that was stopped or killed (they are in the
+        checkpoint before they are in ``epochs_done``): what a table reports."""
+        return max(self.epochs_done, self.epochs_in_checkpoint)
 
 
 def saved_position(checkpoint: Path) -> dict[str, Any]:
-    """Where a run's ``last.ckpt`` stands: the epoch it is in and the generator steps it has taken."""
+    """Where a run's ``last.ckpt`` stands: the epoch index it was saved in, the epochs it has
+    finished and the generator steps it has taken.
+
+    Lightning saves an epoch-end checkpoint before it counts that epoch complete, so the finished
+    epochs are the fit loop's *processed* count: the epoch index + 1 at an epoch's end, the index
+    itself mid-epoch (a signal's save)."""
     if not checkpoint.exists():
         return {}
     import torch
 
     # Memory-mapped: every state read needs two numbers of a checkpoint of up to 33 MB.
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
-    return {"stopped_in_epoch": int(saved["epoch"]), "stopped_at_generator_step": int(saved["zoo"]["generator_steps"])}
+    progress = saved.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    return {"stopped_in_epoch": int(saved["epoch"]), "epochs_finished": int(progress.get("processed", saved["epoch"])),
+            "stopped_at_generator_step": int(saved["zoo"]["generator_steps"])}
 
 
 def stored_state(folder: Path, max_epochs: int | None = None) -> RowState | None:
@@ -104,7 +111,7 @@ def stored_state(folder: Path, max_epochs: int | None = None) -> RowState | None
     curve = json.loads(curve_path.read_text()) if curve_path.exists() else []
     done = record.get("epochs_done", 0)
     return RowState(checkpoint, done, max_epochs is not None and done >= max_epochs, curve, record.get("segments", []),
-                    saved_position(checkpoint).get("stopped_in_epoch", 0))
+                    saved_position(checkpoint).get("epochs_finished", 0))
 
 
 class RowRun:
