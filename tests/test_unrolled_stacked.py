@@ -132,6 +132,7 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
         assert all(1 <= s["modes_covered"] <= 300 and s["n_samples"] == 300 for s in row["seeds"])
         assert all(0 <= s["kl_to_uniform"] <= math.log(1000) + 1e-9 for s in row["seeds"])
     assert set(record["trend"]["0.25"]) == {"modes_rise_with_k", "kl_falls_with_k"}
+
     # the paper's Table 2 (unverified in targets.md) beside ours, labelled as such
     assert [r["paper_unverified"]["modes_covered"] for r in record["rows"][:2]] == [30.6, 65.4]
     assert first_order["paper_unverified"] is None  # the paper reports no first-order row for Stacked MNIST
@@ -150,3 +151,23 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
         assert png.size == (1600, 440)
     unrolled_stacked.figure(record, tmp_path / "runs" / unrolled_stacked.TABLE / "quick", tmp_path / "again.png")
     assert [p.relative_to(tmp_path / "runs").parts[2:4] for p in loaded] == [("dquarter_k0", "seed0"), ("dquarter_k1", "seed0")]
+
+    # a store that lost the K = 0 row: its seeds come from the earlier result file, the rest from the store
+    import shutil
+
+    from zoo.reproduce.carry import CarriedRows
+
+    runs = tmp_path / "runs" / unrolled_stacked.TABLE / "quick"
+    shutil.rmtree(runs / "dquarter_k0")
+    origin = {"file": "results/unrolled-stacked-mnist.json", "commit": record["commit"]}
+    table = {"d_sizes": ("quarter",), "unroll_steps": (0, 1), "train": False}
+    again = unrolled_stacked.reproduce(unrolled_stacked.QUICK, runs, carry=CarriedRows(record, origin), **table)
+    assert [r["seeds"] for r in again["rows"][1:]] == [r["seeds"] for r in record["rows"][1:]]  # read from the store
+    assert again["rows"][0]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][0]["seeds"]]
+    assert again["complete"] and again["notes"][0].startswith(
+        f"carried over from results/unrolled-stacked-mnist.json (written at commit {record['commit'][:7]}), not in this run store: "
+        "D 0.25, K = 0 seed 0, D 0.25, K = 0 seed 1")
+    without = unrolled_stacked.reproduce(unrolled_stacked.QUICK, runs, **table)
+    assert not without["complete"] and [r["unroll_steps"] for r in without["rows"]] == [1, 1]
+    unrolled_stacked.figure(again, runs, tmp_path / "carried.png")  # K = 0's panel says its checkpoint is elsewhere
+    assert (tmp_path / "carried.png").stat().st_size > 0

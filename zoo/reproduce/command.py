@@ -30,6 +30,7 @@ from typing import Any
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, RunStart, compute_device
+from zoo.reproduce.carry import CARRY_TABLES, CarriedRows
 from zoo.reproduce.lock import table_lock
 from zoo.reproduce.parallel import check_jobs, failed, run_jobs, table_parts
 from zoo.reproduce.report import curve_trend, markdown, write_report
@@ -91,7 +92,7 @@ def real_rows(protocol: Any, quick: bool) -> dict[str, Any]:
 
 def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str, Any] | None, ceiling: dict, store: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "name": row.name, "config": row.config, "budget": vars(budget), "paper_budget": row.paper_budget,
+        "name": row.name, "config": row.config, "options": list(row.extra), "budget": vars(budget), "paper_budget": row.paper_budget,
         "paper": None if row.paper_mean is None else {"mean": row.paper_mean, "stderr": row.paper_stderr},
         "status": "not started" if state is None else ("complete" if state.complete else "partial"),
     }
@@ -114,9 +115,11 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
 def reproduce_parzen_table(
     table: ParzenTable, quick: bool, store: Path, seed: int, retrain: bool, resume: bool = False,
     deadline: float | None = None, require_clean: bool = False, rows: tuple[Row, ...] | None = None, train: bool = True,
+    carry: CarriedRows | None = None,
 ) -> dict[str, Any]:
     """Train (or continue) ``rows`` of ``table`` (default: all) until their budget or ``deadline``,
-    then score them; with ``train=False`` only score what the run store holds."""
+    then score them; with ``train=False`` only score what the run store holds. Rows the store lacks
+    come from ``carry`` when it holds the same experiment."""
     from zoo.eval.protocols import get_protocol
 
     run = RunStart(require_clean=require_clean)
@@ -141,7 +144,14 @@ def reproduce_parzen_table(
         state = runs[row.name].state(budgets[row.name])
         score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, row.seed(seed),
                                                       QUICK_TEST_POINTS if quick else None)
-        entries.append({**_row_entry(row, budgets[row.name], state, score, ceiling, store), "seed": row.seed(seed)})
+        entry = {**_row_entry(row, budgets[row.name], state, score, ceiling, store), "seed": row.seed(seed)}
+        earlier = (carry.parzen_row(row.name, row.config, vars(budgets[row.name]), row.seed(seed), list(row.extra))
+                   if carry and state is None else None)
+        if earlier is not None:  # scored as before; the verdict in today's words
+            ours = earlier["ours"]
+            entry = {**earlier, "verdict": verdict(ours["mean"], ours["stderr"], row.paper_mean, row.paper_stderr, ceiling)
+                     + ("" if earlier["status"] == "complete" else f" (partial: {ours['epochs']}/{budgets[row.name].max_epochs} epochs)")}
+        entries.append(entry)
     literal = variants["all_train"]
     scored = [r for r in entries if r["ours"]]
     return {
@@ -201,6 +211,9 @@ def main(argv: list[str]) -> int:
                              "plan's, e.g. one seed per job")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
+    parser.add_argument("--carry-over", default=None, metavar="RESULT_JSON",
+                        help=f"the Parzen tables and {', '.join(CARRY_TABLES)}: rows (or seeds) the run store lacks are taken "
+                             "from this earlier result file of the table, if they trained the same config, budget and seed")
     parser.add_argument("--status", action="store_true",
                         help="train and write nothing: print where each of the table's runs in the run store stands")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -215,6 +228,11 @@ def main(argv: list[str]) -> int:
         return print_status(folder)
     check_selection(args)
     check_jobs(args)
+    carry = None
+    if args.carry_over:
+        if args.table not in (*TABLES, *CARRY_TABLES):
+            raise ZooConfigError(f"--carry-over works for the Parzen tables and {', '.join(CARRY_TABLES)}, not {args.table}")
+        carry = CarriedRows.read(args.carry_over, args.table)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
     crashed = []
@@ -229,7 +247,7 @@ def main(argv: list[str]) -> int:
     with contextlib.ExitStack() as locks:
         for part in trained_parts(args):
             locks.enter_context(table_lock(folder, args.table, part))
-        paths, record = run_table(args, store, out, deadline)
+        paths, record = run_table(args, store, out, deadline, carry)
     for path in paths.values():
         print(f"wrote {path}")
     for job in crashed:
@@ -245,7 +263,8 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float | None) -> tuple[dict[str, Path], dict[str, Any] | None]:
+def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float | None,
+              carry: CarriedRows | None = None) -> tuple[dict[str, Path], dict[str, Any] | None]:
     """Reproduce ``args.table``: its written files, and its record when it can be unfinished."""
     record: dict[str, Any] | None = None
     if args.table == "fgan-table3":
@@ -264,7 +283,8 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         table = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
         paths = table.run(args.quick, store, args.resume, args.retrain, out, require_clean=not (args.quick or args.allow_dirty),
                           deadline=deadline, rows=step_table_rows(args.table, args.rows) if args.rows else None,
-                          train=not args.no_train, seeds=tuple(args.seeds) if args.seeds else None)
+                          train=not args.no_train, seeds=tuple(args.seeds) if args.seeds else None,
+                          **({"carry": carry} if carry else {}))
         record = json.loads(paths["json"].read_text())
     elif args.table == "unrolled-reconstruction":
         from zoo.reproduce import unrolled_reconstruction
@@ -296,7 +316,8 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         table = TABLES[args.table]
         record = reproduce_parzen_table(table, args.quick, store, args.seed, args.retrain, args.resume, deadline,
                                         require_clean=not (args.quick or args.allow_dirty),
-                                        rows=select_rows(table, args.rows) if args.rows else None, train=not args.no_train)
+                                        rows=select_rows(table, args.rows) if args.rows else None, train=not args.no_train,
+                                        carry=carry)
         paths = write_report(record, out)
         print(markdown(record))
     return paths, record

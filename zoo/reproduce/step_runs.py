@@ -110,10 +110,12 @@ def finished_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path) ->
 
 
 def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Scorer, resume: bool, retrain: bool,
-               deadline: float | None, train: bool = True) -> tuple[dict[Any, list[dict[str, Any]]], list[Any]]:
+               deadline: float | None, train: bool = True,
+               carried: Callable[[Path, int], dict[str, Any] | None] | None = None) -> tuple[dict[Any, list[dict[str, Any]]], list[Any]]:
     """Train every row's seeds in turn (row key → its config and run folder); the finished rows'
     per-seed records, and the keys of rows the deadline left unfinished (their runs are not started
-    or continue with ``resume``). With ``train=False``, only read the seeds that finished."""
+    or continue with ``resume``). With ``train=False``, only read the seeds that finished; a seed
+    the run store does not hold at all comes from ``carried(config, seed)`` when it gives one."""
     finished: dict[Any, list[dict[str, Any]]] = {}
     unfinished: list[Any] = []
     out_of_time = False
@@ -122,7 +124,10 @@ def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Sc
         for seed in budget.seeds:
             run_dir = folder / f"seed{seed}"
             if not train:
-                seeds.append(finished_seed(config, seed, budget, run_dir))
+                record = finished_seed(config, seed, budget, run_dir)
+                if record is None and carried is not None and not run_dir.exists():
+                    record = carried(config, seed)
+                seeds.append(record)
                 continue
             # The deadline stops a run one epoch early, while time seems left: start no other run then.
             record = train_seed(config, seed, budget, run_dir, score, resume, retrain, 0.0 if out_of_time else deadline)

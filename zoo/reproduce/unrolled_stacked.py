@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from zoo.provenance import REPO, RunStart
+from zoo.reproduce.carry import CarriedRows, carried_note
 from zoo.reproduce.report import write_result_files
 from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, summary, train_rows, training_time
 
@@ -119,15 +120,20 @@ def trend(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               d_sizes: tuple[str, ...] = tuple(D_SIZES), unroll_steps: tuple[int, ...] = UNROLL_STEPS,
               require_clean: bool = False, deadline: float | None = None, rows: tuple[str, ...] | None = None,
-              train: bool = True) -> dict[str, Any]:
+              train: bool = True, carry: CarriedRows | None = None) -> dict[str, Any]:
     """Train and score every (D size, K) row (or those of ``rows``, named as in :data:`ROW_NAMES`),
     seed by seed, into ``runs`` until done or ``deadline`` (with ``train=False``, only read what
-    finished); the JSON-able record of the finished rows."""
+    finished, and take the seeds the store lacks from ``carry`` where it holds them); the
+    JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
     jobs = {variant: (config_path(*variant), run_folder(runs, *variant)) for variant in variants(d_sizes, unroll_steps)
             if rows is None or row_name(*variant) in rows}
-    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train)
+    carried = None if carry is None else (
+        lambda config, seed: carry.step_seed(str(config.relative_to(REPO)), seed, asdict(budget)))
+    finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train, carried)
     rows = [row(*variant, seeds) for variant, seeds in finished.items()]
+    lent = [f"{row_label(r)} seed {s['seed']}" for r in rows for s in r["seeds"] if "carried_over_from" in s]
+    carried_lines = [] if not lent else [carried_note(carry.origin, lent)]
     return {
         "table": TABLE, "complete": not unfinished,
         "unfinished_rows": [f"D {d}, K = {k}{' (first order)' if first else ''}" for d, k, first in unfinished],
@@ -137,7 +143,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
                  "(the first-order rows are ours, outside the table and its trend)",
         "budget": asdict(budget), "rows": rows, "trend": trend(rows),
         "sample_counts": {"scored_per_seed": budget.samples},
-        "notes": [TRAIN_TIME_NOTE,
+        "notes": [*carried_lines, TRAIN_TIME_NOTE,
                   "a mode is covered with at least one sample; KL is Σ p log(1000 p) over the samples' mode histogram",
                   "CPU budget (G width 32, 2,000 generator steps): compare the trend with the paper, not the numbers",
                   "paper_unverified: Table 2 as ../shared/papers/targets.md §5.3 transcribes it, every cell marked "
@@ -210,6 +216,11 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
                    key=lambda r: r["unroll_steps"])
     for axis, r in zip(axes[2:], (shown[0], shown[-1]) if shown else ()):
         checkpoint = run_folder(runs, d_size_name(smallest), r["unroll_steps"]) / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
+        if not checkpoint.exists():  # a seed carried over from an earlier result file
+            axis.text(0.5, 0.5, f"D {smallest}, K = {r['unroll_steps']}, seed {r['seeds'][0]['seed']}:\n"
+                      f"{r['seeds'][0]['modes_covered']} modes\n(checkpoint not in this run store)", ha="center", va="center")
+            axis.axis("off")
+            continue
         model, data = load_run(checkpoint)
         codes = model.prior.sample(FIGURE_SAMPLES, generator=torch.Generator().manual_seed(SCORE_SEED))
         low, high = data.value_range
@@ -228,11 +239,11 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
         deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True,
-        seeds: tuple[int, ...] | None = None) -> dict[str, Path]:
+        seeds: tuple[int, ...] | None = None, carry: CarriedRows | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON, markdown and figure."""
     budget = (QUICK if quick else FULL).for_seeds(seeds)
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train),
+    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train, carry),
               "quick": quick}
     text = markdown(record)
     print(text)

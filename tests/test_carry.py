@@ -1,0 +1,73 @@
+"""``zoo reproduce --carry-over``: which earlier rows may stand in a table whose run store lost them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO
+from zoo.cli import main
+from zoo.errors import ZooConfigError
+from zoo.reproduce.carry import CarriedRows, _config_unchanged
+
+CONFIG = "configs/fgan/mnist_gan.yaml"
+
+
+def _head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _table(**changes) -> dict:
+    row = {"name": "GAN", "config": CONFIG, "budget": {"max_epochs": 100, "train_batches": None}, "seed": 0,
+           "status": "complete", "ours": {"mean": 102.2, "stderr": 1.4, "epochs": 100}}
+    return {"table": "fgan-table4-alternating", "quick": False, "commit": _head(), "rows": [row], **changes}
+
+
+def test_a_row_is_lent_only_to_the_same_experiment():
+    carried = CarriedRows(_table(), {"file": "results/x.json", "commit": _head()})
+    budget = {"max_epochs": 100, "train_batches": None}
+    lent = carried.parzen_row("GAN", CONFIG, budget, 0)
+    assert lent["ours"]["mean"] == 102.2 and lent["carried_over_from"] == {"file": "results/x.json", "commit": _head()}
+    assert carried.parzen_row("GAN", CONFIG, budget, 1) is None  # another seed
+    assert carried.parzen_row("GAN", CONFIG, {**budget, "max_epochs": 300}, 0) is None  # another budget
+    assert carried.parzen_row("GAN", "configs/fgan/mnist_kl.yaml", budget, 0) is None  # another config
+    assert carried.parzen_row("Reverse KL", CONFIG, budget, 0) is None
+    recorded = CarriedRows(_table(rows=[{**_table()["rows"][0], "options": ["--model.init_args.update", "alternating"]}]),
+                           {"file": "results/x.json", "commit": _head()})
+    assert recorded.parzen_row("GAN", CONFIG, budget, 0, ["--model.init_args.update", "alternating"]) is not None
+    assert recorded.parzen_row("GAN", CONFIG, budget, 0, []) is None  # trained with other options
+
+
+def test_a_row_whose_config_changed_since_its_file_was_written_is_not_lent(monkeypatch):
+    import zoo.reproduce.carry as carry
+
+    assert _config_unchanged(CONFIG, _head())
+    with pytest.raises(ZooConfigError, match="cannot compare"):
+        _config_unchanged(CONFIG, "0" * 40)
+    monkeypatch.setattr(carry, "_config_unchanged", lambda config, since: False)
+    carried = CarriedRows(_table(), {"file": "results/x.json", "commit": _head()})
+    assert carried.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0) is None
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"table": "fgan-table4"}, "holds table 'fgan-table4', not 'fgan-table4-alternating'"),
+    ({"quick": True}, "--quick table"),
+    ({"commit": "abc1234+dirty"}, "uncommitted code"),
+])
+def test_only_a_full_result_of_the_same_table_from_a_clean_commit_lends_rows(tmp_path, changes, words):
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(_table(**changes)))
+    with pytest.raises(ZooConfigError, match=words.replace("+", r"\+")):
+        CarriedRows.read(path, "fgan-table4-alternating")
+    with pytest.raises(ZooConfigError, match="not found"):
+        CarriedRows.read(tmp_path / "missing.json", "fgan-table4-alternating")
+
+
+def test_carry_over_is_refused_in_one_line_for_a_table_that_cannot_use_it(tmp_path, capsys):
+    code = main(["reproduce", "improved-gan-mnist", "--no-train", "--carry-over", "results/improved-gan-mnist.json",
+                 "--runs", str(tmp_path)])
+    assert code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--carry-over works for the Parzen tables and unrolled-stacked-mnist, not improved-gan-mnist" in err[0]

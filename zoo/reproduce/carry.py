@@ -1,0 +1,92 @@
+"""``zoo reproduce TABLE --carry-over results/TABLE.json``: rows a run store no longer holds, taken
+from the table's committed result file.
+
+A run store lives on one machine; a result file lives in the repository. When the machine is
+lost, its finished rows survive only in the result file, and a table assembled from a fresh store
+would list them as "not started". With ``--carry-over``, a row (a Parzen table's row, or one seed
+of a step table's row) that the store lacks is taken from the earlier result file, as it was
+scored there, if it is the same experiment: the same config file, unchanged since the commit that
+file was written at, the same budget and seed. A row the store holds always wins. Every carried
+row names its source (``carried_over_from``: the file and its commit), and the tables say so.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooConfigError
+from zoo.provenance import REPO, check_result, relative_to_repo
+
+CARRY_TABLES = ("unrolled-stacked-mnist",)  # besides every Parzen table
+
+
+def _config_unchanged(config: str, since: str) -> bool:
+    """Whether ``config`` (repository-relative) is the same at ``since`` and in the work tree."""
+    result = subprocess.run(["git", "diff", "--quiet", since, "--", config], cwd=REPO, capture_output=True)
+    if result.returncode > 1:
+        raise ZooConfigError(f"--carry-over: git cannot compare {config} with commit {since[:7]} "
+                             f"({result.stderr.decode().strip() or 'unknown commit'}); fetch that commit first")
+    return result.returncode == 0
+
+
+@dataclass
+class CarriedRows:
+    """An earlier result file of one table, and the rows it can lend."""
+
+    record: dict[str, Any]
+    origin: dict[str, str]
+
+    @classmethod
+    def read(cls, path: str | Path, table: str) -> CarriedRows:
+        """The result file at ``path``, checked: the same table, written from a clean commit."""
+        path = Path(path)
+        if not path.is_file():
+            raise ZooConfigError(f"--carry-over: {path} not found; pass the table's committed result file, e.g. results/{table}.json")
+        record = json.loads(path.read_text())
+        if record.get("table") != table:
+            raise ZooConfigError(f"--carry-over: {path} holds table {record.get('table')!r}, not {table!r}")
+        if record.get("quick"):
+            raise ZooConfigError(f"--carry-over: {path} is a --quick table; carry rows only from a full reproduction")
+        try:
+            check_result(record)  # a clean commit, no machine paths
+        except ZooConfigError as error:
+            raise ZooConfigError(f"--carry-over: {path}: {error}") from None
+        return cls(record, {"file": relative_to_repo(path), "commit": record["commit"]})
+
+    def _same_config(self, config: str) -> bool:
+        return _config_unchanged(config, self.record["commit"])
+
+    def parzen_row(self, name: str, config: str, budget: dict[str, Any], seed: int,
+                   options: list[str] | None = None) -> dict[str, Any] | None:
+        """The earlier row ``name`` if it trained ``config`` with ``options`` under ``budget`` and
+        ``seed`` and was scored (files written before rows recorded their options are taken at their word)."""
+        for row in self.record.get("rows", []):
+            if (row.get("name"), row.get("config"), row.get("budget"), row.get("seed")) == (name, config, budget, seed):
+                same_options = options is None or row.get("options", options) == options
+                if row.get("ours") and same_options and self._same_config(config):
+                    return {**row, "carried_over_from": self.origin}
+        return None
+
+    def step_seed(self, config: str, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
+        """The earlier scored record of ``seed`` of the row that trained ``config``, if the budget
+        (all but its seed list) is the same."""
+        earlier = {k: v for k, v in self.record.get("budget", {}).items() if k != "seeds"}
+        if earlier != {k: v for k, v in budget.items() if k != "seeds"}:
+            return None
+        for row in self.record.get("rows", []):
+            if row.get("config") != config:
+                continue
+            for record in row.get("seeds", []):
+                if record.get("seed") == seed and self._same_config(config):
+                    return {**record, "carried_over_from": self.origin}
+        return None
+
+
+def carried_note(origin: dict[str, str], what: list[str]) -> str:
+    """The line a table prints for what it carried over."""
+    return (f"carried over from {origin['file']} (written at commit {origin['commit'][:7]}), not in this run store: "
+            f"{', '.join(what)}")
