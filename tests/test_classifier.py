@@ -28,6 +28,20 @@ def test_quick_training_beats_chance_and_records_metadata(quick_classifier):
     assert metadata["path"] == str(path) and len(metadata["sha256"]) == 16
 
 
+def test_the_weights_hash_names_the_weights_not_the_file(quick_classifier, tmp_path):
+    path, metadata, _ = quick_classifier
+    saved = torch.load(path, weights_only=True)
+    torch.save({**saved, "metadata": {**saved["metadata"], "seconds": saved["metadata"]["seconds"] + 1}}, tmp_path / "again.pt")
+    again = load_mnist_classifier(tmp_path / "again.pt").metadata
+    assert again["sha256"] != metadata["sha256"]  # the file records its training time
+    assert again["weights_sha256"] == metadata["weights_sha256"] == load_mnist_classifier(path).metadata["weights_sha256"]
+    nudged = {k: v.clone() for k, v in saved["state_dict"].items()}
+    first = next(k for k, v in nudged.items() if v.is_floating_point())
+    nudged[first].view(-1)[0] += 1e-6
+    torch.save({**saved, "state_dict": nudged}, tmp_path / "nudged.pt")
+    assert load_mnist_classifier(tmp_path / "nudged.pt").metadata["weights_sha256"] != metadata["weights_sha256"]
+
+
 def test_save_load_round_trip_and_input_forms(quick_classifier):
     from zoo.data.mnist import load_mnist_tensors
 
@@ -68,7 +82,7 @@ def test_classifier_fid_and_is_need_no_inception(quick_classifier):
     same = mnist_fid(other, real, classifier_path=str(path))
     collapsed = compute_fid(ones, real, feature_extractor="mnist-classifier", weights_path=str(path))
     assert 0 <= same["value"] < collapsed["value"]
-    assert same["weights_sha256"] == load_mnist_classifier(path).metadata["sha256"]
+    assert same["weights_sha256"] == load_mnist_classifier(path).metadata["weights_sha256"]
     assert same["feature_extractor"].startswith("mnist-classifier-features")
     varied = mnist_inception_score(other, classifier_path=str(path), splits=1)
     single = compute_inception_score(ones, feature_extractor="mnist-classifier", weights_path=str(path), splits=1)

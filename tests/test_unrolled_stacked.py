@@ -171,3 +171,15 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
     assert not without["complete"] and [r["unroll_steps"] for r in without["rows"]] == [1, 1]
     unrolled_stacked.figure(again, runs, tmp_path / "carried.png")  # K = 0's panel says its checkpoint is elsewhere
     assert (tmp_path / "carried.png").stat().st_size > 0
+
+
+def test_a_table_scored_by_two_classifiers_says_which_seeds_each_scored():
+    from zoo.reproduce.unrolled_stacked import classifier_note
+
+    first_order = {"d_size": 0.5, "unroll_steps": 5, "second_order": False, "seeds": [{"seed": 0, "classifier_weights_sha256": "aa"}]}
+    older = {"d_size": 0.5, "unroll_steps": 0, "second_order": True,
+             "seeds": [{"seed": 0, "classifier_sha256": "bb"}, {"seed": 1, "classifier_sha256": "bb"}]}
+    assert classifier_note([older]) == [] and classifier_note([first_order]) == []
+    assert classifier_note([first_order, older]) == [
+        "scored by more than one MNIST classifier: weights aa: D 0.5, K = 5 (first order) seed 0; "
+        "file bb (a file hash, from before weights were hashed): D 0.5, K = 0 seed 0, D 0.5, K = 0 seed 1"]

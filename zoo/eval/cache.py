@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 CACHE_ENV = "ZOO_CACHE"
 HASH_HEX_DIGITS = 16
 # Loader mechanics that cannot change which images a split holds; every other hparam keys the cache.
@@ -84,3 +86,14 @@ def datamodule_cache_key(datamodule: Any, split: str = "train") -> str:
     text = json.dumps(datamodule_description(datamodule, split), sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:HASH_HEX_DIGITS]
     return f"{type(datamodule).__name__}-{split}-{digest}"
+
+
+def state_dict_hash(state_dict: dict[str, torch.Tensor]) -> str:
+    """The first :data:`HASH_HEX_DIGITS` hex digits of a sha256 over a module's weights (names, dtypes,
+    shapes and values, in name order): equal for equal weights, whatever else their file holds."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:HASH_HEX_DIGITS]

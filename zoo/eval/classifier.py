@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.errors import ZooConfigError, ZooWeightsError, require
-from zoo.eval.cache import cache_dir, file_hash
+from zoo.eval.cache import cache_dir, file_hash, state_dict_hash
 
 CLASSIFIER_FILE_NAME = "mnist_classifier.pt"
 ARCHITECTURE = "mnist-lenet5x5-v1"
@@ -174,7 +174,7 @@ def train_mnist_classifier(
     path = Path(out_path).expanduser() if out_path is not None else default_classifier_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": classifier.state_dict(), "metadata": metadata}, path)
-    return {**metadata, "path": str(path), "sha256": file_hash(path)}
+    return {**metadata, "path": str(path), "sha256": file_hash(path), "weights_sha256": state_dict_hash(classifier.state_dict())}
 
 
 def load_mnist_classifier(
@@ -182,7 +182,9 @@ def load_mnist_classifier(
 ) -> MNISTClassifier:
     """The classifier saved by :func:`train_mnist_classifier`, in eval mode, with ``.metadata`` set.
 
-    ``metadata`` includes ``test_accuracy``, ``path`` and ``sha256`` (the file's :func:`file_hash`).
+    ``metadata`` includes ``test_accuracy``, ``path``, ``sha256`` (the file's :func:`file_hash`, which
+    changes with the training time it records) and ``weights_sha256`` (the weights' own hash: equal
+    for equal weights).
     """
     path = Path(path).expanduser() if path is not None else default_classifier_path()
     if not path.is_file():
@@ -195,5 +197,6 @@ def load_mnist_classifier(
         raise ZooWeightsError(f"{path} is not a {ARCHITECTURE} classifier: retrain with `zoo train-classifier mnist`")
     classifier = MNISTClassifier()
     classifier.load_state_dict(saved["state_dict"])
-    classifier.metadata = {**saved["metadata"], "path": str(path), "sha256": file_hash(path)}
+    classifier.metadata = {**saved["metadata"], "path": str(path), "sha256": file_hash(path),
+                           "weights_sha256": state_dict_hash(saved["state_dict"])}
     return classifier.eval()

@@ -174,7 +174,7 @@ def _count_modes(samples: Tensor, datamodule: Any, classifier_path: str | None) 
 
     classifier = load_mnist_classifier(classifier_path, map_location=samples.device)
     return {**count_digit_modes(_mnist_like(samples, datamodule.value_range), classifier, (0.0, 1.0)),
-            "classifier": {k: classifier.metadata[k] for k in ("architecture", "sha256", "test_accuracy") if k in classifier.metadata}}
+            "classifier": {k: classifier.metadata[k] for k in ("architecture", "weights_sha256", "test_accuracy") if k in classifier.metadata}}
 
 
 def _dfeat_svm(model: Any, datamodule: Any) -> dict:

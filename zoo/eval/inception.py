@@ -132,7 +132,7 @@ class Extractor:
             from zoo.eval.classifier import load_mnist_classifier
 
             classifier = load_mnist_classifier(weights_path)
-            self.weights_sha256 = classifier.metadata["sha256"]
+            self.weights_sha256 = classifier.metadata["weights_sha256"]
             self.identity = f"mnist-classifier-{method}-{self.weights_sha256}"
             self.module = LayerOf(classifier, method)
         elif isinstance(spec, nn.Module):

@@ -90,7 +90,7 @@ def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     codes = model.prior.sample(n_samples, generator=torch.Generator().manual_seed(SCORE_SEED))
     samples = torch.cat([model.generate(chunk, use_ema=False).cpu() for chunk in codes.split(1000)])
     counted = count_stacked_modes(samples, classifier, data.value_range)
-    return {"generator_steps": model.generator_steps, **counted, "classifier_sha256": classifier.metadata["sha256"]}
+    return {"generator_steps": model.generator_steps, **counted, "classifier_weights_sha256": classifier.metadata["weights_sha256"]}
 
 
 def row(d_size: str, steps: int, first_order: bool, seeds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,6 +134,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
     rows = [row(*variant, seeds) for variant, seeds in finished.items()]
     lent = [f"{row_label(r)} seed {s['seed']}" for r in rows for s in r["seeds"] if "carried_over_from" in s]
     carried_lines = [] if not lent else [carried_note(carry.origin, lent)]
+    carried_lines += classifier_note(rows)
     return {
         "table": TABLE, "complete": not unfinished,
         "unfinished_rows": [f"D {d}, K = {k}{' (first order)' if first else ''}" for d, k, first in unfinished],
@@ -150,6 +151,19 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
                   "unverified there (± as printed, likely a std over about 5 runs): leads, not targets"],
         **run.provenance(seeds={"training": list(budget.seeds), "scored_codes": SCORE_SEED}),
     }
+
+
+def classifier_note(rows: list[dict[str, Any]]) -> list[str]:
+    """A note when the seeds were scored by more than one MNIST classifier (mode counts shift with it)."""
+    scored_by: dict[str, list[str]] = {}
+    for r in rows:
+        for s in r["seeds"]:
+            name = (f"weights {s['classifier_weights_sha256']}" if "classifier_weights_sha256" in s
+                    else f"file {s.get('classifier_sha256', 'unknown')} (a file hash, from before weights were hashed)")
+            scored_by.setdefault(name, []).append(f"{row_label(r)} seed {s['seed']}")
+    if len(scored_by) < 2:
+        return []
+    return ["scored by more than one MNIST classifier: " + "; ".join(f"{name}: {', '.join(seeds)}" for name, seeds in scored_by.items())]
 
 
 def row_label(row: dict[str, Any]) -> str:
