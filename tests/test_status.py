@@ -58,3 +58,31 @@ def test_zoo_reproduce_status_prints_the_store_and_writes_nothing(tmp_path, caps
     assert printed[0].endswith("unrolled-stacked-mnist/full: 1 run")
     assert printed[1] == "  dhalf_k0/seed0: not started (budget 2000 generator steps)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_a_checkpoint_saved_mid_epoch_by_a_signal_counts_only_the_epochs_it_finished(tmp_path, monkeypatch):
+    import signal
+
+    import pytorch_lightning as pl
+
+    from tests.conftest import REPO
+    from zoo.callbacks.interrupts import GracefulStop
+    from zoo.cli import run_lightning_cli
+    from zoo.errors import ZooInterrupted
+    from zoo.reproduce.runs import saved_position
+
+    class TerminateInThirdEpoch(pl.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.current_epoch == 2 and trainer.fit_loop.epoch_loop.batch_progress.current.completed == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--trainer.max_epochs", "5",
+            "--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "1", "--trainer.limit_train_batches", "4",
+            "--checkpoint.dirpath", str(tmp_path / "checkpoints"), "--trainer.logger.init_args.save_dir", str(tmp_path)]
+    try:
+        run_lightning_cli(args, extra_callbacks=[GracefulStop(), TerminateInThirdEpoch()])
+    except ZooInterrupted:
+        pass
+    position = saved_position(tmp_path / "checkpoints" / "last.ckpt")
+    assert (position["stopped_in_epoch"], position["epochs_finished"]) == (2, 2)  # in the third epoch, two finished
