@@ -132,7 +132,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         lambda config, seed: carry.step_seed(str(config.relative_to(REPO)), seed, asdict(budget)))
     finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train, carried)
     rows = [row(*variant, seeds) for variant, seeds in finished.items()]
-    lent = [f"{row_label(r)} seed {s['seed']}" for r in rows for s in r["seeds"] if "carried_over_from" in s]
+    lent = seeds_by_row([(r, s) for r in rows for s in r["seeds"] if "carried_over_from" in s])
     carried_lines = [] if not lent else [carried_note(carry.origin, lent)]
     carried_lines += classifier_note(rows)
     return {
@@ -153,17 +153,26 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
     }
 
 
+def seeds_by_row(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """``D 0.5, K = 0 (seeds 0, 1, 2)`` for each row among (row, seed record) pairs, in order."""
+    grouped: dict[str, list[str]] = {}
+    for r, s in pairs:
+        grouped.setdefault(row_label(r), []).append(str(s["seed"]))
+    return [f"{label} (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)})" for label, seeds in grouped.items()]
+
+
 def classifier_note(rows: list[dict[str, Any]]) -> list[str]:
     """A note when the seeds were scored by more than one MNIST classifier (mode counts shift with it)."""
-    scored_by: dict[str, list[str]] = {}
+    scored_by: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for r in rows:
         for s in r["seeds"]:
             name = (f"weights {s['classifier_weights_sha256']}" if "classifier_weights_sha256" in s
                     else f"file {s.get('classifier_sha256', 'unknown')} (a file hash, from before weights were hashed)")
-            scored_by.setdefault(name, []).append(f"{row_label(r)} seed {s['seed']}")
+            scored_by.setdefault(name, []).append((r, s))
     if len(scored_by) < 2:
         return []
-    return ["scored by more than one MNIST classifier: " + "; ".join(f"{name}: {', '.join(seeds)}" for name, seeds in scored_by.items())]
+    return ["scored by more than one MNIST classifier: "
+            + "; ".join(f"{name}: {', '.join(seeds_by_row(pairs))}" for name, pairs in scored_by.items())]
 
 
 def row_label(row: dict[str, Any]) -> str:
@@ -225,23 +234,24 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     for axis, label in zip(axes[:2], ("modes covered of 1000", "KL(model ‖ uniform)")):
         axis.set(xlabel="unrolling steps K", ylabel=label, xticks=list(UNROLL_STEPS))
     axes[0].legend(fontsize=7)
+    def first_seed_checkpoint(r: dict[str, Any]) -> Path:
+        folder = run_folder(runs, d_size_name(r["d_size"]), r["unroll_steps"], not r.get("second_order", True))
+        return folder / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
+
     smallest = min(r["d_size"] for r in record["rows"])
     shown = sorted((r for r in record["rows"] if r["d_size"] == smallest and r.get("second_order", True)),
                    key=lambda r: r["unroll_steps"])
-    for axis, r in zip(axes[2:], (shown[0], shown[-1]) if shown else ()):
-        checkpoint = run_folder(runs, d_size_name(smallest), r["unroll_steps"]) / f"seed{r['seeds'][0]['seed']}" / "checkpoints" / "last.ckpt"
-        if not checkpoint.exists():  # a seed carried over from an earlier result file
-            axis.text(0.5, 0.5, f"D {smallest}, K = {r['unroll_steps']}, seed {r['seeds'][0]['seed']}:\n"
-                      f"{r['seeds'][0]['modes_covered']} modes\n(checkpoint not in this run store)", ha="center", va="center")
-            axis.axis("off")
-            continue
-        model, data = load_run(checkpoint)
+    shown = shown[:1] + shown[-1:] if len(shown) > 1 else shown
+    if not all(first_seed_checkpoint(r).exists() for r in shown):  # carried-over seeds left their checkpoints elsewhere
+        held = [r for r in record["rows"] if first_seed_checkpoint(r).exists()]
+        shown = held[:1] + held[-1:] if len(held) > 1 else held
+    for axis, r in zip(axes[2:], shown):
+        model, data = load_run(first_seed_checkpoint(r))
         codes = model.prior.sample(FIGURE_SAMPLES, generator=torch.Generator().manual_seed(SCORE_SEED))
         low, high = data.value_range
         images = ((model.generate(codes, use_ema=False).cpu() - low) / (high - low)).clamp(0, 1)
         axis.imshow(make_grid(images, nrow=6, padding=1, pad_value=1.0).permute(1, 2, 0).numpy())
-        axis.set_title(f"D {smallest}, K = {r['unroll_steps']}, seed {r['seeds'][0]['seed']}: "
-                       f"{r['seeds'][0]['modes_covered']} modes", fontsize=9)
+        axis.set_title(f"{row_label(r)}, seed {r['seeds'][0]['seed']}: {r['seeds'][0]['modes_covered']} modes", fontsize=9)
         axis.axis("off")
     for axis in axes[2 + min(2, len(shown)):]:
         axis.axis("off")
