@@ -29,7 +29,8 @@ def test_verdict_names_a_paper_value_above_the_real_data_ceiling():
         "not reproduced; the paper's value is above real data's 267.3 under this protocol")
     # 280 ± 9 is within two combined standard errors (2 × 9.2) of the ceiling: no claim about the protocol.
     assert verdict(102.2, 1.4, 280.0, 9.0, ceiling) == "not reproduced"
-    assert verdict(-190.7, 1.4, -708.0, 18.1, ceiling) == "not reproduced"
+    assert verdict(-190.7, 1.4, -708.0, 18.1, ceiling) == "not reproduced; ours is above the paper's value"
+    assert verdict(-750.0, 1.4, -708.0, 18.1, ceiling) == "not reproduced"
     assert verdict(266.0, 1.0, 270.0, 2.0, ceiling) == "reproduced"
 
 

@@ -57,11 +57,14 @@ def verdict(mean: float, stderr: float, paper_mean: float | None, paper_stderr: 
             ceiling: dict[str, Any] | None = None) -> str:
     """Whether ours agrees with the paper within two combined standard errors; when it does not and
     the paper's value lies that far above real data's score under the same protocol (``ceiling``:
-    its mean and stderr), the verdict says so, since then the gap is the protocol's before it is the model's."""
+    its mean and stderr), the verdict says so, since then the gap is the protocol's before it is the model's.
+    A log-likelihood above the paper's (its own run did worse, e.g. f-GAN's Jeffrey row) says so too."""
     if paper_mean is None:
         return "no paper value"
     if abs(mean - paper_mean) <= 2 * _combined(stderr, paper_stderr):
         return "reproduced"
+    if mean > paper_mean:
+        return "not reproduced; ours is above the paper's value"
     if ceiling is not None and paper_mean - ceiling["mean"] > 2 * _combined(ceiling["stderr"], paper_stderr):
         return f"not reproduced; the paper's value is above real data's {ceiling['mean']:.1f} under this protocol"
     return "not reproduced"
