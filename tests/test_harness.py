@@ -109,6 +109,8 @@ def test_zoo_eval_on_two_processes_gives_the_numbers_of_one(tmp_path):
         scores[devices] = json.loads(out.read_text())
     one, two = scores["1"]["results"]["parzen"], scores["2"]["results"]["parzen"]
     assert scores["2"]["settings"]["devices"] == 2
+    assert scores["1"]["checkpoint"].endswith("last.ckpt") and not scores["1"]["checkpoint"].startswith("/")
+    assert str(tmp_path) not in (tmp_path / "eval1.json").read_text()
     assert two["sigma"] == one["sigma"] and two["n_samples"] == one["n_samples"] == 1100
     assert two["value"] == pytest.approx(one["value"], rel=1e-6, abs=0)
     assert two["stderr"] == pytest.approx(one["stderr"], rel=1e-6, abs=0)

@@ -15,7 +15,7 @@ from typing import Any
 import pytorch_lightning as pl
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import RunStart
+from zoo.provenance import RunStart, relative_to_repo
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -103,7 +103,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     )
     trainer.validate(harness, datamodule=datamodule, verbose=False)
     return {
-        "checkpoint": str(Path(args.ckpt).resolve()),
+        "checkpoint": relative_to_repo(args.ckpt),  # never this machine's absolute path
         "model": type(model).__name__,
         "data": type(datamodule).__name__,
         "generator_steps": model.generator_steps,
