@@ -56,7 +56,10 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     # the unrolled tables lock each seed's run, so that jobs may split one row's seeds
     assert parts(("table", "unrolled-mixtures"), ("rows", ["RING-K10"])) == ["ring-k10-seed0", "ring-k10-seed1", "ring-k10-seed2"]
     assert parts(("table", "unrolled-stacked-mnist"), ("rows", ["half-k10"]), ("seeds", [2])) == ["half-k10-seed2"]
-    assert len(parts(("table", "unrolled-stacked-mnist"))) == (8 + 4) * 3  # every (D size, K) row and the 4 first-order rows, every seed
+    from zoo.reproduce.unrolled_stacked import FIRST_ORDER_ROWS
+
+    # every (D size, K) row and the first-order rows, every seed
+    assert len(parts(("table", "unrolled-stacked-mnist"))) == (8 + len(FIRST_ORDER_ROWS)) * 3
     assert parts(("table", "lapgan-mnist")) == [""]  # the whole table
     for wrong, message in ((("rows", ["kl"]), "no row 'kl': choose from gan, kullback-leibler"),
                            (("seeds", [1]), "--seeds applies to improved-gan-mnist, .*, unrolled-stacked-mnist, not fgan-table4")):
