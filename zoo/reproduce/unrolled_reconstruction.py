@@ -118,15 +118,17 @@ def _training_images(checkpoints: dict[tuple[int, int], Path], count: int, seed:
     from zoo.checkpoints import load_datamodule, read_checkpoint
     from zoo.latent.invert import select_images
 
-    def data_options(path: Path) -> dict[str, Any]:
-        saved = (read_checkpoint(path).get("zoo") or {}).get("datamodule_hparams") or {}
+    def data_options(checkpoint: dict[str, Any]) -> dict[str, Any]:
+        saved = (checkpoint.get("zoo") or {}).get("datamodule_hparams") or {}
         return {k: v for k, v in saved.items() if not k.startswith("_") and k not in ("data_root", "batch_size", "num_workers")}
 
     first, *others = checkpoints.values()
+    first_checkpoint = read_checkpoint(first)
+    first_options = data_options(first_checkpoint)
     for other in others:
-        if data_options(other) != data_options(first):
+        if data_options(read_checkpoint(other)) != first_options:
             raise ZooConfigError(f"{other} trained on other data than {first}: the models cannot be compared on the same images")
-    datamodule = load_datamodule(read_checkpoint(first))
+    datamodule = load_datamodule(first_checkpoint)
     images, source = select_images(datamodule, f"train:{count}", seed)
     return images, source, tuple(datamodule.value_range)
 
