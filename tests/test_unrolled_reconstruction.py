@@ -131,3 +131,16 @@ def test_a_time_limited_run_keeps_each_inversion_and_the_next_run_continues_with
 def test_the_half_size_tables_files_stand_beside_the_quarter_size_ones():
     assert unrolled_reconstruction.result_name(0.25) == "unrolled-reconstruction"
     assert unrolled_reconstruction.result_name(0.5) == "unrolled-reconstruction-dhalf"
+
+
+def test_models_trained_on_other_data_are_refused_before_any_image_is_drawn(tmp_path):
+    def saved(name: str, seed: int):
+        path = tmp_path / f"{name}.ckpt"
+        hparams = {"seed": seed, "train_size": 500, "data_root": f"/elsewhere/{name}", "batch_size": 64}
+        torch.save({"state_dict": {}, "zoo": {"datamodule_class": "zoo.data.stacked_mnist.StackedMNISTDataModule",
+                                              "datamodule_hparams": hparams}}, path)
+        return path
+
+    same, moved, other = saved("k0", 0), saved("k10", 0), saved("k5", 1)
+    with pytest.raises(ZooConfigError, match="k5.ckpt trained on other data than .*k0.ckpt"):
+        unrolled_reconstruction._training_images({(0, 0): same, (0, 10): moved, (0, 5): other}, 4, 0)
