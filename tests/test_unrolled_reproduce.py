@@ -18,7 +18,7 @@ ROWS = dict(mixtures=("ring",), unroll_steps=(0, 5))
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     runs = tmp_path_factory.mktemp("store")
-    return runs, reproduce(TINY, runs, **ROWS)
+    return runs, reproduce({"ring": TINY}, runs, **ROWS)
 
 
 def _no_training(*args, **kwargs):
@@ -82,7 +82,7 @@ def test_outputs_have_the_figure_and_no_absolute_paths(store, tmp_path):
 def test_finished_seeds_are_read_back_not_retrained(store, monkeypatch):
     runs, record = store
     monkeypatch.setattr("zoo.cli.run_lightning_cli", _no_training)
-    again = reproduce(TINY, runs, **ROWS)
+    again = reproduce({"ring": TINY}, runs, **ROWS)
     assert again["rows"] == record["rows"]
 
 
@@ -91,8 +91,8 @@ def test_partial_seed_needs_resume_and_continues_from_its_checkpoint(store):
     seed_dir = runs / "ring_k5" / "seed1"
     (seed_dir / "result.json").unlink()
     with pytest.raises(ZooConfigError, match="partial run: add --resume"):
-        reproduce(TINY, runs, **ROWS)
-    again = reproduce(TINY, runs, resume=True, **ROWS)
+        reproduce({"ring": TINY}, runs, **ROWS)
+    again = reproduce({"ring": TINY}, runs, resume=True, **ROWS)
     continued = again["rows"][1]["seeds"][1]
     assert continued["continued_from_checkpoint"] is True
     original = record["rows"][1]["seeds"][1]
@@ -108,7 +108,7 @@ def test_another_budget_is_refused_without_retrain(store):
     runs, _ = store
     other = StepBudget(generator_steps=6, trace_every=2, samples=400, seeds=(0,))
     with pytest.raises(ZooConfigError, match="another config or budget: pass --retrain"):
-        reproduce(other, runs, **ROWS)
+        reproduce({"ring": other}, runs, **ROWS)
 
 
 def test_command_line_writes_the_result_files(store, tmp_path, monkeypatch):
@@ -130,15 +130,15 @@ def test_command_line_writes_the_result_files(store, tmp_path, monkeypatch):
 
 def test_a_row_trains_as_its_own_job_and_no_train_assembles_what_finished(tmp_path):
     budget = StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))
-    one = reproduce(budget, tmp_path, rows=("ring-k5",), **ROWS)
+    one = reproduce({"ring": budget}, tmp_path, rows=("ring-k5",), **ROWS)
     assert [(r["mixture"], r["unroll_steps"]) for r in one["rows"]] == [("ring", 5)] and one["complete"]
     assert not (tmp_path / "ring_k0").exists()  # the other row was left to its own job
-    assembled = reproduce(budget, tmp_path, train=False, **ROWS)
+    assembled = reproduce({"ring": budget}, tmp_path, train=False, **ROWS)
     assert [r["unroll_steps"] for r in assembled["rows"]] == [5] and assembled["unfinished_rows"] == ["ring, K = 0"]
     assert assembled["rows"][0]["seeds"] == one["rows"][0]["seeds"] and not (tmp_path / "ring_k0").exists()
     longer = StepBudget(generator_steps=6, trace_every=2, samples=400, seeds=(0,))
     with pytest.raises(ZooConfigError, match="another config or budget"):  # never assembled under another budget
-        reproduce(longer, tmp_path, train=False, **ROWS)
+        reproduce({"ring": longer}, tmp_path, train=False, **ROWS)
 
 
 def test_one_seed_of_a_row_trains_as_its_own_job_and_stands_in_the_full_rows_table(store, tmp_path, monkeypatch):
@@ -155,7 +155,7 @@ def test_one_seed_of_a_row_trains_as_its_own_job_and_stands_in_the_full_rows_tab
     common = ["unrolled-mixtures", "--quick", "--runs", str(tmp_path / "runs")]
     assert main([*common, "--rows", "ring-k0", "--seeds", "1", "--out", str(tmp_path / "one")]) == 0
     one = json.loads((tmp_path / "one" / "unrolled-mixtures.json").read_text())
-    assert [s["seed"] for s in one["rows"][0]["seeds"]] == [1] and one["budget"]["seeds"] == [1]
+    assert [s["seed"] for s in one["rows"][0]["seeds"]] == [1] and one["budget"]["ring"]["seeds"] == [1]
     assert main([*common, "--no-train", "--out", str(tmp_path / "all")]) == 0  # the budget's seeds 0 and 1
     both = json.loads((tmp_path / "all" / "unrolled-mixtures.json").read_text())["rows"][0]
     assert both["seeds"] == [record["rows"][0]["seeds"][0], one["rows"][0]["seeds"][0]]
@@ -166,12 +166,12 @@ def test_a_deadline_leaves_rows_unfinished_and_resume_finishes_them(tmp_path):
     import time
 
     budget = StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))
-    stopped = reproduce(budget, tmp_path, deadline=time.time() - 1, **ROWS)  # out of time before the first row
+    stopped = reproduce({"ring": budget}, tmp_path, deadline=time.time() - 1, **ROWS)  # out of time before the first row
     assert stopped["complete"] is False and stopped["rows"] == []
     assert stopped["unfinished_rows"] == ["ring, K = 0", "ring, K = 5"]
     assert "Not finished: ring, K = 0, ring, K = 5;" in unrolled.markdown(stopped)
     assert "png" not in unrolled.write_outputs(stopped, tmp_path, tmp_path / "out")  # no rows, no figure
-    done = reproduce(budget, tmp_path, resume=True, **ROWS)
+    done = reproduce({"ring": budget}, tmp_path, resume=True, **ROWS)
     assert done["complete"] is True and done["unfinished_rows"] == []
     assert [(r["mixture"], r["unroll_steps"]) for r in done["rows"]] == [("ring", 0), ("ring", 5)]
 
@@ -239,3 +239,15 @@ def test_the_footer_names_the_devices_that_trained_the_seeds_and_the_rows_of_the
     footer = training_time(rows, row_label)
     assert footer.startswith("training 1.3 h of wall time over 9 runs: 6 on cpu: A; 3 on cuda: B (D 0.5, K = 10)")
     assert "cpu: A (" not in footer  # the most used device's rows go without saying
+
+
+def test_each_mixture_trains_and_reports_under_its_own_budget(tmp_path):
+    ring = StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))
+    grid = StepBudget(generator_steps=2, trace_every=2, samples=500, seeds=(0,))
+    record = reproduce({"ring": ring, "grid": grid}, tmp_path, mixtures=("ring", "grid"), unroll_steps=(0,))
+    steps = {r["mixture"]: (r["generator_steps"], r["budget"]["generator_steps"]) for r in record["rows"]}
+    assert steps == {"ring": (4, 4), "grid": (2, 2)}
+    assert record["budget"]["grid"]["samples"] == 500 and record["sample_counts"]["scored_per_seed"] is None
+    assert sum(record["rows"][1]["seeds"][0]["counts"]) == round(record["rows"][1]["seeds"][0]["high_quality_fraction"] * 500)
+    assert "ring: 4 generator steps per run" in unrolled.markdown(record)
+    assert "grid: 2 generator steps per run" in unrolled.markdown(record)

@@ -47,8 +47,12 @@ def step_table_seeds(table: str, quick: bool, wanted: list[int] | None) -> tuple
     """The seeds each row of an unrolled table trains: ``wanted``, else its budget's."""
     from zoo.reproduce import unrolled, unrolled_stacked
 
-    module = unrolled if table == "unrolled-mixtures" else unrolled_stacked
-    return tuple(dict.fromkeys(wanted)) if wanted else (module.QUICK if quick else module.FULL).seeds
+    if wanted:
+        return tuple(dict.fromkeys(wanted))
+    if table == "unrolled-mixtures":  # a budget per mixture
+        budgets = [unrolled.QUICK] if quick else list(unrolled.FULL.values())
+        return tuple(sorted({seed for budget in budgets for seed in budget.seeds}))
+    return (unrolled_stacked.QUICK if quick else unrolled_stacked.FULL).seeds
 
 
 def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | None = None,
