@@ -70,4 +70,20 @@ def test_carry_over_is_refused_in_one_line_for_a_table_that_cannot_use_it(tmp_pa
                  "--runs", str(tmp_path)])
     assert code != 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--carry-over works for the Parzen tables and unrolled-stacked-mnist, not improved-gan-mnist" in err[0]
+    assert len(err) == 1 and "--carry-over works for the Parzen tables and unrolled-mixtures, unrolled-stacked-mnist, not improved-gan-mnist" in err[0]
+
+
+def test_a_step_tables_seed_is_lent_under_its_rows_own_budget_else_the_tables():
+    config, budget = "configs/unrolled/grid_k0.yaml", {"generator_steps": 50, "trace_every": 10, "samples": 100}
+    seeds = [{"seed": 0, "modes_covered": 7}, {"seed": 1, "modes_covered": 9}]
+    origin = {"file": "results/x.json", "commit": _head()}
+    table_budget = CarriedRows({"commit": _head(), "budget": {**budget, "seeds": [0, 1]},
+                                "rows": [{"config": config, "seeds": seeds}]}, origin)
+    assert table_budget.step_seed(config, 1, {**budget, "seeds": [1]})["modes_covered"] == 9  # seed lists may differ
+    assert table_budget.step_seed(config, 2, budget) is None
+    assert table_budget.step_seed(config, 0, {**budget, "generator_steps": 100}) is None
+    longer = {**budget, "generator_steps": 100}
+    own = CarriedRows({"commit": _head(), "budget": {"grid": budget},
+                       "rows": [{"config": config, "budget": longer, "seeds": seeds}]}, origin)
+    assert own.step_seed(config, 0, budget) is None
+    assert own.step_seed(config, 0, longer)["carried_over_from"] == origin

@@ -251,3 +251,24 @@ def test_each_mixture_trains_and_reports_under_its_own_budget(tmp_path):
     assert sum(record["rows"][1]["seeds"][0]["counts"]) == round(record["rows"][1]["seeds"][0]["high_quality_fraction"] * 500)
     assert "ring: 4 generator steps per run" in unrolled.markdown(record)
     assert "grid: 2 generator steps per run" in unrolled.markdown(record)
+
+
+def test_a_lost_rows_seeds_are_carried_over_and_the_figure_draws_the_rows_held(tmp_path):
+    import shutil
+
+    from zoo.reproduce.carry import CarriedRows
+
+    budget = {"ring": StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))}
+    table = dict(mixtures=("ring",), unroll_steps=(0, 10))
+    record = reproduce(budget, tmp_path, **table)
+    shutil.rmtree(tmp_path / "ring_k0")
+    origin = {"file": "results/unrolled-mixtures.json", "commit": record["commit"]}
+    again = reproduce(budget, tmp_path, train=False, carry=CarriedRows(record, origin), **table)
+    assert again["complete"] and again["rows"][1]["seeds"] == record["rows"][1]["seeds"]  # K = 10 read from the store
+    assert again["rows"][0]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][0]["seeds"]]
+    assert again["notes"][0].startswith("carried over from results/unrolled-mixtures.json") and again["notes"][0].endswith(
+        "not in this run store: ring, K = 0 (seed 0)")
+    assert [(m, k, file.parent.name) for m, k, file in unrolled.figure_panels(again, tmp_path)] == [("ring", 10, "seed0")]
+    assert "png" in unrolled.write_outputs(again, tmp_path, tmp_path / "out")
+    without = reproduce(budget, tmp_path, train=False, **table)
+    assert not without["complete"] and without["unfinished_rows"] == ["ring, K = 0"]

@@ -21,7 +21,7 @@ from typing import Any
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, check_result, relative_to_repo
 
-CARRY_TABLES = ("unrolled-stacked-mnist",)  # besides every Parzen table
+CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # besides every Parzen table
 
 
 def _config_unchanged(config: str, since: str) -> bool:
@@ -73,13 +73,13 @@ class CarriedRows:
 
     def step_seed(self, config: str, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
         """The earlier scored record of ``seed`` of the row that trained ``config``, if the budget
-        (all but its seed list) is the same."""
-        earlier = {k: v for k, v in self.record.get("budget", {}).items() if k != "seeds"}
-        if earlier != {k: v for k, v in budget.items() if k != "seeds"}:
-            return None
+        (all but its seed list; the row's own where it names one, else the table's) is the same."""
         for row in self.record.get("rows", []):
             if row.get("config") != config:
                 continue
+            earlier = {k: v for k, v in row.get("budget", self.record.get("budget", {})).items() if k != "seeds"}
+            if earlier != {k: v for k, v in budget.items() if k != "seeds"}:
+                return None
             for record in row.get("seeds", []):
                 if record.get("seed") == seed and self._same_config(config):
                     return {**record, "carried_over_from": self.origin}

@@ -286,10 +286,8 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         options = {"require_clean": not (args.quick or args.allow_dirty), "deadline": deadline,
                    "rows": step_table_rows(args.table, args.rows) if args.rows else None, "train": not args.no_train,
                    "seeds": tuple(args.seeds) if args.seeds else None}
-        if args.table == "unrolled-mixtures":
-            paths = unrolled.run(args.quick, store, args.resume, args.retrain, out, **options)
-        else:
-            paths = unrolled_stacked.run(args.quick, store, args.resume, args.retrain, out, carry=carry, **options)
+        module = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
+        paths = module.run(args.quick, store, args.resume, args.retrain, out, carry=carry, **options)
         record = json.loads(paths["json"].read_text())
     elif args.table == "unrolled-reconstruction":
         from zoo.reproduce import unrolled_reconstruction

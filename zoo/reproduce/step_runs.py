@@ -161,6 +161,14 @@ def training_time(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], 
     return f"training {seconds / 3600:.1f} h of wall time over {runs} runs: {where} (per run: train_wall_time_s, trained_on)"
 
 
+def seeds_by_row(pairs: list[tuple[dict[str, Any], dict[str, Any]]], label: Callable[[dict[str, Any]], str]) -> list[str]:
+    """``<row's label> (seeds 0, 1, 2)`` for each row among (row, seed record) pairs, in order."""
+    grouped: dict[str, list[str]] = {}
+    for row, seed in pairs:
+        grouped.setdefault(label(row), []).append(str(seed["seed"]))
+    return [f"{name} (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)})" for name, seeds in grouped.items()]
+
+
 TRAIN_TIME_NOTE = ("train_wall_time_s sums a run's training sessions; runs finished before sessions were summed "
                    "(commit 6137829 and earlier) record only their last session")
 

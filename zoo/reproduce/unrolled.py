@@ -26,8 +26,10 @@ from typing import Any
 import torch
 
 from zoo.provenance import REPO, RunStart
+from zoo.reproduce.carry import CarriedRows, carried_note
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, saved_trace, summary, train_rows, training_time
+from zoo.reproduce.step_runs import (TRAIN_TIME_NOTE, StepBudget, saved_trace, seeds_by_row, summary, train_rows,
+                                     training_time)
 
 TABLE = "unrolled-mixtures"
 MIXTURES = ("ring", "grid")
@@ -82,7 +84,8 @@ def trace_scores(trace: dict[int, torch.Tensor], centres: torch.Tensor, std: flo
 
 
 def _with_trace_scores(seed: dict[str, Any], mixture: str, run_dir: Path) -> dict[str, Any]:
-    """A seed's record with its trace scored (seeds scored before the quality trace existed lack it)."""
+    """A seed's record with its trace scored (seeds scored before the quality trace existed lack it;
+    a carried-over seed has it from its result file)."""
     if "trace_high_quality_fraction" in seed:
         return seed
     from zoo.data.toy2d import MixtureDataModule
@@ -119,17 +122,21 @@ def goals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def reproduce(budgets: dict[str, StepBudget], runs: Path, resume: bool = False, retrain: bool = False,
               mixtures: tuple[str, ...] = MIXTURES, unroll_steps: tuple[int, ...] = UNROLL_STEPS,
               require_clean: bool = False, deadline: float | None = None, rows: tuple[str, ...] | None = None,
-              train: bool = True) -> dict[str, Any]:
+              train: bool = True, carry: CarriedRows | None = None) -> dict[str, Any]:
     """Train and score every (mixture, K) row (or those of ``rows``, named as in :data:`ROW_NAMES`),
     seed by seed under its mixture's budget, into ``runs`` until done or ``deadline`` (with
-    ``train=False``, only read what finished); the JSON-able record of the finished rows."""
+    ``train=False``, only read what finished, and take the seeds the store lacks from ``carry``
+    where it holds them); the JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
     finished: dict[tuple[str, int], list[dict[str, Any]]] = {}
     unfinished: list[tuple[str, int]] = []
     for mixture in mixtures:
         jobs = {(mixture, k): (config_path(mixture, k), runs / f"{mixture}_k{k}") for k in unroll_steps
                 if rows is None or f"{mixture}-k{k}" in rows}
-        done, stopped = train_rows(jobs, budgets[mixture], score, resume, retrain, deadline, train)
+        budget = asdict(budgets[mixture])
+        carried = None if carry is None else (
+            lambda config, seed, budget=budget: carry.step_seed(str(config.relative_to(REPO)), seed, budget))
+        done, stopped = train_rows(jobs, budgets[mixture], score, resume, retrain, deadline, train, carried)
         finished.update(done)
         unfinished += stopped
         if stopped and train:  # the deadline came: start no run of the next mixture
@@ -137,33 +144,40 @@ def reproduce(budgets: dict[str, StepBudget], runs: Path, resume: bool = False, 
     rows = [row(mixture, steps, budgets[mixture],
                 [_with_trace_scores(s, mixture, runs / f"{mixture}_k{steps}" / f"seed{s['seed']}") for s in seeds])
             for (mixture, steps), seeds in finished.items()]
-    budgets = {mixture: budgets[mixture] for mixture in mixtures}
-    samples = {budget.samples for budget in budgets.values()}
+    lent = seeds_by_row([(r, s) for r in rows for s in r["seeds"] if "carried_over_from" in s], row_label)
+    used = {mixture: budgets[mixture] for mixture in mixtures}
+    samples = {budget.samples for budget in used.values()}
     return {
         "table": TABLE, "complete": not unfinished, "unfinished_rows": [f"{m}, K = {k}" for m, k in unfinished],
         "title": "Metz et al. (2017), Unrolled GAN, §3.1 / Figure 2: mode coverage on 2-D mixtures",
         "citation": "Metz, Poole, Pfau & Sohl-Dickstein, Unrolled Generative Adversarial Networks, ICLR 2017",
         "paper": "Figure 2 (qualitative): with 10 unrolling steps G covers all 8 ring modes; with 0 it cycles between modes",
-        "budget": {mixture: asdict(budget) for mixture, budget in budgets.items()}, "rows": rows, "goals": goals(rows),
+        "budget": {mixture: asdict(budget) for mixture, budget in used.items()}, "rows": rows, "goals": goals(rows),
         "sample_counts": {"scored_per_seed": samples.pop() if len(samples) == 1 else None,
                           "per_trace_snapshot": _trace_size(runs, rows)},
-        "notes": [TRAIN_TIME_NOTE,
+        "notes": [*([carried_note(carry.origin, lent)] if lent else []), TRAIN_TIME_NOTE,
                   "high-quality: within 3σ of the nearest centre; a mode is covered with ≥ max(1, ⌈1 % · N/K⌉) "
                   "high-quality samples (zoo.eval.modes)",
                   "trace_modes_covered and trace_high_quality_fraction score the traced samples (fixed codes, "
                   "seed 1234) at each generator step: the learning curves",
                   "kl_to_uniform is null for a seed with no high-quality sample (the histogram is empty)"],
-        **run.provenance(seeds={"training": sorted({s for b in budgets.values() for s in b.seeds}), "scored_codes": SCORE_SEED}),
+        **run.provenance(seeds={"training": sorted({s for b in used.values() for s in b.seeds}), "scored_codes": SCORE_SEED}),
     }
 
 
+def _trace_file(runs: Path, mixture: str, steps: int, seed: int) -> Path:
+    return runs / f"{mixture}_k{steps}" / f"seed{seed}" / "trace.pt"
+
+
+def _held_traces(runs: Path, row: dict[str, Any]) -> list[Path]:
+    """The trace files of ``row``'s seeds that the run store holds (carried-over seeds left theirs behind)."""
+    files = [_trace_file(runs, row["mixture"], row["unroll_steps"], s["seed"]) for s in row["seeds"]]
+    return [file for file in files if file.exists()]
+
+
 def _trace_size(runs: Path, rows: list[dict[str, Any]]) -> int | None:
-    if not rows:
-        return None
-    first = rows[0]
-    folder = runs / f"{first['mixture']}_k{first['unroll_steps']}" / f"seed{first['seeds'][0]['seed']}"
-    trace = torch.load(folder / "trace.pt", weights_only=True)
-    return len(next(iter(trace.values())))
+    held = [file for r in rows for file in _held_traces(runs, r)]
+    return len(next(iter(torch.load(held[0], weights_only=True).values()))) if held else None
 
 
 def row_label(row: dict[str, Any]) -> str:
@@ -200,7 +214,7 @@ def _trace_steps(record: dict[str, Any]) -> list[int]:
 
 
 def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
-    """Samples over training for K = 0 and K = 10 (first seed): one row per (mixture, K)."""
+    """Samples over training for K = 0 and K = 10 (first seed held): one row per (mixture, K)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,11 +222,11 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
 
     from zoo.data.toy2d import MixtureDataModule
 
-    panels = [(r["mixture"], r["unroll_steps"], r["seeds"][0]["seed"]) for r in record["rows"] if r["unroll_steps"] in FIGURE_STEPS]
-    traces = [torch.load(runs / f"{m}_k{k}" / f"seed{s}" / "trace.pt", weights_only=True) for m, k, s in panels]
+    panels = figure_panels(record, runs)
+    traces = [torch.load(file, weights_only=True) for _, _, file in panels]
     columns = max(len(t) for t in traces)
     fig, axes = plt.subplots(len(panels), columns, figsize=(2 * columns, 2 * len(panels)), squeeze=False)
-    for (mixture, k, _), trace, line in zip(panels, traces, axes):
+    for (mixture, k, file), trace, line in zip(panels, traces, axes):
         centres = MixtureDataModule(mixture).centres
         limit = float(centres.abs().max()) * 1.5
         for axis, (step, samples) in zip(line, sorted(trace.items())):
@@ -220,7 +234,7 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
             axis.scatter(centres[:, 0], centres[:, 1], s=8, c="black", marker="x")
             axis.set(xlim=(-limit, limit), ylim=(-limit, limit), xticks=[], yticks=[], aspect="equal")
             axis.set_title(f"step {step}", fontsize=8)
-        line[0].set_ylabel(f"{mixture}, K = {k}", fontsize=9)
+        line[0].set_ylabel(f"{mixture}, K = {k}, seed {file.parent.name.removeprefix('seed')}", fontsize=9)
         for axis in line[len(trace):]:
             axis.axis("off")
     fig.tight_layout()
@@ -229,18 +243,25 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
     plt.close(fig)
 
 
+def figure_panels(record: dict[str, Any], runs: Path) -> list[tuple[str, int, Path]]:
+    """Mixture, K and trace file of the figure's lines: each K = 0 and K = 10 row's first seed whose
+    trace the run store holds (``…/seed<N>/trace.pt``)."""
+    return [(r["mixture"], r["unroll_steps"], held[0]) for r in record["rows"]
+            if r["unroll_steps"] in FIGURE_STEPS and (held := _held_traces(runs, r))]
+
+
 def write_outputs(record: dict[str, Any], runs: Path, out: Path) -> dict[str, Path]:
-    drawable = any(r["unroll_steps"] in FIGURE_STEPS for r in record["rows"])
+    drawable = bool(figure_panels(record, runs))
     return write_result_files(record, out, TABLE, markdown(record), (lambda png: figure(record, runs, png)) if drawable else None)
 
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
         deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True,
-        seeds: tuple[int, ...] | None = None) -> dict[str, Path]:
+        seeds: tuple[int, ...] | None = None, carry: CarriedRows | None = None) -> dict[str, Path]:
     """``zoo reproduce unrolled-mixtures``: train what is missing, then write the JSON, markdown and figure."""
     budgets = {mixture: (QUICK if quick else FULL[mixture]).for_seeds(seeds) for mixture in MIXTURES}
     runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budgets, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean, deadline, rows, train),
-              "quick": quick}
+    record = {**reproduce(budgets, runs, resume, retrain, MIXTURES, UNROLL_STEPS, require_clean, deadline, rows, train,
+                          carry), "quick": quick}
     print(markdown(record))
     return write_outputs(record, runs, out)

@@ -25,7 +25,7 @@ import torch
 from zoo.provenance import REPO, RunStart
 from zoo.reproduce.carry import CarriedRows, carried_note
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, summary, train_rows, training_time
+from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, seeds_by_row, summary, train_rows, training_time
 
 TABLE = "unrolled-stacked-mnist"
 D_SIZES = {"quarter": 0.25, "half": 0.5}
@@ -133,7 +133,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         lambda config, seed: carry.step_seed(str(config.relative_to(REPO)), seed, asdict(budget)))
     finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train, carried)
     rows = [row(*variant, seeds) for variant, seeds in finished.items()]
-    lent = seeds_by_row([(r, s) for r in rows for s in r["seeds"] if "carried_over_from" in s])
+    lent = seeds_by_row([(r, s) for r in rows for s in r["seeds"] if "carried_over_from" in s], row_label)
     carried_lines = [] if not lent else [carried_note(carry.origin, lent)]
     carried_lines += classifier_note(rows)
     return {
@@ -154,14 +154,6 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
     }
 
 
-def seeds_by_row(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
-    """``D 0.5, K = 0 (seeds 0, 1, 2)`` for each row among (row, seed record) pairs, in order."""
-    grouped: dict[str, list[str]] = {}
-    for r, s in pairs:
-        grouped.setdefault(row_label(r), []).append(str(s["seed"]))
-    return [f"{label} (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)})" for label, seeds in grouped.items()]
-
-
 def classifier_note(rows: list[dict[str, Any]]) -> list[str]:
     """A note when the seeds were scored by more than one MNIST classifier (mode counts shift with it)."""
     scored_by: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -173,7 +165,7 @@ def classifier_note(rows: list[dict[str, Any]]) -> list[str]:
     if len(scored_by) < 2:
         return []
     return ["scored by more than one MNIST classifier: "
-            + "; ".join(f"{name}: {', '.join(seeds_by_row(pairs))}" for name, pairs in scored_by.items())]
+            + "; ".join(f"{name}: {', '.join(seeds_by_row(pairs, row_label))}" for name, pairs in scored_by.items())]
 
 
 def row_label(row: dict[str, Any]) -> str:
