@@ -131,7 +131,12 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
         assert row["modes_covered"]["per_seed"] == [s["modes_covered"] for s in row["seeds"]]
         assert all(1 <= s["modes_covered"] <= 300 and s["n_samples"] == 300 for s in row["seeds"])
         assert all(0 <= s["kl_to_uniform"] <= math.log(1000) + 1e-9 for s in row["seeds"])
-    assert set(record["trend"]["0.25"]) == {"modes_rise_with_k", "kl_falls_with_k"}
+    paper_line, first_line = record["trend"]["0.25"]["second_order"], record["trend"]["0.25"]["first_order"]
+    assert paper_line["unroll_steps"] == [0, 1] and first_line["unroll_steps"] == [0, 1]  # both from the same K = 0 row
+    assert paper_line["mean_modes"] == [r["modes_covered"]["mean"] for r in record["rows"][:2]]
+    assert first_line["mean_modes"] == [record["rows"][0]["modes_covered"]["mean"], first_order["modes_covered"]["mean"]]
+    assert paper_line["modes_rise_with_k"] == (paper_line["mean_modes"][0] <= paper_line["mean_modes"][1])
+    assert paper_line["every_k10_seed_above_every_k0_seed"] is None  # K = 10 was not run
 
     # the paper's Table 2 (unverified in targets.md) beside ours, labelled as such
     assert [r["paper_unverified"]["modes_covered"] for r in record["rows"][:2]] == [30.6, 65.4]
@@ -184,3 +189,22 @@ def test_a_table_scored_by_two_classifiers_says_which_seeds_each_scored():
     assert classifier_note([first_order, older]) == [
         "scored by more than one MNIST classifier: weights aa: D 0.5, K = 5 (first order) (seed 0); "
         "file bb (a file hash, from before weights were hashed): D 0.5, K = 0 (seeds 0, 1)"]
+
+
+def test_the_trend_checks_each_line_from_the_shared_k0_row():
+    from zoo.reproduce.unrolled_stacked import trend, trend_lines
+
+    def row(k: int, modes: list[int], kl: float, second_order: bool = True) -> dict:
+        return {"d_size": 0.25, "unroll_steps": k, "second_order": second_order, "seeds": [{"modes_covered": m} for m in modes],
+                "modes_covered": {"mean": sum(modes) / len(modes)}, "kl_to_uniform": {"mean": kl}}
+
+    rows = [row(0, [100, 500], 2.0), row(10, [400, 900], 1.0), row(5, [800, 820], 0.9, False), row(10, [850, 860], 0.8, False)]
+    checks = trend(rows)["0.25"]
+    assert checks["second_order"] == {"unroll_steps": [0, 10], "mean_modes": [300, 650], "mean_kl": [2.0, 1.0],
+                                      "modes_rise_with_k": True, "kl_falls_with_k": True,
+                                      "every_k10_seed_above_every_k0_seed": False}  # seed 400 lies below seed 500
+    assert checks["first_order"]["unroll_steps"] == [0, 5, 10] and checks["first_order"]["every_k10_seed_above_every_k0_seed"]
+    dipped = trend([rows[0], row(5, [800, 820], 0.9, False), row(10, [700, 720], 1.2, False)])["0.25"]
+    assert not dipped["first_order"]["modes_rise_with_k"] and not dipped["first_order"]["kl_falls_with_k"]
+    assert list(trend([rows[0], rows[1]])["0.25"]) == ["second_order"]  # no first-order row trained: no such line
+    assert trend_lines(trend(rows))[1].startswith("- D 0.25, first order (K = 0, 5, 10): modes 300 → 810 → 855 (rise: True)")
