@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from zoo.errors import ZooConfigError
-from zoo.reproduce.command import parse_duration, verdict
+from zoo.reproduce.command import parse_duration
+from zoo.reproduce.parzen import verdict
 from zoo.reproduce.runs import CurveSpec, RowRun
 from zoo.reproduce.tables import FGAN_TABLE4, TABLES, Budget, Row
 
@@ -79,7 +80,7 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     import shutil
 
     from zoo.reproduce.carry import CarriedRows
-    from zoo.reproduce.command import reproduce_parzen_table
+    from zoo.reproduce.parzen import reproduce_parzen_table
     from zoo.reproduce.report import markdown as table_markdown
 
     shutil.rmtree(runs / "fgan-table4" / "quick" / "gan-seed0")
