@@ -87,3 +87,20 @@ def test_a_step_tables_seed_is_lent_under_its_rows_own_budget_else_the_tables():
                        "rows": [{"config": config, "budget": longer, "seeds": seeds}]}, origin)
     assert own.step_seed(config, 0, budget) is None
     assert own.step_seed(config, 0, longer)["carried_over_from"] == origin
+
+
+def test_a_row_carried_again_keeps_the_file_it_was_scored_in_and_the_notes_name_each_source():
+    from zoo.reproduce.carry import carried_seed_notes
+
+    config, budget = "configs/unrolled/grid_k0.yaml", {"generator_steps": 50, "trace_every": 10, "samples": 100}
+    first = {"file": "results/x.json", "commit": "a" * 40}
+    seeds = [{"seed": 0, "carried_over_from": first}, {"seed": 1}]
+    later = CarriedRows({"commit": _head(), "budget": budget, "rows": [{"config": config, "seeds": seeds}]},
+                        {"file": "results/x.json", "commit": _head()})
+    rows = [{"label": "grid, K = 0", "seeds": [later.step_seed(config, 0, budget), later.step_seed(config, 1, budget)]}]
+    assert [s["carried_over_from"] for s in rows[0]["seeds"]] == [first, later.origin]
+    assert carried_seed_notes(rows, lambda row: row["label"]) == [
+        "carried over from results/x.json (written at commit aaaaaaa), not in this run store: grid, K = 0 (seed 0)",
+        f"carried over from results/x.json (written at commit {_head()[:7]}), not in this run store: grid, K = 0 (seed 1)"]
+    parzen = CarriedRows(_table(rows=[{**_table()["rows"][0], "carried_over_from": first}]), later.origin)
+    assert parzen.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0)["carried_over_from"] == first

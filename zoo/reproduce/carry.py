@@ -7,7 +7,8 @@ would list them as "not started". With ``--carry-over``, a row (a Parzen table's
 of a step table's row) that the store lacks is taken from the earlier result file, as it was
 scored there, if it is the same experiment: the same config file, unchanged since the commit that
 file was written at, the same budget and seed. A row the store holds always wins. Every carried
-row names its source (``carried_over_from``: the file and its commit), and the tables say so.
+row names its source (``carried_over_from``: the file and its commit; a row carried again keeps the
+source it was scored in), and the tables say so.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, check_result, relative_to_repo
+from zoo.reproduce.step_runs import seeds_by_row
 
 CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # besides every Parzen table
 
@@ -60,6 +62,10 @@ class CarriedRows:
     def _same_config(self, config: str) -> bool:
         return _config_unchanged(config, self.record["commit"])
 
+    def _lend(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` marked with the file it comes from; one already carried keeps the file it was scored in."""
+        return {**record, "carried_over_from": record.get("carried_over_from", self.origin)}
+
     def parzen_row(self, name: str, config: str, budget: dict[str, Any], seed: int,
                    options: list[str] | None = None) -> dict[str, Any] | None:
         """The earlier row ``name`` if it trained ``config`` with ``options`` under ``budget`` and
@@ -68,7 +74,7 @@ class CarriedRows:
             if (row.get("name"), row.get("config"), row.get("budget"), row.get("seed")) == (name, config, budget, seed):
                 same_options = options is None or row.get("options", options) == options
                 if row.get("ours") and same_options and self._same_config(config):
-                    return {**row, "carried_over_from": self.origin}
+                    return self._lend(row)
         return None
 
     def step_seed(self, config: str, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
@@ -82,7 +88,7 @@ class CarriedRows:
                 return None
             for record in row.get("seeds", []):
                 if record.get("seed") == seed and self._same_config(config):
-                    return {**record, "carried_over_from": self.origin}
+                    return self._lend(record)
         return None
 
 
@@ -90,3 +96,15 @@ def carried_note(origin: dict[str, str], what: list[str]) -> str:
     """The line a table prints for what it carried over."""
     return (f"carried over from {origin['file']} (written at commit {origin['commit'][:7]}), not in this run store: "
             f"{', '.join(what)}")
+
+
+def carried_seed_notes(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[str]:
+    """A step table's lines for its carried seeds, one per source file and commit."""
+    by_origin: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for row in rows:
+        for seed in row["seeds"]:
+            if "carried_over_from" in seed:
+                origin = seed["carried_over_from"]
+                by_origin.setdefault((origin["file"], origin["commit"]), []).append((row, seed))
+    return [carried_note({"file": file, "commit": commit}, seeds_by_row(pairs, label))
+            for (file, commit), pairs in by_origin.items()]

@@ -26,10 +26,9 @@ from typing import Any
 import torch
 
 from zoo.provenance import REPO, RunStart
-from zoo.reproduce.carry import CarriedRows, carried_note
+from zoo.reproduce.carry import CarriedRows, carried_seed_notes
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.step_runs import (TRAIN_TIME_NOTE, StepBudget, saved_trace, seeds_by_row, summary, train_rows,
-                                     training_time)
+from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, saved_trace, summary, train_rows, training_time
 
 TABLE = "unrolled-mixtures"
 MIXTURES = ("ring", "grid")
@@ -144,7 +143,6 @@ def reproduce(budgets: dict[str, StepBudget], runs: Path, resume: bool = False, 
     rows = [row(mixture, steps, budgets[mixture],
                 [_with_trace_scores(s, mixture, runs / f"{mixture}_k{steps}" / f"seed{s['seed']}") for s in seeds])
             for (mixture, steps), seeds in finished.items()]
-    lent = seeds_by_row([(r, s) for r in rows for s in r["seeds"] if "carried_over_from" in s], row_label)
     used = {mixture: budgets[mixture] for mixture in mixtures}
     samples = {budget.samples for budget in used.values()}
     return {
@@ -155,7 +153,7 @@ def reproduce(budgets: dict[str, StepBudget], runs: Path, resume: bool = False, 
         "budget": {mixture: asdict(budget) for mixture, budget in used.items()}, "rows": rows, "goals": goals(rows),
         "sample_counts": {"scored_per_seed": samples.pop() if len(samples) == 1 else None,
                           "per_trace_snapshot": _trace_size(runs, rows)},
-        "notes": [*([carried_note(carry.origin, lent)] if lent else []), TRAIN_TIME_NOTE,
+        "notes": [*carried_seed_notes(rows, row_label), TRAIN_TIME_NOTE,
                   "high-quality: within 3σ of the nearest centre; a mode is covered with ≥ max(1, ⌈1 % · N/K⌉) "
                   "high-quality samples (zoo.eval.modes)",
                   "trace_modes_covered and trace_high_quality_fraction score the traced samples (fixed codes, "

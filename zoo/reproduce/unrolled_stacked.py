@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from zoo.provenance import REPO, RunStart
-from zoo.reproduce.carry import CarriedRows, carried_note
+from zoo.reproduce.carry import CarriedRows, carried_seed_notes
 from zoo.reproduce.report import write_result_files
 from zoo.reproduce.step_runs import TRAIN_TIME_NOTE, StepBudget, seeds_by_row, summary, train_rows, training_time
 
@@ -167,9 +167,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         lambda config, seed: carry.step_seed(str(config.relative_to(REPO)), seed, asdict(budget)))
     finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train, carried)
     rows = [row(*variant, seeds) for variant, seeds in finished.items()]
-    lent = seeds_by_row([(r, s) for r in rows for s in r["seeds"] if "carried_over_from" in s], row_label)
-    carried_lines = [] if not lent else [carried_note(carry.origin, lent)]
-    carried_lines += classifier_note(rows)
+    carried_lines = carried_seed_notes(rows, row_label) + classifier_note(rows)
     return {
         "table": TABLE, "complete": not unfinished,
         "unfinished_rows": [f"D {d}, K = {k}{' (first order)' if first else ''}" for d, k, first in unfinished],
