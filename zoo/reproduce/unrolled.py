@@ -1,10 +1,10 @@
 """``zoo reproduce unrolled-mixtures``: Metz et al. (2017), §3.1 and Figure 2, on the ring of 8
 Gaussians and the 5×5 grid.
 
-Every (mixture, K) row trains ``configs/unrolled/<mixture>_k<K>.yaml`` once per seed for its mixture's budget
-of generator steps, then scores samples from fixed codes with :func:`zoo.eval.modes.count_modes`:
-modes covered, the fraction of high-quality samples (within 3σ of a centre) and KL(mode histogram ‖
-uniform). The config's :class:`zoo.callbacks.trace.SampleTrace` keeps samples at fixed steps, for
+Every (mixture, K) row trains ``configs/unrolled/<mixture>_k<K>.yaml`` once per seed for its
+mixture's budget of generator steps, then scores samples from fixed codes with
+:func:`zoo.eval.modes.count_modes`: modes covered, the fraction of high-quality samples (within 3σ
+of a centre) and KL(mode histogram ‖ uniform). The config's :class:`zoo.callbacks.trace.SampleTrace` keeps samples at fixed steps, for
 the figure (K = 0 and K = 10 over training) and for coverage over time.
 
     zoo reproduce unrolled-mixtures                 # full budget, results/unrolled-mixtures.{json,md,png}
@@ -38,7 +38,7 @@ SCORE_SEED = 2017  # the codes scored, the same for every row
 
 
 # The ring's goal is a quality fraction, and quality was still rising at 50k generator steps: the
-# table's K = 10 seed 2 read 0.857 there, and 0.93 to 0.95 from 60k to 100k when trained on
+# 50k table's K = 10 seed 2 read 0.857 there, and 0.93 to 0.95 from 60k to 100k when trained on
 # (results/unrolled-ring-k10-seed2-100k.eval.json). The grid has no quality goal and keeps 50k.
 FULL = {"ring": StepBudget(generator_steps=100_000, trace_every=10_000, samples=10_000, seeds=(0, 1, 2)),
         "grid": StepBudget(generator_steps=50_000, trace_every=10_000, samples=10_000, seeds=(0, 1, 2))}
