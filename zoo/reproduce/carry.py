@@ -98,13 +98,23 @@ def carried_note(origin: dict[str, str], what: list[str]) -> str:
             f"{', '.join(what)}")
 
 
+def _by_origin(items: list[tuple[dict[str, str], Any]]) -> dict[tuple[str, str], list[Any]]:
+    """Items grouped by the (file, commit) they were carried over from, in order."""
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for origin, item in items:
+        grouped.setdefault((origin["file"], origin["commit"]), []).append(item)
+    return grouped
+
+
+def carried_row_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """A Parzen table's lines for its carried rows, one per source file and commit."""
+    names = _by_origin([(row["carried_over_from"], row["name"]) for row in rows if "carried_over_from" in row])
+    return [carried_note({"file": file, "commit": commit}, group) for (file, commit), group in names.items()]
+
+
 def carried_seed_notes(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[str]:
     """A step table's lines for its carried seeds, one per source file and commit."""
-    by_origin: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for row in rows:
-        for seed in row["seeds"]:
-            if "carried_over_from" in seed:
-                origin = seed["carried_over_from"]
-                by_origin.setdefault((origin["file"], origin["commit"]), []).append((row, seed))
-    return [carried_note({"file": file, "commit": commit}, seeds_by_row(pairs, label))
-            for (file, commit), pairs in by_origin.items()]
+    pairs = _by_origin([(seed["carried_over_from"], (row, seed)) for row in rows for seed in row["seeds"]
+                        if "carried_over_from" in seed])
+    return [carried_note({"file": file, "commit": commit}, seeds_by_row(group, label))
+            for (file, commit), group in pairs.items()]

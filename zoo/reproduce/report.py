@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo.reproduce.carry import carried_note
+from zoo.reproduce.carry import carried_row_notes
 
 
 def write_result_files(record: dict[str, Any], out_dir: Path, stem: str, text: str,
@@ -99,12 +99,7 @@ def markdown(record: dict[str, Any]) -> str:
         for segment in row.get("trained_in", []):
             lines.append(f"- {row['name']}: epochs {segment['epochs'][0]}–{segment['epochs'][1]} trained at commit "
                          f"`{segment['commit']}`{' on ' + segment['device'] if 'device' in segment else ''} in {segment['wall_time_s']:.0f} s{' (interrupted)' if segment.get('interrupted') else ''}")
-    carried: dict[tuple[str, str], list[str]] = {}
-    for row in record["rows"]:
-        if "carried_over_from" in row:
-            origin = row["carried_over_from"]
-            carried.setdefault((origin["file"], origin["commit"]), []).append(row["name"])
-    lines += [f"- {carried_note({'file': file, 'commit': commit}, names)}" for (file, commit), names in carried.items()]
+    lines += [f"- {note}" for note in carried_row_notes(record["rows"])]
     lines += [f"- {note}" for note in record.get("notes", [])]
     return "\n".join(lines) + "\n"
 
