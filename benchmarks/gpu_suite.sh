@@ -4,12 +4,15 @@
 #   1. (GPU_SUITE_THROUGHPUT=1) training throughput, Lightning against a plain loop (DCGAN-64 in fp32,
 #      then bf16 + channels_last), alone on the GPU so that its timings mean something; both cards have
 #      been measured (results/train_throughput_h{100,200}_*.json), so it is off by default;
-#   2. the tables a CPU can least afford, every row its own process, side by side. By default the two
-#      f-GAN Table 4 tables at batch 512, Algorithm 1's simultaneous step against alternating updates
-#      (100 epochs a row, 20–30 minutes of one CPU thread each): a whole table fits one call, which
-#      matters since their 33 MB checkpoints cannot come back to go on elsewhere. Small nets leave one
-#      process far from filling the GPU, so parallel jobs multiply the updates per second;
-#   3. each table assembled from its rows (`zoo reproduce … --no-train`).
+#   2. the tables a CPU can least afford, every row its own process, side by side. By default the f-GAN
+#      Table 4 table at batch 512 with Algorithm 1's simultaneous step (100 epochs a row, 20–30 minutes
+#      of one CPU thread each), whose CPU rows lag furthest. Measured on an H100 (clean 34245f5,
+#      results/gpu_suite_h100_fgan512.json): with both batch-512 tables at once (18 jobs), each job
+#      trained about 5.4 s per epoch, so 100 epochs do not fit one call and its 33 MB checkpoints cannot
+#      come back to go on elsewhere; with one table (9 jobs) the pace is not measured yet;
+#   3. each table written: a Parzen table from the tables its jobs wrote (each holding its own rows,
+#      merged with --carry-over into an empty run store, so no row is scored twice: rescoring nine f-GAN
+#      rows took over 85 s on the H100), the others from the run store (their figures read its traces).
 # Every job stops cleanly at its slice's end (--max-time) and the tables say which rows are partial.
 # Only 8 files come back from a device, so past 7 result files the tables travel as one results.tar
 # beside gpu_suite.json, which keeps each job's exit code, time and log tail. The run store and logs
@@ -18,9 +21,9 @@
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
 #
-# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4-alternating
-# fgan-table4-batch512") names the tables of phases 2 and 3: any Parzen table (fgan-table4 is the
-# paper's batch), improved-gan-mnist(-softplus), unrolled-mixtures, unrolled-stacked-mnist (each
+# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4-batch512")
+# names the tables of phases 2 and 3: any Parzen table (fgan-table4 is the paper's batch, fgan-table4-alternating
+# the alternating updates), improved-gan-mnist(-softplus), unrolled-mixtures, unrolled-stacked-mnist (each
 # seed of each row a job); GPU_SUITE_ROWS (e.g. "half-k10") restricts the rows that train;
 # GPU_SUITE_KEEP names run-store folders (e.g. "unrolled-stacked-mnist/full/dhalf_k10") whose seeds come
 # back as keep-*.tar, to extract into the CPU's run store; GPU_SUITE_THROUGHPUT=0 skips phase 1.
@@ -30,6 +33,10 @@
 # On a device the tree may arrive with a stale copy of .git: with ZOO_COMMIT set, git is not asked.
 # Data: only the repository travels to the device, so put MNIST inside it first:
 #   mkdir -p shared/datasets/MNIST/raw && cp ../shared/datasets/MNIST/raw/*.gz shared/datasets/MNIST/raw/
+# Packages: the device's image lacks jsonargparse[signatures], which LightningCLI (every row's fit) needs;
+# the suite stops at once, in one line, if anything it imports is missing. Carry the wheels in .whl/
+# (ignored by git; name it in the call's carry) and the suite installs them first:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl jsonargparse docstring-parser typeshed-client
 set -uo pipefail
 cd "$(dirname "$0")/.."
 QUICK=0
@@ -48,10 +55,22 @@ export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 [ -n "${ZOO_COMMIT:-}" ] && export GIT_DIR=/nonexistent-device-copy
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
-TABLES=${GPU_SUITE_TABLES:-fgan-table4-alternating fgan-table4-batch512}
+TABLES=${GPU_SUITE_TABLES:-fgan-table4-batch512}
 ASSEMBLE_SECONDS=${GPU_SUITE_ASSEMBLE_SECONDS:-90}  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
+if compgen -G ".whl/*.whl" > /dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$WORK/site" .whl/*.whl || exit 2
+    export PYTHONPATH="$PYTHONPATH:$WORK/site"
+fi
+# Every row's fit goes through LightningCLI: find out now, not after the first job's start-up, if it cannot run.
+"$PY" - <<'PYTHON' || exit 2
+import importlib.util, sys
+missing = [name for name in ("pytorch_lightning", "torchmetrics", "jsonargparse", "docstring_parser", "typeshed_client")
+           if importlib.util.find_spec(name) is None]
+if missing:
+    sys.exit(f"gpu_suite.sh: {', '.join(missing)} missing here; carry their wheels in .whl/ (see the top of this script)")
+PYTHON
 : > "$WORK/steps.tsv"
 
 left() { echo $(( TOTAL - ($(date +%s) - START) )); }
@@ -79,6 +98,10 @@ from zoo.reproduce.selection import device_assembly, device_jobs
 table, what, quick, rows = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4:] or None
 if what == "assembly":
     print(" ".join(device_assembly(table, rows, quick)))
+if what == "parzen":
+    from zoo.reproduce.tables import TABLES
+
+    print(int(table in TABLES))
 for args in device_jobs(table, rows, quick) if what == "jobs" else ():
     name = [value if flag == "--rows" else f"seed{value}" for flag, value in zip(args[::2], args[1::2])]
     print("-".join([table, *name]), " ".join(args), sep="\t")
@@ -111,9 +134,15 @@ done
 wait
 unset OMP_NUM_THREADS MKL_NUM_THREADS
 
-# Phase 3: each table from the run store, training nothing.
+# Phase 3: a Parzen table from its jobs' tables, training and scoring nothing; the others from the run store.
 for table in $TABLES; do
-    step "$table" "$(left)" "$PY" -m zoo.cli reproduce "$table" $Q $(assembly_of "$table") --no-train --out "$OUT_DIR" &
+    parts=("$WORK"/parts/"$table"-*/"$table".json)
+    if [ "$(spec_of "$table" parzen)" = 1 ] && [ -e "${parts[0]}" ]; then
+        step "$table" "$(left)" env ZOO_RUNS="$WORK/no-runs" "$PY" -m zoo.cli reproduce "$table" $Q $(assembly_of "$table") \
+            --no-train --carry-over "${parts[@]}" --out "$OUT_DIR" &
+    else
+        step "$table" "$(left)" "$PY" -m zoo.cli reproduce "$table" $Q $(assembly_of "$table") --no-train --out "$OUT_DIR" &
+    fi
 done
 wait
 

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import REPO
 from zoo.cli import main
 from zoo.errors import ZooConfigError
-from zoo.reproduce.carry import CarriedRows, _config_unchanged
+from zoo.reproduce.carry import CarriedRows, ResultFile, _config_unchanged
 
 CONFIG = "configs/fgan/mnist_gan.yaml"
 
@@ -26,7 +26,7 @@ def _table(**changes) -> dict:
 
 
 def test_a_row_is_lent_only_to_the_same_experiment():
-    carried = CarriedRows(_table(), {"file": "results/x.json", "commit": _head()})
+    carried = ResultFile(_table(), {"file": "results/x.json", "commit": _head()})
     budget = {"max_epochs": 100, "train_batches": None}
     lent = carried.parzen_row("GAN", CONFIG, budget, 0)
     assert lent["ours"]["mean"] == 102.2 and lent["carried_over_from"] == {"file": "results/x.json", "commit": _head()}
@@ -34,7 +34,7 @@ def test_a_row_is_lent_only_to_the_same_experiment():
     assert carried.parzen_row("GAN", CONFIG, {**budget, "max_epochs": 300}, 0) is None  # another budget
     assert carried.parzen_row("GAN", "configs/fgan/mnist_kl.yaml", budget, 0) is None  # another config
     assert carried.parzen_row("Reverse KL", CONFIG, budget, 0) is None
-    recorded = CarriedRows(_table(rows=[{**_table()["rows"][0], "options": ["--model.init_args.update", "alternating"]}]),
+    recorded = ResultFile(_table(rows=[{**_table()["rows"][0], "options": ["--model.init_args.update", "alternating"]}]),
                            {"file": "results/x.json", "commit": _head()})
     assert recorded.parzen_row("GAN", CONFIG, budget, 0, ["--model.init_args.update", "alternating"]) is not None
     assert recorded.parzen_row("GAN", CONFIG, budget, 0, []) is None  # trained with other options
@@ -47,22 +47,33 @@ def test_a_row_whose_config_changed_since_its_file_was_written_is_not_lent(monke
     with pytest.raises(ZooConfigError, match="cannot compare"):
         _config_unchanged(CONFIG, "0" * 40)
     monkeypatch.setattr(carry, "_config_unchanged", lambda config, since: False)
-    carried = CarriedRows(_table(), {"file": "results/x.json", "commit": _head()})
+    carried = ResultFile(_table(), {"file": "results/x.json", "commit": _head()})
     assert carried.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0) is None
+
+
+def test_a_copy_without_git_lends_only_rows_written_at_its_own_commit(monkeypatch):
+    # a device machine gets the tree without .git and its commit as $ZOO_COMMIT (benchmarks/gpu_suite.sh)
+    monkeypatch.setenv("GIT_DIR", "/nonexistent-device-copy")
+    monkeypatch.setenv("ZOO_COMMIT", "a" * 40)
+    assert _config_unchanged(CONFIG, "a" * 40)
+    assert not _config_unchanged(CONFIG, "b" * 40)
+    monkeypatch.delenv("ZOO_COMMIT")
+    with pytest.raises(ZooConfigError, match="not a git checkout"):
+        _config_unchanged(CONFIG, "a" * 40)
 
 
 @pytest.mark.parametrize("changes, words", [
     ({"table": "fgan-table4"}, "holds table 'fgan-table4', not 'fgan-table4-alternating'"),
-    ({"quick": True}, "--quick table"),
+    ({"quick": True}, "is a --quick table; carry rows only into a --quick reproduction"),
     ({"commit": "abc1234+dirty"}, "uncommitted code"),
 ])
 def test_only_a_full_result_of_the_same_table_from_a_clean_commit_lends_rows(tmp_path, changes, words):
     path = tmp_path / "earlier.json"
     path.write_text(json.dumps(_table(**changes)))
     with pytest.raises(ZooConfigError, match=words.replace("+", r"\+")):
-        CarriedRows.read(path, "fgan-table4-alternating")
+        CarriedRows.read([path], "fgan-table4-alternating")
     with pytest.raises(ZooConfigError, match="not found"):
-        CarriedRows.read(tmp_path / "missing.json", "fgan-table4-alternating")
+        CarriedRows.read([tmp_path / "missing.json"], "fgan-table4-alternating")
 
 
 def test_carry_over_is_refused_in_one_line_for_a_table_that_cannot_use_it(tmp_path, capsys):
@@ -77,13 +88,13 @@ def test_a_step_tables_seed_is_lent_under_its_rows_own_budget_else_the_tables():
     config, budget = "configs/unrolled/grid_k0.yaml", {"generator_steps": 50, "trace_every": 10, "samples": 100}
     seeds = [{"seed": 0, "modes_covered": 7}, {"seed": 1, "modes_covered": 9}]
     origin = {"file": "results/x.json", "commit": _head()}
-    table_budget = CarriedRows({"commit": _head(), "budget": {**budget, "seeds": [0, 1]},
+    table_budget = ResultFile({"commit": _head(), "budget": {**budget, "seeds": [0, 1]},
                                 "rows": [{"config": config, "seeds": seeds}]}, origin)
     assert table_budget.step_seed(config, 1, {**budget, "seeds": [1]})["modes_covered"] == 9  # seed lists may differ
     assert table_budget.step_seed(config, 2, budget) is None
     assert table_budget.step_seed(config, 0, {**budget, "generator_steps": 100}) is None
     longer = {**budget, "generator_steps": 100}
-    own = CarriedRows({"commit": _head(), "budget": {"grid": budget},
+    own = ResultFile({"commit": _head(), "budget": {"grid": budget},
                        "rows": [{"config": config, "budget": longer, "seeds": seeds}]}, origin)
     assert own.step_seed(config, 0, budget) is None
     assert own.step_seed(config, 0, longer)["carried_over_from"] == origin
@@ -95,12 +106,60 @@ def test_a_row_carried_again_keeps_the_file_it_was_scored_in_and_the_notes_name_
     config, budget = "configs/unrolled/grid_k0.yaml", {"generator_steps": 50, "trace_every": 10, "samples": 100}
     first = {"file": "results/x.json", "commit": "a" * 40}
     seeds = [{"seed": 0, "carried_over_from": first}, {"seed": 1}]
-    later = CarriedRows({"commit": _head(), "budget": budget, "rows": [{"config": config, "seeds": seeds}]},
+    later = ResultFile({"commit": _head(), "budget": budget, "rows": [{"config": config, "seeds": seeds}]},
                         {"file": "results/x.json", "commit": _head()})
     rows = [{"label": "grid, K = 0", "seeds": [later.step_seed(config, 0, budget), later.step_seed(config, 1, budget)]}]
     assert [s["carried_over_from"] for s in rows[0]["seeds"]] == [first, later.origin]
     assert carried_seed_notes(rows, lambda row: row["label"]) == [
         "carried over from results/x.json (written at commit aaaaaaa), not in this run store: grid, K = 0 (seed 0)",
         f"carried over from results/x.json (written at commit {_head()[:7]}), not in this run store: grid, K = 0 (seed 1)"]
-    parzen = CarriedRows(_table(rows=[{**_table()["rows"][0], "carried_over_from": first}]), later.origin)
+    parzen = ResultFile(_table(rows=[{**_table()["rows"][0], "carried_over_from": first}]), later.origin)
     assert parzen.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0)["carried_over_from"] == first
+
+
+def test_where_several_files_hold_one_experiment_the_most_trained_record_is_lent():
+    budget = {"max_epochs": 100, "train_batches": None}
+
+    def result_file(name: str, steps: int, **row) -> ResultFile:
+        rows = [{**_table()["rows"][0], "ours": {"mean": float(steps), "stderr": 1.0, "generator_steps": steps}, **row}]
+        return ResultFile(_table(rows=rows), {"file": f"results/{name}.json", "commit": _head()})
+
+    cpu, device, other_seed = result_file("cpu", 7488), result_file("device", 10998), result_file("seed1", 20000, seed=1)
+    lent = CarriedRows(cpu, other_seed, device).parzen_row("GAN", CONFIG, budget, 0)
+    assert lent["ours"]["generator_steps"] == 10998 and lent["carried_over_from"]["file"] == "results/device.json"
+    tie = CarriedRows(result_file("first", 500), result_file("second", 500)).parzen_row("GAN", CONFIG, budget, 0)
+    assert tie["carried_over_from"]["file"] == "results/first.json"
+    assert CarriedRows(other_seed).parzen_row("GAN", CONFIG, budget, 0) is None
+
+    config, step_budget = "configs/unrolled/grid_k0.yaml", {"generator_steps": 50, "trace_every": 10, "samples": 100}
+
+    def seeds_file(name: str, steps: int) -> ResultFile:
+        return ResultFile({"commit": _head(), "budget": step_budget,
+                           "rows": [{"config": config, "seeds": [{"seed": 0, "generator_steps": steps}]}]},
+                          {"file": f"results/{name}.json", "commit": _head()})
+
+    seed = CarriedRows(seeds_file("short", 30), seeds_file("long", 50)).step_seed(config, 0, step_budget)
+    assert seed["generator_steps"] == 50 and seed["carried_over_from"]["file"] == "results/long.json"
+
+
+def test_a_table_is_assembled_from_the_parts_that_parallel_jobs_wrote(tmp_path):
+    # each part holds the one row its job trained; an empty run store takes every row from the parts
+    from zoo.reproduce.parzen import reproduce_parzen_table
+    from zoo.reproduce.tables import TABLES
+
+    table = TABLES["fgan-table4-alternating"]
+    parts = []
+    for index, row in enumerate(table.rows[:2]):
+        trained = {"name": row.name, "config": row.config, "options": list(row.extra), "budget": vars(row.budget),
+                   "seed": row.seed(0), "status": "partial",
+                   "ours": {"mean": -10.0 * index, "stderr": 1.0, "sigma": 0.2, "n_samples": 16384, "n_points": 10000,
+                            "generator_steps": 100 + index, "epochs": 1}}
+        untrained = [{"name": other.name, "status": "not started", "ours": None} for other in table.rows if other is not row]
+        parts.append(tmp_path / f"part{index}" / "fgan-table4-alternating.json")
+        parts[-1].parent.mkdir()
+        parts[-1].write_text(json.dumps(_table(rows=[trained, *untrained])))
+    carried = CarriedRows.read(parts, "fgan-table4-alternating")
+    record = reproduce_parzen_table(table, False, tmp_path / "empty", 0, retrain=False, train=False, carry=carried)
+    assert not record["complete"]
+    steps = [(row["ours"] or {}).get("generator_steps") for row in record["rows"]]
+    assert steps == [100, 101] + [None] * (len(table.rows) - 2)

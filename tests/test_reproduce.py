@@ -79,20 +79,20 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     # a store that lost the GAN row: the earlier result file lends it, scored as it was, and the table says so
     import shutil
 
-    from zoo.reproduce.carry import CarriedRows
+    from zoo.reproduce.carry import CarriedRows, ResultFile
     from zoo.reproduce.parzen import reproduce_parzen_table
     from zoo.reproduce.report import markdown as table_markdown
 
     shutil.rmtree(runs / "fgan-table4" / "quick" / "gan-seed0")
     origin = {"file": "results/fgan-table4.json", "commit": record["commit"]}
-    again = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(record, origin))
+    again = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(ResultFile(record, origin)))
     earlier = {r["name"]: r for r in record["rows"]}
     assert again["complete"] and again["rows"][0] == {**earlier["GAN"], "carried_over_from": origin}
     assert all(r["ours"] == earlier[r["name"]]["ours"] and "carried_over_from" not in r for r in again["rows"][1:])
     assert f"- carried over from results/fgan-table4.json (written at commit {record['commit'][:7]}), not in this run store: GAN\n" \
         in table_markdown(again)
     other_budget = {**record, "rows": [{**r, "budget": {**r["budget"], "max_epochs": 5}} for r in record["rows"]]}
-    lost = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(other_budget, origin))
+    lost = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(ResultFile(other_budget, origin)))
     assert lost["rows"][0]["status"] == "not started"  # another budget is another experiment
 
 

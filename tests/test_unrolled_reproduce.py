@@ -256,14 +256,14 @@ def test_each_mixture_trains_and_reports_under_its_own_budget(tmp_path):
 def test_a_lost_rows_seeds_are_carried_over_and_the_figure_draws_the_rows_held(tmp_path):
     import shutil
 
-    from zoo.reproduce.carry import CarriedRows
+    from zoo.reproduce.carry import CarriedRows, ResultFile
 
     budget = {"ring": StepBudget(generator_steps=4, trace_every=2, samples=400, seeds=(0,))}
     table = dict(mixtures=("ring",), unroll_steps=(0, 10))
     record = reproduce(budget, tmp_path, **table)
     shutil.rmtree(tmp_path / "ring_k0")
     origin = {"file": "results/unrolled-mixtures.json", "commit": record["commit"]}
-    again = reproduce(budget, tmp_path, train=False, carry=CarriedRows(record, origin), **table)
+    again = reproduce(budget, tmp_path, train=False, carry=CarriedRows(ResultFile(record, origin)), **table)
     assert again["complete"] and again["rows"][1]["seeds"] == record["rows"][1]["seeds"]  # K = 10 read from the store
     assert again["rows"][0]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][0]["seeds"]]
     assert again["notes"][0].startswith("carried over from results/unrolled-mixtures.json") and again["notes"][0].endswith(

@@ -160,13 +160,13 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
     # a store that lost the K = 0 row: its seeds come from the earlier result file, the rest from the store
     import shutil
 
-    from zoo.reproduce.carry import CarriedRows
+    from zoo.reproduce.carry import CarriedRows, ResultFile
 
     runs = tmp_path / "runs" / unrolled_stacked.TABLE / "quick"
     shutil.rmtree(runs / "dquarter_k0")
     origin = {"file": "results/unrolled-stacked-mnist.json", "commit": record["commit"]}
     table = {"d_sizes": ("quarter",), "unroll_steps": (0, 1), "train": False}
-    again = unrolled_stacked.reproduce(unrolled_stacked.QUICK, runs, carry=CarriedRows(record, origin), **table)
+    again = unrolled_stacked.reproduce(unrolled_stacked.QUICK, runs, carry=CarriedRows(ResultFile(record, origin)), **table)
     assert [r["seeds"] for r in again["rows"][1:]] == [r["seeds"] for r in record["rows"][1:]]  # read from the store
     assert again["rows"][0]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][0]["seeds"]]
     assert again["complete"] and again["notes"][0].startswith(

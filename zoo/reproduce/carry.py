@@ -1,5 +1,5 @@
-"""``zoo reproduce TABLE --carry-over results/TABLE.json``: rows a run store no longer holds, taken
-from the table's committed result file.
+"""``zoo reproduce TABLE --carry-over results/TABLE.json [MORE.json …]``: rows a run store does not
+hold, taken from earlier result files of the table.
 
 A run store lives on one machine; a result file lives in the repository. When the machine is
 lost, its finished rows survive only in the result file, and a table assembled from a fresh store
@@ -9,15 +9,21 @@ scored there, if it is the same experiment: the same config file, unchanged sinc
 file was written at, the same budget and seed. A row the store holds always wins. Every carried
 row names its source (``carried_over_from``: the file and its commit; a row carried again keeps the
 source it was scored in), and the tables say so.
+
+Several files can lend rows, for example the tables that parallel jobs on another machine wrote,
+each holding its own rows (``benchmarks/gpu_suite.sh`` assembles its tables so). Where more than
+one holds the same experiment, the most trained record (most generator steps) is lent; on a tie,
+the file named first.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, check_result, relative_to_repo
@@ -27,7 +33,13 @@ CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # besides every 
 
 
 def _config_unchanged(config: str, since: str) -> bool:
-    """Whether ``config`` (repository-relative) is the same at ``since`` and in the work tree."""
+    """Whether ``config`` (repository-relative) is the same at ``since`` and in the work tree. A copy
+    without ``.git`` (a device machine, its commit given as ``$ZOO_COMMIT``) can only vouch for its own commit."""
+    if not _in_git_checkout():
+        if os.environ.get("ZOO_COMMIT"):
+            return since == os.environ["ZOO_COMMIT"]
+        raise ZooConfigError(f"--carry-over: the code is not a git checkout, so {config} cannot be compared with commit "
+                             f"{since[:7]}; run from a clone (or, in a copy of that commit, set ZOO_COMMIT to it)")
     result = subprocess.run(["git", "diff", "--quiet", since, "--", config], cwd=REPO, capture_output=True)
     if result.returncode > 1:
         raise ZooConfigError(f"--carry-over: git cannot compare {config} with commit {since[:7]} "
@@ -35,26 +47,33 @@ def _config_unchanged(config: str, since: str) -> bool:
     return result.returncode == 0
 
 
+def _in_git_checkout() -> bool:
+    return subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode == 0
+
+
 @dataclass
-class CarriedRows:
+class ResultFile:
     """An earlier result file of one table, and the rows it can lend."""
 
     record: dict[str, Any]
     origin: dict[str, str]
 
     @classmethod
-    def read(cls, path: str | Path, table: str) -> CarriedRows:
-        """The result file at ``path``, checked: the same table, written from a clean commit."""
+    def read(cls, path: str | Path, table: str, quick: bool = False) -> ResultFile:
+        """The result file at ``path``, checked: the same table, as full (or as ``quick``) as the one
+        it lends to, written from a clean commit."""
         path = Path(path)
         if not path.is_file():
             raise ZooConfigError(f"--carry-over: {path} not found; pass the table's committed result file, e.g. results/{table}.json")
         record = json.loads(path.read_text())
         if record.get("table") != table:
             raise ZooConfigError(f"--carry-over: {path} holds table {record.get('table')!r}, not {table!r}")
-        if record.get("quick"):
-            raise ZooConfigError(f"--carry-over: {path} is a --quick table; carry rows only from a full reproduction")
+        if bool(record.get("quick")) != quick:
+            raise ZooConfigError(f"--carry-over: {path} is a {'--quick' if record.get('quick') else 'full'} table; "
+                                 f"carry rows only into a {'--quick' if record.get('quick') else 'full'} reproduction")
         try:
-            check_result(record)  # a clean commit, no machine paths
+            if not quick:  # a --quick table is a smoke run, never a result to trust
+                check_result(record)  # a clean commit, no machine paths
         except ZooConfigError as error:
             raise ZooConfigError(f"--carry-over: {path}: {error}") from None
         return cls(record, {"file": relative_to_repo(path), "commit": record["commit"]})
@@ -90,6 +109,40 @@ class CarriedRows:
                 if record.get("seed") == seed and self._same_config(config):
                     return self._lend(record)
         return None
+
+
+class CarriedRows:
+    """The result files that lend rows to one table; each row or seed from the file where it trained most."""
+
+    def __init__(self, *files: ResultFile) -> None:
+        self.files = files
+
+    @classmethod
+    def read(cls, paths: list[str | Path], table: str, quick: bool = False) -> CarriedRows:
+        """Each of ``paths`` read and checked as :meth:`ResultFile.read` does."""
+        return cls(*(ResultFile.read(path, table, quick) for path in paths))
+
+    def parzen_row(self, name: str, config: str, budget: dict[str, Any], seed: int,
+                   options: list[str] | None = None) -> dict[str, Any] | None:
+        """The most trained of the files' rows that :meth:`ResultFile.parzen_row` would lend."""
+        return _most_trained(file.parzen_row(name, config, budget, seed, options) for file in self.files)
+
+    def step_seed(self, config: str, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
+        """The most trained of the files' seed records that :meth:`ResultFile.step_seed` would lend."""
+        return _most_trained(file.step_seed(config, seed, budget) for file in self.files)
+
+
+def _generator_steps(record: dict[str, Any]) -> int:
+    return (record.get("ours") or record).get("generator_steps") or 0
+
+
+def _most_trained(records: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The record with the most generator steps (a Parzen row keeps them under ``ours``); the first on a tie."""
+    best = None
+    for record in records:
+        if record is not None and (best is None or _generator_steps(record) > _generator_steps(best)):
+            best = record
+    return best
 
 
 def carried_note(origin: dict[str, str], what: list[str]) -> str:

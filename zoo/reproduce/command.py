@@ -79,9 +79,10 @@ def main(argv: list[str]) -> int:
                              "plan's, e.g. one seed per job")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
-    parser.add_argument("--carry-over", default=None, metavar="RESULT_JSON",
+    parser.add_argument("--carry-over", nargs="+", default=None, metavar="RESULT_JSON",
                         help=f"the Parzen tables and {', '.join(CARRY_TABLES)}: rows (or seeds) the run store lacks are taken "
-                             "from this earlier result file of the table, if they trained the same config, budget and seed")
+                             "from these earlier result files of the table, if they trained the same config, budget and seed "
+                             "(where several hold one, the most trained)")
     parser.add_argument("--status", action="store_true",
                         help="train and write nothing: print where each of the table's runs in the run store stands")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
@@ -100,7 +101,7 @@ def main(argv: list[str]) -> int:
     if args.carry_over:
         if args.table not in (*TABLES, *CARRY_TABLES):
             raise ZooConfigError(f"--carry-over works for the Parzen tables and {', '.join(CARRY_TABLES)}, not {args.table}")
-        carry = CarriedRows.read(args.carry_over, args.table)
+        carry = CarriedRows.read(args.carry_over, args.table, args.quick)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
     crashed = []
