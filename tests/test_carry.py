@@ -111,8 +111,8 @@ def test_a_row_carried_again_keeps_the_file_it_was_scored_in_and_the_notes_name_
     rows = [{"label": "grid, K = 0", "seeds": [later.step_seed(config, 0, budget), later.step_seed(config, 1, budget)]}]
     assert [s["carried_over_from"] for s in rows[0]["seeds"]] == [first, later.origin]
     assert carried_seed_notes(rows, lambda row: row["label"]) == [
-        "carried over from results/x.json (written at commit aaaaaaa), not in this run store: grid, K = 0 (seed 0)",
-        f"carried over from results/x.json (written at commit {_head()[:7]}), not in this run store: grid, K = 0 (seed 1)"]
+        "carried over from results/x.json (written at commit aaaaaaa), more trained than in this run store: grid, K = 0 (seed 0)",
+        f"carried over from results/x.json (written at commit {_head()[:7]}), more trained than in this run store: grid, K = 0 (seed 1)"]
     parzen = ResultFile(_table(rows=[{**_table()["rows"][0], "carried_over_from": first}]), later.origin)
     assert parzen.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0)["carried_over_from"] == first
 

@@ -89,8 +89,11 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     earlier = {r["name"]: r for r in record["rows"]}
     assert again["complete"] and again["rows"][0] == {**earlier["GAN"], "carried_over_from": origin}
     assert all(r["ours"] == earlier[r["name"]]["ours"] and "carried_over_from" not in r for r in again["rows"][1:])
-    assert f"- carried over from results/fgan-table4.json (written at commit {record['commit'][:7]}), not in this run store: GAN\n" \
+    assert f"- carried over from results/fgan-table4.json (written at commit {record['commit'][:7]}), more trained than in this run store: GAN\n" \
         in table_markdown(again)
+    further = {**record, "rows": [{**r, "ours": {**r["ours"], "epochs": r["ours"]["epochs"] + 1}} for r in record["rows"]]}
+    ahead = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(ResultFile(further, origin)))
+    assert all(r["carried_over_from"] == origin for r in ahead["rows"])  # each trained one epoch further than the store's run
     other_budget = {**record, "rows": [{**r, "budget": {**r["budget"], "max_epochs": 5}} for r in record["rows"]]}
     lost = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(ResultFile(other_budget, origin)))
     assert lost["rows"][0]["status"] == "not started"  # another budget is another experiment

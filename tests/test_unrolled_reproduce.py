@@ -267,8 +267,11 @@ def test_a_lost_rows_seeds_are_carried_over_and_the_figure_draws_the_rows_held(t
     assert again["complete"] and again["rows"][1]["seeds"] == record["rows"][1]["seeds"]  # K = 10 read from the store
     assert again["rows"][0]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][0]["seeds"]]
     assert again["notes"][0].startswith("carried over from results/unrolled-mixtures.json") and again["notes"][0].endswith(
-        "not in this run store: ring, K = 0 (seed 0)")
+        "more trained than in this run store: ring, K = 0 (seed 0)")
     assert [(m, k, file.parent.name) for m, k, file in unrolled.figure_panels(again, tmp_path)] == [("ring", 10, "seed0")]
     assert "png" in unrolled.write_outputs(again, tmp_path, tmp_path / "out")
     without = reproduce(budget, tmp_path, train=False, **table)
     assert not without["complete"] and without["unfinished_rows"] == ["ring, K = 0"]
+    (tmp_path / "ring_k10" / "seed0" / "result.json").unlink()  # a run the store has not finished yields to a finished one
+    unfinished = reproduce(budget, tmp_path, train=False, carry=CarriedRows(ResultFile(record, origin)), **table)
+    assert unfinished["complete"] and unfinished["rows"][1]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][1]["seeds"]]

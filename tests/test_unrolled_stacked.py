@@ -170,7 +170,7 @@ def test_stacked_table_pipeline_at_a_tiny_budget(mnist_root, tmp_path, monkeypat
     assert [r["seeds"] for r in again["rows"][1:]] == [r["seeds"] for r in record["rows"][1:]]  # read from the store
     assert again["rows"][0]["seeds"] == [{**s, "carried_over_from": origin} for s in record["rows"][0]["seeds"]]
     assert again["complete"] and again["notes"][0].startswith(
-        f"carried over from results/unrolled-stacked-mnist.json (written at commit {record['commit'][:7]}), not in this run store: "
+        f"carried over from results/unrolled-stacked-mnist.json (written at commit {record['commit'][:7]}), more trained than in this run store: "
         "D 0.25, K = 0 (seeds 0, 1)")
     without = unrolled_stacked.reproduce(unrolled_stacked.QUICK, runs, **table)
     assert not without["complete"] and [r["unroll_steps"] for r in without["rows"]] == [1, 1]

@@ -6,7 +6,9 @@ lost, its finished rows survive only in the result file, and a table assembled f
 would list them as "not started". With ``--carry-over``, a row (a Parzen table's row, or one seed
 of a step table's row) that the store lacks is taken from the earlier result file, as it was
 scored there, if it is the same experiment: the same config file, unchanged since the commit that
-file was written at, the same budget and seed. A row the store holds always wins. Every carried
+file was written at, the same budget and seed. The store's row stands unless the file's row trained
+further (a Parzen row, more epochs; a step table's seed, finished where the store's is not): a store
+that began a lost row again keeps the table's longer row until it passes it. Every carried
 row names its source (``carried_over_from``: the file and its commit; a row carried again keeps the
 source it was scored in), and the tables say so.
 
@@ -147,7 +149,7 @@ def _most_trained(records: Iterable[dict[str, Any] | None]) -> dict[str, Any] | 
 
 def carried_note(origin: dict[str, str], what: list[str]) -> str:
     """The line a table prints for what it carried over."""
-    return (f"carried over from {origin['file']} (written at commit {origin['commit'][:7]}), not in this run store: "
+    return (f"carried over from {origin['file']} (written at commit {origin['commit'][:7]}), more trained than in this run store: "
             f"{', '.join(what)}")
 
 

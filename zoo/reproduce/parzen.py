@@ -99,8 +99,9 @@ def reproduce_parzen_table(
     carry: CarriedRows | None = None,
 ) -> dict[str, Any]:
     """Train (or continue) ``rows`` of ``table`` (default: all) until their budget or ``deadline``,
-    then score them; with ``train=False`` only score what the run store holds. Rows the store lacks
-    come from ``carry`` when it holds the same experiment."""
+    then score them; with ``train=False`` only score what the run store holds. A row comes from
+    ``carry`` instead when it holds the same experiment, trained further than the store's run (or
+    where the store has none)."""
     from zoo.eval.protocols import get_protocol
 
     run = RunStart(require_clean=require_clean)
@@ -123,16 +124,16 @@ def reproduce_parzen_table(
     entries = []
     for row in selected:
         state = runs[row.name].state(budgets[row.name])
+        earlier = carry.parzen_row(row.name, row.config, vars(budgets[row.name]), row.seed(seed), list(row.extra)) if carry else None
+        if earlier is not None and (state is None or earlier["ours"]["epochs"] > state.epochs_reached):
+            # trained further than the store's run (or the store lost it): scored as before, the verdict in today's words
+            ours = earlier["ours"]
+            entries.append({**earlier, "verdict": verdict(ours["mean"], ours["stderr"], row.paper_mean, row.paper_stderr, ceiling)
+                            + ("" if earlier["status"] == "complete" else f" (partial: {ours['epochs']}/{budgets[row.name].max_epochs} epochs)")})
+            continue
         score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, row.seed(seed),
                                                       QUICK_TEST_POINTS if quick else None)
-        entry = {**_row_entry(row, budgets[row.name], state, score, ceiling, store), "seed": row.seed(seed)}
-        earlier = (carry.parzen_row(row.name, row.config, vars(budgets[row.name]), row.seed(seed), list(row.extra))
-                   if carry and state is None else None)
-        if earlier is not None:  # scored as before; the verdict in today's words
-            ours = earlier["ours"]
-            entry = {**earlier, "verdict": verdict(ours["mean"], ours["stderr"], row.paper_mean, row.paper_stderr, ceiling)
-                     + ("" if earlier["status"] == "complete" else f" (partial: {ours['epochs']}/{budgets[row.name].max_epochs} epochs)")}
-        entries.append(entry)
+        entries.append({**_row_entry(row, budgets[row.name], state, score, ceiling, store), "seed": row.seed(seed)})
     literal = variants["all_train"]
     scored = [r for r in entries if r["ours"]]
     return {

@@ -115,7 +115,8 @@ def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Sc
     """Train every row's seeds in turn (row key → its config and run folder); the finished rows'
     per-seed records, and the keys of rows the deadline left unfinished (their runs are not started
     or continue with ``resume``). With ``train=False``, only read the seeds that finished; a seed
-    the run store does not hold at all comes from ``carried(config, seed)`` when it gives one."""
+    the run store has not finished (or does not hold) comes from ``carried(config, seed)`` when it
+    gives one, since a carried seed finished the same budget."""
     finished: dict[Any, list[dict[str, Any]]] = {}
     unfinished: list[Any] = []
     out_of_time = False
@@ -125,7 +126,7 @@ def train_rows(jobs: dict[Any, tuple[Path, Path]], budget: StepBudget, score: Sc
             run_dir = folder / f"seed{seed}"
             if not train:
                 record = finished_seed(config, seed, budget, run_dir)
-                if record is None and carried is not None and not run_dir.exists():
+                if record is None and carried is not None:
                     record = carried(config, seed)
                 seeds.append(record)
                 continue
