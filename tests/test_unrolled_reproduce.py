@@ -61,7 +61,7 @@ def test_the_quality_trace_scores_each_snapshot_and_is_filled_in_for_seeds_score
     assert seed["trace_high_quality_fraction"] == {
         str(step): count_modes(samples, ring.centres, ring.std)["high_quality_share"] for step, samples in trace.items()}
     older = {k: v for k, v in seed.items() if k != "trace_high_quality_fraction"}
-    assert unrolled._with_trace_scores(older, "ring", runs / "ring_k5" / "seed0") == seed
+    assert unrolled._with_trace_scores(older, "ring", unrolled._trace_file(runs, "ring", 5, 0)) == seed
     assert "| ring | 5 | " + " | ".join(", ".join(f"{s['trace_high_quality_fraction'][step]:.2f}" for s in record["rows"][1]["seeds"])
                                      for step in ("0", "2", "4")) + " |" in unrolled.markdown(record)
 

@@ -50,8 +50,7 @@ def step_table_seeds(table: str, quick: bool, wanted: list[int] | None) -> tuple
     if wanted:
         return tuple(dict.fromkeys(wanted))
     if table == "unrolled-mixtures":  # a budget per mixture
-        budgets = [unrolled.QUICK] if quick else list(unrolled.FULL.values())
-        return tuple(sorted({seed for budget in budgets for seed in budget.seeds}))
+        return unrolled.all_seeds([unrolled.QUICK] if quick else unrolled.FULL.values())
     return (unrolled_stacked.QUICK if quick else unrolled_stacked.FULL).seeds
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -82,7 +82,7 @@ def trace_scores(trace: dict[int, torch.Tensor], centres: torch.Tensor, std: flo
             "trace_high_quality_fraction": {step: c["high_quality_share"] for step, c in counted.items()}}
 
 
-def _with_trace_scores(seed: dict[str, Any], mixture: str, run_dir: Path) -> dict[str, Any]:
+def _with_trace_scores(seed: dict[str, Any], mixture: str, trace_file: Path) -> dict[str, Any]:
     """A seed's record with its trace scored (seeds scored before the quality trace existed lack it;
     a carried-over seed has it from its result file)."""
     if "trace_high_quality_fraction" in seed:
@@ -90,7 +90,12 @@ def _with_trace_scores(seed: dict[str, Any], mixture: str, run_dir: Path) -> dic
     from zoo.data.toy2d import MixtureDataModule
 
     data = MixtureDataModule(mixture)
-    return {**seed, **trace_scores(torch.load(run_dir / "trace.pt", weights_only=True), data.centres, data.std)}
+    return {**seed, **trace_scores(torch.load(trace_file, weights_only=True), data.centres, data.std)}
+
+
+def all_seeds(budgets: Iterable[StepBudget]) -> tuple[int, ...]:
+    """Every seed that some mixture's budget trains, in order."""
+    return tuple(sorted({seed for budget in budgets for seed in budget.seeds}))
 
 
 def row(mixture: str, steps: int, budget: StepBudget, seeds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,7 +146,7 @@ def reproduce(budgets: dict[str, StepBudget], runs: Path, resume: bool = False, 
         if stopped and train:  # the deadline came: start no run of the next mixture
             deadline = 0.0
     rows = [row(mixture, steps, budgets[mixture],
-                [_with_trace_scores(s, mixture, runs / f"{mixture}_k{steps}" / f"seed{s['seed']}") for s in seeds])
+                [_with_trace_scores(s, mixture, _trace_file(runs, mixture, steps, s["seed"])) for s in seeds])
             for (mixture, steps), seeds in finished.items()]
     used = {mixture: budgets[mixture] for mixture in mixtures}
     samples = {budget.samples for budget in used.values()}
@@ -159,7 +164,7 @@ def reproduce(budgets: dict[str, StepBudget], runs: Path, resume: bool = False, 
                   "trace_modes_covered and trace_high_quality_fraction score the traced samples (fixed codes, "
                   "seed 1234) at each generator step: the learning curves",
                   "kl_to_uniform is null for a seed with no high-quality sample (the histogram is empty)"],
-        **run.provenance(seeds={"training": sorted({s for b in used.values() for s in b.seeds}), "scored_codes": SCORE_SEED}),
+        **run.provenance(seeds={"training": list(all_seeds(used.values())), "scored_codes": SCORE_SEED}),
     }
 
 
