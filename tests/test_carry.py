@@ -101,7 +101,7 @@ def test_a_step_tables_seed_is_lent_under_its_rows_own_budget_else_the_tables():
 
 
 def test_a_row_carried_again_keeps_the_file_it_was_scored_in_and_the_notes_name_each_source():
-    from zoo.reproduce.carry import carried_seed_notes
+    from zoo.reproduce.carry import carried_row_notes, carried_seed_notes
 
     config, budget = "configs/unrolled/grid_k0.yaml", {"generator_steps": 50, "trace_every": 10, "samples": 100}
     first = {"file": "results/x.json", "commit": "a" * 40}
@@ -115,6 +115,12 @@ def test_a_row_carried_again_keeps_the_file_it_was_scored_in_and_the_notes_name_
         f"carried over from results/x.json (written at commit {_head()[:7]}), more trained than in this run store: grid, K = 0 (seed 1)"]
     parzen = ResultFile(_table(rows=[{**_table()["rows"][0], "carried_over_from": first}]), later.origin)
     assert parzen.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0)["carried_over_from"] == first
+    renamed = ResultFile(parzen.record, {"file": "results/x-h100.json", "commit": _head()})
+    through = renamed.parzen_row("GAN", CONFIG, {"max_epochs": 100, "train_batches": None}, 0)
+    assert through["carried_over_from"] == {**first, "through": "results/x-h100.json"}
+    assert carried_row_notes([through]) == [
+        "carried over from results/x.json (written at commit aaaaaaa, through results/x-h100.json), "
+        "more trained than in this run store: GAN"]
 
 
 def test_where_several_files_hold_one_experiment_the_most_trained_record_is_lent():

@@ -10,7 +10,8 @@ file was written at, the same budget and seed. The store's row stands unless the
 further (a Parzen row, more epochs; a step table's seed, finished where the store's is not): a store
 that began a lost row again keeps the table's longer row until it passes it. Every carried
 row names its source (``carried_over_from``: the file and its commit; a row carried again keeps the
-source it was scored in), and the tables say so.
+source it was scored in, and names the file it came ``through`` when that has another name), and the
+tables say so.
 
 Several files can lend rows, for example the tables that parallel jobs on another machine wrote,
 each holding its own rows (``benchmarks/gpu_suite.sh`` assembles its tables so). Where more than
@@ -84,8 +85,14 @@ class ResultFile:
         return _config_unchanged(config, self.record["commit"])
 
     def _lend(self, record: dict[str, Any]) -> dict[str, Any]:
-        """``record`` marked with the file it comes from; one already carried keeps the file it was scored in."""
-        return {**record, "carried_over_from": record.get("carried_over_from", self.origin)}
+        """``record`` marked with the file it comes from; one already carried keeps the file it was scored
+        in, and names this file as the one it came ``through`` when that file has another name."""
+        source = record.get("carried_over_from")
+        if source is None:
+            return {**record, "carried_over_from": self.origin}
+        if source["file"] != self.origin["file"]:
+            source = {**source, "through": self.origin["file"]}
+        return {**record, "carried_over_from": source}
 
     def parzen_row(self, name: str, config: str, budget: dict[str, Any], seed: int,
                    options: list[str] | None = None) -> dict[str, Any] | None:
@@ -149,27 +156,32 @@ def _most_trained(records: Iterable[dict[str, Any] | None]) -> dict[str, Any] | 
 
 def carried_note(origin: dict[str, str], what: list[str]) -> str:
     """The line a table prints for what it carried over."""
-    return (f"carried over from {origin['file']} (written at commit {origin['commit'][:7]}), more trained than in this run store: "
-            f"{', '.join(what)}")
+    through = f", through {origin['through']}" if origin.get("through") else ""
+    return (f"carried over from {origin['file']} (written at commit {origin['commit'][:7]}{through}), "
+            f"more trained than in this run store: {', '.join(what)}")
 
 
-def _by_origin(items: list[tuple[dict[str, str], Any]]) -> dict[tuple[str, str], list[Any]]:
-    """Items grouped by the (file, commit) they were carried over from, in order."""
-    grouped: dict[tuple[str, str], list[Any]] = {}
+def _by_origin(items: list[tuple[dict[str, str], Any]]) -> dict[tuple[str, str, str], list[Any]]:
+    """Items grouped by the (file, commit, file carried through) they were carried over from, in order."""
+    grouped: dict[tuple[str, str, str], list[Any]] = {}
     for origin, item in items:
-        grouped.setdefault((origin["file"], origin["commit"]), []).append(item)
+        grouped.setdefault((origin["file"], origin["commit"], origin.get("through", "")), []).append(item)
     return grouped
+
+
+def _origin(key: tuple[str, str, str]) -> dict[str, str]:
+    file, commit, through = key
+    return {"file": file, "commit": commit, **({"through": through} if through else {})}
 
 
 def carried_row_notes(rows: list[dict[str, Any]]) -> list[str]:
     """A Parzen table's lines for its carried rows, one per source file and commit."""
     names = _by_origin([(row["carried_over_from"], row["name"]) for row in rows if "carried_over_from" in row])
-    return [carried_note({"file": file, "commit": commit}, group) for (file, commit), group in names.items()]
+    return [carried_note(_origin(key), group) for key, group in names.items()]
 
 
 def carried_seed_notes(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[str]:
     """A step table's lines for its carried seeds, one per source file and commit."""
     pairs = _by_origin([(seed["carried_over_from"], (row, seed)) for row in rows for seed in row["seeds"]
                         if "carried_over_from" in seed])
-    return [carried_note({"file": file, "commit": commit}, seeds_by_row(group, label))
-            for (file, commit), group in pairs.items()]
+    return [carried_note(_origin(key), seeds_by_row(group, label)) for key, group in pairs.items()]
