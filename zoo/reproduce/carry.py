@@ -1,5 +1,5 @@
 """``zoo reproduce TABLE --carry-over results/TABLE.json [MORE.json …]``: rows a run store does not
-hold, taken from earlier result files of the table.
+hold, or holds less trained, taken from earlier result files of the table.
 
 A run store lives on one machine; a result file lives in the repository. When the machine is
 lost, its finished rows survive only in the result file, and a table assembled from a fresh store

@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
     parser.add_argument("--carry-over", nargs="+", default=None, metavar="RESULT_JSON",
-                        help=f"the Parzen tables and {', '.join(CARRY_TABLES)}: rows (or seeds) the run store lacks are taken "
+                        help=f"the Parzen tables and {', '.join(CARRY_TABLES)}: rows (or seeds) the run store lacks, or holds less trained, are taken "
                              "from these earlier result files of the table, if they trained the same config, budget and seed "
                              "(where several hold one, the most trained)")
     parser.add_argument("--status", action="store_true",
