@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import torch
 
 from zoo.cli import main
@@ -86,3 +87,39 @@ def test_a_checkpoint_saved_mid_epoch_by_a_signal_counts_only_the_epochs_it_fini
         pass
     position = saved_position(tmp_path / "checkpoints" / "last.ckpt")
     assert (position["stopped_in_epoch"], position["epochs_finished"]) == (2, 2)  # in the third epoch, two finished
+
+
+def test_status_gives_a_running_sessions_pace_and_the_time_left_to_its_budget(tmp_path):
+    import time
+
+    run = tmp_path / "full" / "row-seed0"
+    _write(run / "run.json", {"epochs_done": 10, "segments": [{"commit": "abc1234def", "epochs": [0, 10], "wall_time_s": 600.0}]})
+    (run / "checkpoints").mkdir()
+    torch.save({"epoch": 14, "zoo": {"generator_steps": 7000}}, run / "checkpoints" / "last.ckpt")
+    began = time.time() - 1000
+    _write(run / "session.json", {"started_at": began, "from_epoch": 10, "budget_epochs": 100})
+    os.utime(run / "checkpoints" / "last.ckpt", (began + 160, began + 160))  # 4 epochs in 160 s
+    line = describe(tmp_path / "full")[0]
+    begun = time.strftime("%Y-%m-%d %H:%M", time.localtime(began))
+    assert f"(+ a session running or killed since epoch 10, begun {begun}: 40 s an epoch, about 57 min to 100 epochs at that pace)" in line
+    torch.save({"epoch": 10, "zoo": {"generator_steps": 5000}}, run / "checkpoints" / "last.ckpt")
+    assert "since epoch" not in describe(tmp_path / "full")[0]  # no epoch past the last ended session
+
+
+def test_a_session_leaves_its_session_file_only_while_it_trains(tmp_path, monkeypatch):
+    import zoo.cli
+    from zoo.reproduce.runs import SESSION_FILE, CurveSpec, RowRun
+    from zoo.reproduce.tables import QUICK_BUDGET, TABLES
+
+    seen = []
+
+    def interrupted_fit(*args, **kwargs):
+        seen.append(json.loads((tmp_path / "run" / SESSION_FILE).read_text()))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zoo.cli, "run_lightning_cli", interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        RowRun(tmp_path / "run", TABLES["gan2014-table1"].rows[0], 0, []).train(
+            QUICK_BUDGET, CurveSpec(1, "gan2014"), None, False, False)
+    assert seen[0]["from_epoch"] == 0 and seen[0]["budget_epochs"] == QUICK_BUDGET.max_epochs
+    assert not (tmp_path / "run" / SESSION_FILE).exists()

@@ -3,7 +3,9 @@ long reproduction survives a fresh checkout, and continued where it stopped with
 
 A row's folder holds ``checkpoints/last.ckpt``, ``curve.json`` (the learning curve) and
 ``run.json``: what the row trains (config hash, seed, extra options) and one segment per
-invocation (the commit it ran at, epochs before and after, wall time).
+invocation (the commit it ran at, epochs before and after, wall time). While a session trains,
+``session.json`` says when it began, from which epoch and towards how many, so that ``--status``
+can give its pace; it goes when the session ends (a killed session leaves it behind).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from zoo.provenance import REPO, device_description, git_commit
 from zoo.reproduce.tables import Budget, Row
 
 RUNS_ENV = "ZOO_RUNS"
+SESSION_FILE = "session.json"  # the session training now (or killed): when it began, from which epoch, towards how many
 
 
 def run_store() -> Path:
@@ -183,6 +186,8 @@ class RowRun:
                                        also=curve.also)
         started, commit = time.time(), git_commit()
         segment: dict[str, Any] = {"commit": commit, "epochs": [before, before]}
+        session = self.dir / SESSION_FILE
+        session.write_text(json.dumps({"started_at": started, "from_epoch": before, "budget_epochs": budget.max_epochs}))
         try:
             cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve])
             segment["epochs"][1] = int(cli.trainer.current_epoch)
@@ -195,4 +200,5 @@ class RowRun:
             record["epochs_done"] = segment["epochs"][1]
             record["segments"].append({**segment, "wall_time_s": round(time.time() - started, 1)})
             self._save_record(record)
+            session.unlink(missing_ok=True)
         return self.state(budget)

@@ -10,10 +10,12 @@ epoch runs (``run.json``: epochs done, one segment per session, ``curve.json``),
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 from zoo.reproduce.lock import running_jobs
-from zoo.reproduce.runs import saved_position, stored_state
+from zoo.reproduce.runs import SESSION_FILE, saved_position, stored_state
 
 
 def _hours(seconds: float) -> str:
@@ -32,7 +34,7 @@ def _epoch_run(folder: Path) -> str:
     seconds = sum(s.get("wall_time_s", 0.0) for s in segments)
     line = f"{state.epochs_reached} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
     if state.epochs_reached > state.epochs_done:  # run.json is rewritten only when a session ends
-        line += f" (+ a session running or killed since epoch {state.epochs_done})"
+        line += f" (+ a session running or killed since epoch {state.epochs_done}{_pace(folder, state.epochs_reached)})"
     if curve:
         line += f"; curve at epoch {curve[-1]['epoch']}: {curve[-1]['mean']:g}"
     if segments:
@@ -40,6 +42,23 @@ def _epoch_run(folder: Path) -> str:
         if segments[-1].get("interrupted"):
             line += f", interrupted in epoch {segments[-1].get('stopped_in_epoch')}"
     return line
+
+
+def _pace(folder: Path, epochs_reached: int) -> str:
+    """``, begun <time>: <s> an epoch, about <time> to <budget> epochs`` from the session file, timed
+    by the last checkpoint's save; empty without one."""
+    session_file = folder / SESSION_FILE
+    if not session_file.exists():
+        return ""
+    session = json.loads(session_file.read_text())
+    begun = time.strftime("%Y-%m-%d %H:%M", time.localtime(session["started_at"]))
+    epochs = epochs_reached - session["from_epoch"]
+    if epochs <= 0:
+        return f", begun {begun}"
+    seconds_per_epoch = (os.path.getmtime(folder / "checkpoints" / "last.ckpt") - session["started_at"]) / epochs
+    left = max(session["budget_epochs"] - epochs_reached, 0)
+    return (f", begun {begun}: {seconds_per_epoch:.0f} s an epoch, about {_hours(left * seconds_per_epoch)} "
+            f"to {session['budget_epochs']} epochs at that pace")
 
 
 def _step_run(folder: Path) -> str:
