@@ -86,7 +86,10 @@ class ResultFile:
 
     def _lend(self, record: dict[str, Any]) -> dict[str, Any]:
         """``record`` marked with the file it comes from; one already carried keeps the file it was scored
-        in, and names this file as the one it came ``through`` when that file has another name."""
+        in, and names this file as the one it came ``through`` when that file has another name. Its
+        checkpoint path becomes ``checkpoint_when_scored``: the store may since hold another run there."""
+        if "checkpoint" in record:
+            record = {**{k: v for k, v in record.items() if k != "checkpoint"}, "checkpoint_when_scored": record["checkpoint"]}
         source = record.get("carried_over_from")
         if source is None:
             return {**record, "carried_over_from": self.origin}
