@@ -71,6 +71,12 @@ def real_rows(protocol: Any, quick: bool) -> dict[str, Any]:
     return real_data_row(protocol)
 
 
+def _row_verdict(row: Row, ours: dict[str, Any], ceiling: dict, complete: bool, budget: Budget) -> str:
+    """The verdict on a scored row (``ours``: its score and epochs), naming how far it got when not ``complete``."""
+    judged = verdict(ours["mean"], ours["stderr"], row.paper_mean, row.paper_stderr, ceiling)
+    return judged if complete else f"{judged} (partial: {ours['epochs']}/{budget.max_epochs} epochs)"
+
+
 def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str, Any] | None, ceiling: dict, store: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": row.name, "config": row.config, "options": list(row.extra), "budget": vars(budget), "paper_budget": row.paper_budget,
@@ -79,13 +85,13 @@ def _row_entry(row: Row, budget: Budget, state: RowState | None, score: dict[str
     }
     if state is None or score is None:
         return {**entry, "ours": None, "curve": [], "verdict": "not started"}
+    ours = {**{k: score[k] for k in ("mean", "stderr", "sigma", "n_samples", "n_points", "generator_steps")},
+            "epochs": state.epochs_reached}
     return {
         **entry,
-        "ours": {**{k: score[k] for k in ("mean", "stderr", "sigma", "n_samples", "n_points", "generator_steps")},
-                 "epochs": state.epochs_reached},
+        "ours": ours,
         "minus_ceiling": score["mean"] - ceiling["mean"],
-        "verdict": verdict(score["mean"], score["stderr"], row.paper_mean, row.paper_stderr, ceiling)
-        + ("" if state.complete else f" (partial: {state.epochs_reached}/{budget.max_epochs} epochs)"),
+        "verdict": _row_verdict(row, ours, ceiling, state.complete, budget),
         "trend": curve_trend(state.curve),
         "curve": state.curve,
         "trained_in": state.segments,
@@ -127,9 +133,7 @@ def reproduce_parzen_table(
         earlier = carry.parzen_row(row.name, row.config, vars(budgets[row.name]), row.seed(seed), list(row.extra)) if carry else None
         if earlier is not None and (state is None or earlier["ours"]["epochs"] > state.epochs_reached):
             # trained further than the store's run (or the store lost it): scored as before, the verdict in today's words
-            ours = earlier["ours"]
-            entries.append({**earlier, "verdict": verdict(ours["mean"], ours["stderr"], row.paper_mean, row.paper_stderr, ceiling)
-                            + ("" if earlier["status"] == "complete" else f" (partial: {ours['epochs']}/{budgets[row.name].max_epochs} epochs)")})
+            entries.append({**earlier, "verdict": _row_verdict(row, earlier["ours"], ceiling, earlier["status"] == "complete", budgets[row.name])})
             continue
         score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, row.seed(seed),
                                                       QUICK_TEST_POINTS if quick else None)
