@@ -77,11 +77,57 @@ def test_only_a_full_result_of_the_same_table_from_a_clean_commit_lends_rows(tmp
 
 
 def test_carry_over_is_refused_in_one_line_for_a_table_that_cannot_use_it(tmp_path, capsys):
-    code = main(["reproduce", "improved-gan-mnist", "--no-train", "--carry-over", "results/improved-gan-mnist.json",
-                 "--runs", str(tmp_path)])
+    code = main(["reproduce", "lapgan-mnist", "--carry-over", "results/lapgan-mnist.json", "--runs", str(tmp_path)])
     assert code != 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--carry-over works for the Parzen tables and unrolled-mixtures, unrolled-stacked-mnist, not improved-gan-mnist" in err[0]
+    assert len(err) == 1 and "--carry-over works for the Parzen tables and unrolled-mixtures" in err[0]
+    assert err[0].endswith("not lapgan-mnist")
+
+
+def test_a_semi_supervised_seed_stands_where_it_trained_more_epochs_than_the_stores(tmp_path, monkeypatch):
+    from zoo.reproduce import improved
+    from zoo.reproduce.report import curve_trend
+    from zoo.reproduce.runs import RowState
+
+    plan = improved.Plan(labels=(100,), seeds=(0, 1, 2), milestones=(5, 10))
+    budget = {"max_epochs": 10, "train_batches": None, "milestones": [5, 10]}
+
+    def seed_record(seed: int, epochs: int) -> dict:
+        curve = [{"epoch": e, "mean": 1000.0 + seed} for e in range(1, epochs + 1)]
+        return {"seed": seed, "errors": 1000.0 + seed, "epochs": epochs, "complete": epochs == 10, "curve": curve,
+                "trend": curve_trend(curve),
+                "trained_in": [], "checkpoint": f"improved-gan-mnist/full/labels100-seed{seed}/checkpoints/last.ckpt"}
+
+    earlier = {"table": "improved-gan-mnist", "quick": False, "commit": _head(), "config": plan.config, "budget": budget,
+               "rows": [{"labels": 100, "per_seed": [seed_record(0, 8), seed_record(1, 8)]}]}
+    carry = CarriedRows(ResultFile(earlier, {"file": "results/improved-gan-mnist.json", "commit": _head()}))
+    assert carry.labelled_seed(plan.config, 100, 0, {**budget, "max_epochs": 300}) is None  # another budget
+    assert carry.labelled_seed(plan.config, 20, 0, budget) is None  # another label count
+
+    stored = {0: 9, 1: 3}  # the store passed seed 0's carried epochs, not seed 1's, and never began seed 2
+
+    class StoredRun:
+        def __init__(self, folder, labels, seed, plan, quick):
+            self.seed = seed
+
+        def state(self, budget):
+            done = stored.get(self.seed)
+            curve = [{"epoch": e, "mean": float(e)} for e in range(1, (done or 0) + 1)]
+            return None if done is None else RowState(tmp_path / "last.ckpt", done, False, curve, [])
+
+    monkeypatch.setattr(improved, "FULL", plan)
+    monkeypatch.setattr(improved, "_run", StoredRun)
+    monkeypatch.setattr(improved, "checkpoint_mistakes", lambda checkpoint: {"generator_steps": 0, "errors": 0, "top_confusions": []})
+    record = improved.reproduce(tmp_path, quick=False, resume=False, retrain=False, deadline=None, require_clean=False,
+                                train=False, carry=carry)
+    (row,) = record["rows"]
+    assert [(s["seed"], s["epochs"], "carried_over_from" in s) for s in row["per_seed"]] == [(0, 9, False), (1, 8, True)]
+    assert row["epochs"] == 8 and row["ours_errors"] == (8.0 + 1001.0) / 2  # both read at the epoch both reached
+    assert "checkpoint_when_scored" in row["per_seed"][1] and not record["complete"]
+    assert record["notes"][0] == (f"carried over from results/improved-gan-mnist.json (written at commit {_head()[:7]}), "
+                                  "more trained than in this run store: 100 labels (seed 1)")
+    assert "Seeds carried over from results/improved-gan-mnist.json" in improved.markdown(
+        {**record, "commit": _head(), "device": "cpu", "wall_time_s": 1.0})
 
 
 def test_a_step_tables_seed_is_lent_under_its_rows_own_budget_else_the_tables():

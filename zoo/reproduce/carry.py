@@ -4,10 +4,11 @@ hold, or holds less trained, taken from earlier result files of the table.
 A run store lives on one machine; a result file lives in the repository. When the machine is
 lost, its finished rows survive only in the result file, and a table assembled from a fresh store
 would list them as "not started". With ``--carry-over``, a row (a Parzen table's row, or one seed
-of a step table's row) that the store lacks is taken from the earlier result file, as it was
-scored there, if it is the same experiment: the same config file, unchanged since the commit that
-file was written at, the same budget and seed. The store's row stands unless the file's row trained
-further (a Parzen row, more epochs; a step table's seed, finished where the store's is not): a store
+of a step table's or the semi-supervised table's row) that the store lacks is taken from the
+earlier result file, as it was scored there, if it is the same experiment: the same config file,
+unchanged since the commit that file was written at, the same budget and seed. The store's row
+stands unless the file's row trained further (a Parzen row or a semi-supervised seed, more epochs;
+a step table's seed, finished where the store's is not): a store
 that began a lost row again keeps the table's longer row until it passes it. Every carried
 row names its source (``carried_over_from``: the file and its commit; a row carried again keeps the
 source it was scored in, and names the file it came ``through`` when that has another name), and the
@@ -32,7 +33,7 @@ from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, check_result, relative_to_repo
 from zoo.reproduce.step_runs import seeds_by_row
 
-CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # besides every Parzen table
+CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist", "improved-gan-mnist", "improved-gan-mnist-softplus")  # and every Parzen table
 
 
 def _config_unchanged(config: str, since: str) -> bool:
@@ -122,6 +123,17 @@ class ResultFile:
                     return self._lend(record)
         return None
 
+    def labelled_seed(self, config: str, labels: int, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
+        """The earlier record of ``seed`` in the row of ``labels`` labels of a semi-supervised table,
+        if the file trained ``config`` under the same ``budget`` (epochs, batches and milestones)."""
+        if (self.record.get("config"), self.record.get("budget")) != (config, budget):
+            return None
+        for row in self.record.get("rows", []):
+            for record in row.get("per_seed", []) if row.get("labels") == labels else ():
+                if record.get("seed") == seed and self._same_config(config):
+                    return self._lend(record)
+        return None
+
 
 class CarriedRows:
     """The result files that lend rows to one table; each row or seed from the file where it trained most."""
@@ -143,16 +155,23 @@ class CarriedRows:
         """The most trained of the files' seed records that :meth:`ResultFile.step_seed` would lend."""
         return _most_trained(file.step_seed(config, seed, budget) for file in self.files)
 
+    def labelled_seed(self, config: str, labels: int, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
+        """The most trained (most epochs) of the files' seed records that :meth:`ResultFile.labelled_seed` would lend."""
+        return _most_trained((file.labelled_seed(config, labels, seed, budget) for file in self.files),
+                             measure=lambda record: record["epochs"])
+
 
 def _generator_steps(record: dict[str, Any]) -> int:
     return (record.get("ours") or record).get("generator_steps") or 0
 
 
-def _most_trained(records: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """The record with the most generator steps (a Parzen row keeps them under ``ours``); the first on a tie."""
+def _most_trained(records: Iterable[dict[str, Any] | None],
+                  measure: Callable[[dict[str, Any]], int] = _generator_steps) -> dict[str, Any] | None:
+    """The record with the most training by ``measure`` (by default generator steps, which a Parzen row
+    keeps under ``ours``); the first on a tie."""
     best = None
     for record in records:
-        if record is not None and (best is None or _generator_steps(record) > _generator_steps(best)):
+        if record is not None and (best is None or measure(record) > measure(best)):
             best = record
     return best
 
@@ -183,8 +202,9 @@ def carried_row_notes(rows: list[dict[str, Any]]) -> list[str]:
     return [carried_note(_origin(key), group) for key, group in names.items()]
 
 
-def carried_seed_notes(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[str]:
-    """A step table's lines for its carried seeds, one per source file and commit."""
-    pairs = _by_origin([(seed["carried_over_from"], (row, seed)) for row in rows for seed in row["seeds"]
+def carried_seed_notes(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str], seeds: str = "seeds") -> list[str]:
+    """A table's lines for the seeds it carried (each row lists its seed records under ``seeds``), one
+    per source file and commit."""
+    pairs = _by_origin([(seed["carried_over_from"], (row, seed)) for row in rows for seed in row[seeds]
                         if "carried_over_from" in seed])
     return [carried_note(_origin(key), seeds_by_row(group, label)) for key, group in pairs.items()]

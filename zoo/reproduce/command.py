@@ -173,7 +173,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
 
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,
                                     require_clean=not (args.quick or args.allow_dirty), seeds=args.seeds, train=not args.no_train,
-                                    table=args.table)
+                                    table=args.table, carry=carry)
         paths = improved.write_outputs(record, out)
     elif args.table == "improved-ablation":
         from zoo.reproduce import improved_ablation

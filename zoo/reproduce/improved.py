@@ -24,8 +24,9 @@ import torch
 from torch import Tensor
 
 from zoo.provenance import RunStart
+from zoo.reproduce.carry import CarriedRows, carried_seed_notes
 from zoo.reproduce.report import curve_trend, describe_trend, write_result_files
-from zoo.reproduce.runs import CurveSpec, RowRun, portable_path
+from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path
 from zoo.reproduce.tables import Budget, Row
 
 TABLE = "improved-gan-mnist"
@@ -132,12 +133,24 @@ def _errors_at(curve: list[dict[str, Any]], epoch: int) -> float:
     return next(point["mean"] for point in curve if point["epoch"] == epoch)
 
 
+def _stored_seed(state: RowState, seed: int, store: Path) -> dict[str, Any]:
+    # the epoch of the errors shown: an interrupted session's epochs count in the curve before they count in epochs_done
+    return {"seed": seed, "errors": state.curve[-1]["mean"], "epochs": state.curve[-1]["epoch"],
+            "errors_current_d": state.curve[-1].get("also", {}).get(CURRENT_D),
+            "complete": state.complete, "curve": state.curve, "trend": curve_trend(state.curve),
+            "trained_in": state.segments, "at_checkpoint": checkpoint_mistakes(state.checkpoint),
+            "checkpoint": portable_path(state.checkpoint, store)}
+
+
 def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: float | None, require_clean: bool,
-              seeds: list[int] | None = None, train: bool = True, table: str = TABLE) -> dict[str, Any]:
+              seeds: list[int] | None = None, train: bool = True, table: str = TABLE,
+              carry: CarriedRows | None = None) -> dict[str, Any]:
     """Train every (label count, seed) in stages until done or ``deadline`` (with ``train=False``,
-    nothing); the result record. A row averages its seeds at the latest epoch all of them reached."""
+    nothing); the result record. A row averages its seeds at the latest epoch all of them reached.
+    A seed comes from ``carry`` instead where it trained more epochs there than in the store."""
     start = RunStart(require_clean=require_clean)
     plan = plan_for(quick, seeds, table)
+    budget = {**vars(plan.budget), "milestones": list(plan.milestones)}
     folder = store / table / ("quick" if quick else "full")
     curve = CurveSpec(every_n_epochs=1, protocol=None, metric="val/errors", logged=True, also=(CURRENT_D,))
     if train:
@@ -147,15 +160,12 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         seeds = []
         for seed in plan.seeds:
             state = _run(folder, labels, seed, plan, quick).state(plan.budget)
-            complete = complete and state is not None and state.complete
-            if state is not None and state.curve:
-                # the epoch of the errors shown: an interrupted session's epochs count in the curve before
-                # they count in epochs_done
-                seeds.append({"seed": seed, "errors": state.curve[-1]["mean"], "epochs": state.curve[-1]["epoch"],
-                              "errors_current_d": state.curve[-1].get("also", {}).get(CURRENT_D),
-                              "complete": state.complete, "curve": state.curve, "trend": curve_trend(state.curve),
-                              "trained_in": state.segments, "at_checkpoint": checkpoint_mistakes(state.checkpoint),
-                              "checkpoint": portable_path(state.checkpoint, store)})
+            stored = _stored_seed(state, seed, store) if state is not None and state.curve else None
+            earlier = carry.labelled_seed(plan.config, labels, seed, budget) if carry else None
+            chosen = earlier if earlier is not None and (stored is None or earlier["epochs"] > stored["epochs"]) else stored
+            complete = complete and chosen is not None and chosen["complete"]
+            if chosen is not None:
+                seeds.append(chosen)
         common = min((s["curve"][-1]["epoch"] for s in seeds), default=None)
         errors = [_errors_at(s["curve"], common) for s in seeds]
         paper = PAPER_ERRORS.get(labels)
@@ -172,11 +182,12 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         "table": table, "quick": quick, "complete": complete,
         "title": TABLES[table][1],
         "citation": "Salimans et al., Improved Techniques for Training GANs, NeurIPS 2016, Table 1",
-        "config": plan.config, "budget": {**vars(plan.budget), "milestones": list(plan.milestones)}, "rows": rows,
+        "config": plan.config, "budget": budget, "rows": rows,
         # where the seeds trained; "device" below is where this invocation scored and wrote the table
         "trained_on": sorted({segment["device"] for row in rows for seed in row["per_seed"]
                               for segment in seed["trained_in"] if "device" in segment}),
-        "notes": ["Paper values are Table 1 as ../shared/papers/targets.md §4.3 transcribes it (mean ± std over 10 "
+        "notes": [*carried_seed_notes(rows, _row_label, seeds="per_seed"),
+                  "Paper values are Table 1 as ../shared/papers/targets.md §4.3 transcribes it (mean ± std over 10 "
                   "labelled subsets); ours average the seeds at the latest epoch all of them reached ('epochs').",
                   "errors: of the 10,000 MNIST test images, from the model's averaged discriminator (zoo.models.improved); "
                   "errors_current_d (and each curve point's also): the current discriminator's, where the run logged them.",
@@ -184,6 +195,10 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
                   "checkpoint, with its most frequent (true, predicted) confusions."],
         **start.provenance(seeds={"training_and_labels": list(plan.seeds)}),
     }
+
+
+def _row_label(row: dict[str, Any]) -> str:
+    return f"{row['labels']} labels"
 
 
 def _current(seed: dict[str, Any]) -> str:
@@ -210,6 +225,8 @@ def markdown(record: dict[str, Any]) -> str:
             f"seed {s['seed']}, {s['at_checkpoint']['errors']} errors at generator step {s['at_checkpoint']['generator_steps']}: "
             + ", ".join(f"{c['true']} → {c['predicted']} ×{c['count']}" for c in s["at_checkpoint"]["top_confusions"])
             for s in row["per_seed"] if "at_checkpoint" in s)]
+    carried = carried_seed_notes(record["rows"], _row_label, seeds="per_seed")
+    lines += ["", *(f"Seeds {line}." for line in carried)] if carried else []
     trained_on = ", ".join(record.get("trained_on", [])) or "—"
     lines += ["", f"Commit `{record['commit']}`; trained on {trained_on}; written on {record['device']} in "
               f"{record['wall_time_s']:.0f} s."]
