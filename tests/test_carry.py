@@ -172,14 +172,15 @@ def test_a_row_carried_again_keeps_the_file_it_was_scored_in_and_the_notes_name_
 def test_where_several_files_hold_one_experiment_the_most_trained_record_is_lent():
     budget = {"max_epochs": 100, "train_batches": None}
 
-    def result_file(name: str, steps: int, **row) -> ResultFile:
-        rows = [{**_table()["rows"][0], "ours": {"mean": float(steps), "stderr": 1.0, "generator_steps": steps}, **row}]
+    def result_file(name: str, epochs: int, **row) -> ResultFile:  # a Parzen row is held to its epochs, as the store's run is
+        ours = {"mean": float(epochs), "stderr": 1.0, "generator_steps": 117 * epochs, "epochs": epochs}
+        rows = [{**_table()["rows"][0], "ours": ours, **row}]
         return ResultFile(_table(rows=rows), {"file": f"results/{name}.json", "commit": _head()})
 
-    cpu, device, other_seed = result_file("cpu", 7488), result_file("device", 10998), result_file("seed1", 20000, seed=1)
+    cpu, device, other_seed = result_file("cpu", 64), result_file("device", 94), result_file("seed1", 100, seed=1)
     lent = CarriedRows(cpu, other_seed, device).parzen_row("GAN", CONFIG, budget, 0)
-    assert lent["ours"]["generator_steps"] == 10998 and lent["carried_over_from"]["file"] == "results/device.json"
-    tie = CarriedRows(result_file("first", 500), result_file("second", 500)).parzen_row("GAN", CONFIG, budget, 0)
+    assert lent["ours"]["epochs"] == 94 and lent["carried_over_from"]["file"] == "results/device.json"
+    tie = CarriedRows(result_file("first", 50), result_file("second", 50)).parzen_row("GAN", CONFIG, budget, 0)
     assert tie["carried_over_from"]["file"] == "results/first.json"
     assert CarriedRows(other_seed).parzen_row("GAN", CONFIG, budget, 0) is None
 

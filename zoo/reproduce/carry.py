@@ -16,7 +16,8 @@ tables say so.
 
 Several files can lend rows, for example the tables that parallel jobs on another machine wrote,
 each holding its own rows (``benchmarks/gpu_suite.sh`` assembles its tables so). Where more than
-one holds the same experiment, the most trained record (most generator steps) is lent; on a tie,
+one holds the same experiment, the most trained record (by the measure the store's run is held to:
+epochs, or a step table's generator steps) is lent; on a tie,
 the file named first.
 """
 
@@ -148,12 +149,15 @@ class CarriedRows:
 
     def parzen_row(self, name: str, config: str, budget: dict[str, Any], seed: int,
                    options: list[str] | None = None) -> dict[str, Any] | None:
-        """The most trained of the files' rows that :meth:`ResultFile.parzen_row` would lend."""
-        return _most_trained(file.parzen_row(name, config, budget, seed, options) for file in self.files)
+        """The most trained (most epochs, the measure the store's run is held to) of the files' rows
+        that :meth:`ResultFile.parzen_row` would lend."""
+        return _most_trained((file.parzen_row(name, config, budget, seed, options) for file in self.files),
+                             measure=lambda row: row["ours"]["epochs"])
 
     def step_seed(self, config: str, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
-        """The most trained of the files' seed records that :meth:`ResultFile.step_seed` would lend."""
-        return _most_trained(file.step_seed(config, seed, budget) for file in self.files)
+        """The most trained (most generator steps) of the files' seed records that :meth:`ResultFile.step_seed` would lend."""
+        return _most_trained((file.step_seed(config, seed, budget) for file in self.files),
+                             measure=lambda record: record.get("generator_steps") or 0)
 
     def labelled_seed(self, config: str, labels: int, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
         """The most trained (most epochs) of the files' seed records that :meth:`ResultFile.labelled_seed` would lend."""
@@ -161,14 +165,8 @@ class CarriedRows:
                              measure=lambda record: record["epochs"])
 
 
-def _generator_steps(record: dict[str, Any]) -> int:
-    return (record.get("ours") or record).get("generator_steps") or 0
-
-
-def _most_trained(records: Iterable[dict[str, Any] | None],
-                  measure: Callable[[dict[str, Any]], int] = _generator_steps) -> dict[str, Any] | None:
-    """The record with the most training by ``measure`` (by default generator steps, which a Parzen row
-    keeps under ``ours``); the first on a tie."""
+def _most_trained(records: Iterable[dict[str, Any] | None], measure: Callable[[dict[str, Any]], int]) -> dict[str, Any] | None:
+    """The record with the most training by ``measure``; the first on a tie."""
     best = None
     for record in records:
         if record is not None and (best is None or measure(record) > measure(best)):
