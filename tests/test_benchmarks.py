@@ -154,3 +154,21 @@ def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results
         assert not any("epoch=" in n for n in names)  # periodic checkpoints stay behind: files come back ≤ 16 MiB
     improved = json.loads(files["improved-gan-mnist.json"])
     assert [seed["seed"] for seed in improved["rows"][0]["per_seed"]] == [0, 1]
+
+
+def test_gpu_suite_stops_in_one_line_before_any_job_when_a_package_is_missing(tmp_path):
+    # a Python that sees only the standard library (-S: no site-packages), as a device image without the wheels
+    bare = tmp_path / "bare-python"
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(0o755)
+    copy = tmp_path / "tree" / "benchmarks" / "gpu_suite.sh"  # a tree without .whl/, whatever this checkout holds
+    copy.parent.mkdir(parents=True)
+    copy.write_text((BENCHMARKS / "gpu_suite.sh").read_text())
+    env = {**subprocess_env(), "PYTHON": str(bare), "ZOO_RUNS": str(tmp_path / "runs")}
+    completed = subprocess.run(["bash", str(copy), "--quick", "--out", str(tmp_path / "out")],
+                               env=env, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        "gpu_suite.sh: pytorch_lightning, torchmetrics, jsonargparse, docstring_parser, typeshed_client missing here; "
+        "carry their wheels in .whl/ (see the top of this script)"]
+    assert not (tmp_path / "runs").exists() and list((tmp_path / "out").iterdir()) == []  # nothing trained, nothing written
