@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from zoo.errors import ZooConfigError
-from zoo.provenance import REPO, check_result, relative_to_repo
+from zoo.provenance import OUTSIDE, REPO, check_result, relative_to_repo
 from zoo.reproduce.step_runs import seeds_by_row
 
 CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist", "improved-gan-mnist", "improved-gan-mnist-softplus")  # and every Parzen table
@@ -81,7 +81,7 @@ class ResultFile:
                 check_result(record)  # a clean commit, no machine paths
         except ZooConfigError as error:
             raise ZooConfigError(f"--carry-over: {path}: {error}") from None
-        return cls(record, {"file": relative_to_repo(path), "commit": record["commit"]})
+        return cls(record, {"file": _file_label(path), "commit": record["commit"]})
 
     def _same_config(self, config: str) -> bool:
         return _config_unchanged(config, self.record["commit"])
@@ -134,6 +134,13 @@ class ResultFile:
                 if record.get("seed") == seed and self._same_config(config):
                     return self._lend(record)
         return None
+
+
+def _file_label(path: Path) -> str:
+    """How a carried row names its file: relative to the repository where it can be; outside it, by its
+    folder and name, since parallel jobs write tables of one name into folders named after the job."""
+    label = relative_to_repo(path)
+    return f"{OUTSIDE}/{path.resolve().parent.name}/{path.name}" if label.startswith(OUTSIDE) else label
 
 
 class CarriedRows:
