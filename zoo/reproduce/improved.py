@@ -160,9 +160,12 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         seeds = []
         for seed in plan.seeds:
             state = _run(folder, labels, seed, plan, quick).state(plan.budget)
-            stored = _stored_seed(state, seed, store) if state is not None and state.curve else None
+            stored_epochs = state.curve[-1]["epoch"] if state is not None and state.curve else None
             earlier = carry.labelled_seed(plan.config, labels, seed, budget) if carry else None
-            chosen = earlier if earlier is not None and (stored is None or earlier["epochs"] > stored["epochs"]) else stored
+            if earlier is not None and (stored_epochs is None or earlier["epochs"] > stored_epochs):
+                chosen = earlier  # the store's checkpoint is not read: its seed is not shown
+            else:
+                chosen = None if stored_epochs is None else _stored_seed(state, seed, store)
             complete = complete and chosen is not None and chosen["complete"]
             if chosen is not None:
                 seeds.append(chosen)
