@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytorch_lightning as pl
-from rich.console import Console
 from rich.table import Table
 
 from zoo.callbacks.samples import run_dir
+from zoo.console import zoo_console
 
 
 def real_data_parzen(datamodule: Any, record: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ class RunSummary(pl.Callback):
             protocol = f"protocol {parzen['protocol']}" if parzen.get("protocol") else "the data's own test split, σ chosen on its val split"
             note = (f"Parzen: mean log-likelihood of the test images in nats ({protocol}); model: {parzen['n_samples']} samples "
                     f"as kernel centres, σ {parzen['sigma']:.3f}; real data: {real['n_samples']} training images, σ {real['sigma']:.3f}")
-        console = Console()
+        console = zoo_console()
         console.print(table)
         if note:
             console.print(note)

@@ -21,6 +21,7 @@ from zoo.compare.readers import expand, read_run
 from zoo.compare.report import markdown, plot_curves, print_table
 from zoo.compare.results import CURVE_AXES, curves_by_metric, read_tables, select_rows, table_rows
 from zoo.compare.runs import Run, direction
+from zoo.console import zoo_console
 from zoo.errors import ZooConfigError
 from zoo.reproduce.selection import slug
 
@@ -141,6 +142,6 @@ def compare_results(args: argparse.Namespace, console: Console) -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = zoo_console()
     (compare_results if args.results else compare_runs)(args, console)
     return 0

@@ -7,6 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from zoo.console import zoo_console
+
 
 def print_table(title: str, columns: list[str], rows: list[list[str]], console: Console | None = None) -> None:
     table = Table(title=title)
@@ -14,7 +16,7 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], console: 
         table.add_column(column, justify="left" if i < 4 else "right")
     for row in rows:
         table.add_row(*row)
-    (console or Console()).print(table)
+    (console or zoo_console()).print(table)
 
 
 def markdown(title: str, columns: list[str], rows: list[list[str]]) -> str:

@@ -116,8 +116,9 @@ def evaluate_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(record: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from zoo.console import zoo_console
 
     table = Table(title=f"{record['model']} on {record['data']}, G step {record['generator_steps']}")
     for column in ("metric", "value", "details"):
@@ -127,7 +128,7 @@ def print_table(record: dict[str, Any]) -> None:
                             for k in ("stderr", "std", "sigma", "n_samples", "n_fake", "n_real", "splits", "protocol", "feature_extractor")
                             if result.get(k) is not None)
         table.add_row(name, f"{result['value']:.4f}", details)
-    Console().print(table)
+    zoo_console().print(table)
 
 
 def main(argv: list[str]) -> int:
