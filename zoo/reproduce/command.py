@@ -61,7 +61,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny budgets: check the pipeline, not the numbers")
     parser.add_argument("--out", default=None, help="folder for the result files (default: results/, or runs/reproduce/quick/ with --quick)")
     parser.add_argument("--runs", default=None, help="run store for the rows' training runs (default: $ZOO_RUNS, else ~/.cache/zoo/runs)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the seed of the tables that run one seed (improved-gan-mnist, unrolled-mixtures and "
+                             "unrolled-stacked-mnist take --seeds)")
     parser.add_argument("--d-size", default="quarter", help="unrolled-reconstruction: D size of the models to invert (quarter or half)")
     parser.add_argument("--retrain", action="store_true", help="train every row again even if a checkpoint exists "
                         "(unrolled-reconstruction: invert every model again)")
