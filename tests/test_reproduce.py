@@ -288,3 +288,13 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     softplus = json.loads((out / "improved-gan-mnist-softplus.json").read_text())
     assert softplus["config"] == "configs/improved/mnist_100_softplus.yaml" and "softplus" in softplus["title"]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["improved-gan-mnist", "improved-gan-mnist-softplus"]
+
+
+def test_a_session_a_signal_stopped_lists_the_epochs_its_checkpoint_finished():
+    from zoo.reproduce.report import segment_epochs
+
+    # as run.json records a session stopped by SIGTERM in epoch 904: its finished epochs stay at the start
+    stopped = {"commit": "c", "epochs": [602, 602], "interrupted": True, "stopped_in_epoch": 904, "epochs_finished": 904,
+               "stopped_at_generator_step": 452139, "wall_time_s": 8427.8}
+    assert segment_epochs(stopped) == (602, 904)
+    assert segment_epochs({"commit": "c", "epochs": [667, 1000], "wall_time_s": 8353.9}) == (667, 1000)

@@ -43,6 +43,14 @@ def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any
             "since_generator_step": later_half[0].get("generator_steps")}
 
 
+def segment_epochs(segment: dict[str, Any]) -> tuple[int, int]:
+    """The epochs one training session took a run through. A session a signal stopped mid-epoch
+    counts none in ``epochs`` (the run's finished epochs stay those of its last clean end); its
+    checkpoint's finished epochs say how far it got."""
+    start, end = segment["epochs"]
+    return start, max(end, segment.get("epochs_finished", end)) if segment.get("interrupted") else end
+
+
 def describe_trend(trend: dict[str, Any]) -> str:
     """``trend`` in words, e.g. "rising (+36.8 against a spread of 21.0)"."""
     if "shift" not in trend:
@@ -97,7 +105,8 @@ def markdown(record: dict[str, Any]) -> str:
                   f"wall time {record['wall_time_s']:.0f} s."]
     for row in record["rows"]:
         for segment in row.get("trained_in", []):
-            lines.append(f"- {row['name']}: epochs {segment['epochs'][0]}–{segment['epochs'][1]} trained at commit "
+            start, end = segment_epochs(segment)
+            lines.append(f"- {row['name']}: epochs {start}–{end} trained at commit "
                          f"`{segment['commit']}`{' on ' + segment['device'] if 'device' in segment else ''} in {segment['wall_time_s']:.0f} s{' (interrupted)' if segment.get('interrupted') else ''}")
     lines += [f"- {note}" for note in carried_row_notes(record["rows"])]
     lines += [f"- {note}" for note in record.get("notes", [])]
