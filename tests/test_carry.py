@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import REPO
 from zoo.cli import main
 from zoo.errors import ZooConfigError
-from zoo.reproduce.carry import CarriedRows, ResultFile, _config_unchanged
+from zoo.reproduce.carry import CarriedRows, ResultFile, _config_unchanged, carried_row_notes
 
 CONFIG = "configs/fgan/mnist_gan.yaml"
 
@@ -31,7 +31,8 @@ def test_a_row_is_lent_only_to_the_same_experiment():
     lent = carried.parzen_row("GAN", CONFIG, budget, 0)
     assert lent["ours"]["mean"] == 102.2 and lent["carried_over_from"] == {"file": "results/x.json", "commit": _head()}
     assert carried.parzen_row("GAN", CONFIG, budget, 1) is None  # another seed
-    assert carried.parzen_row("GAN", CONFIG, {**budget, "max_epochs": 300}, 0) is None  # another budget
+    assert carried.parzen_row("GAN", CONFIG, {**budget, "max_epochs": 50}, 0) is None  # trained past that budget
+    assert carried.parzen_row("GAN", CONFIG, {**budget, "train_batches": 10}, 0) is None  # another budget
     assert carried.parzen_row("GAN", "configs/fgan/mnist_kl.yaml", budget, 0) is None  # another config
     assert carried.parzen_row("Reverse KL", CONFIG, budget, 0) is None
     recorded = ResultFile(_table(rows=[{**_table()["rows"][0], "options": ["--model.init_args.update", "alternating"]}]),
@@ -39,6 +40,17 @@ def test_a_row_is_lent_only_to_the_same_experiment():
     assert recorded.parzen_row("GAN", CONFIG, budget, 0, ["--model.init_args.update", "alternating"]) is not None
     assert recorded.parzen_row("GAN", CONFIG, budget, 0, []) is None  # trained with other options
 
+
+def test_a_row_stands_in_a_raised_budget_as_a_partial_row_until_it_reaches_it():
+    # a curve still rising at its budget gets a longer one; the committed row must survive a lost store
+    carried = ResultFile(_table(), {"file": "results/x.json", "commit": _head()})
+    raised = {"max_epochs": 300, "train_batches": None}
+    lent = carried.parzen_row("GAN", CONFIG, raised, 0)
+    assert (lent["status"], lent["budget"], lent["trained_under_budget"]) == ("partial", raised, _table()["rows"][0]["budget"])
+    assert lent["ours"]["epochs"] == 100 and lent["ours"]["mean"] == 102.2
+    assert "GAN (trained under an earlier budget of 100 epochs)" in carried_row_notes([lent])[0]
+    again = ResultFile(_table(rows=[lent]), {"file": "results/y.json", "commit": _head()})
+    assert again.parzen_row("GAN", CONFIG, {"max_epochs": 500, "train_batches": None}, 0)["trained_under_budget"] == lent["trained_under_budget"]
 
 def test_a_row_whose_config_changed_since_its_file_was_written_is_not_lent(monkeypatch):
     import zoo.reproduce.carry as carry

@@ -6,7 +6,10 @@ lost, its finished rows survive only in the result file, and a table assembled f
 would list them as "not started". With ``--carry-over``, a row (a Parzen table's row, or one seed
 of a step table's or the semi-supervised table's row) that the store lacks is taken from the
 earlier result file, as it was scored there, if it is the same experiment: the same config file,
-unchanged since the commit that file was written at, the same budget and seed. The store's row
+unchanged since the commit that file was written at, the same budget and seed. A Parzen row
+trained under a shorter budget that differs only in ``max_epochs`` is the same experiment stopped
+earlier (nothing in the zoo's training reads ``max_epochs``; it only says where to stop), so it is
+lent to a raised budget as a partial row. The store's row
 stands unless the file's row trained further (a Parzen row or a semi-supervised seed, more epochs;
 a step table's seed, finished where the store's is not): a store
 that began a lost row again keeps the table's longer row until it passes it. Every carried
@@ -56,6 +59,23 @@ def _in_git_checkout() -> bool:
     return subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode == 0
 
 
+
+def _stops_earlier_or_same(earlier: dict[str, Any] | None, budget: dict[str, Any]) -> bool:
+    """Whether a run under ``earlier`` is ``budget``'s run stopped at or before its end: the same
+    budget but for fewer or equal ``max_epochs``."""
+    if earlier is None:
+        return False
+    rest = {k: v for k, v in earlier.items() if k != "max_epochs"}
+    return rest == {k: v for k, v in budget.items() if k != "max_epochs"} and earlier["max_epochs"] <= budget["max_epochs"]
+
+
+def _under_budget(row: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as a row of ``budget``; under a raised budget, a partial row that names the budget it
+    was trained under as ``trained_under_budget``."""
+    if row["budget"] == budget:
+        return row
+    return {**row, "budget": budget, "trained_under_budget": row.get("trained_under_budget", row["budget"]), "status": "partial"}
+
 @dataclass
 class ResultFile:
     """An earlier result file of one table, and the rows it can lend."""
@@ -101,13 +121,17 @@ class ResultFile:
 
     def parzen_row(self, name: str, config: str, budget: dict[str, Any], seed: int,
                    options: list[str] | None = None) -> dict[str, Any] | None:
-        """The earlier row ``name`` if it trained ``config`` with ``options`` under ``budget`` and
-        ``seed`` and was scored (files written before rows recorded their options are taken at their word)."""
+        """The earlier row ``name`` if it trained ``config`` with ``options`` under ``budget`` (or under a
+        shorter one: then a partial row of ``budget``) and ``seed`` and was scored (files written before
+        rows recorded their options are taken at their word)."""
         for row in self.record.get("rows", []):
-            if (row.get("name"), row.get("config"), row.get("budget"), row.get("seed")) == (name, config, budget, seed):
-                same_options = options is None or row.get("options", options) == options
-                if row.get("ours") and same_options and self._same_config(config):
-                    return self._lend(row)
+            if (row.get("name"), row.get("config"), row.get("seed")) != (name, config, seed):
+                continue
+            if not _stops_earlier_or_same(row.get("budget"), budget):
+                continue
+            same_options = options is None or row.get("options", options) == options
+            if row.get("ours") and same_options and self._same_config(config):
+                return self._lend(_under_budget(row, budget))
         return None
 
     def step_seed(self, config: str, seed: int, budget: dict[str, Any]) -> dict[str, Any] | None:
@@ -203,8 +227,13 @@ def _origin(key: tuple[str, str, str]) -> dict[str, str]:
 
 def carried_row_notes(rows: list[dict[str, Any]]) -> list[str]:
     """A Parzen table's lines for its carried rows, one per source file and commit."""
-    names = _by_origin([(row["carried_over_from"], row["name"]) for row in rows if "carried_over_from" in row])
+    names = _by_origin([(row["carried_over_from"], _carried_name(row)) for row in rows if "carried_over_from" in row])
     return [carried_note(_origin(key), group) for key, group in names.items()]
+
+
+def _carried_name(row: dict[str, Any]) -> str:
+    earlier = row.get("trained_under_budget")
+    return row["name"] if earlier is None else f"{row['name']} (trained under an earlier budget of {earlier['max_epochs']} epochs)"
 
 
 def carried_seed_notes(rows: list[dict[str, Any]], label: Callable[[dict[str, Any]], str], seeds: str = "seeds") -> list[str]:
