@@ -97,7 +97,7 @@ def test_fgan_table4_quick_writes_json_markdown_and_chart(tmp_path, monkeypatch,
     assert all(r["carried_over_from"] == origin for r in ahead["rows"])  # each trained one epoch further than the store's run
     other_budget = {**record, "rows": [{**r, "budget": {**r["budget"], "max_epochs": 5}} for r in record["rows"]]}
     lost = reproduce_parzen_table(FGAN_TABLE4, True, runs, 0, retrain=False, train=False, carry=CarriedRows(ResultFile(other_budget, origin)))
-    assert lost["rows"][0]["status"] == "not started"  # another budget is another experiment
+    assert lost["rows"][0]["status"] == "not started"  # a row trained past this budget is another experiment
 
 
 def test_every_row_of_the_alternating_f_gan_table_trains_with_alternating_updates_at_batch_512(tmp_path, monkeypatch, mnist_root):
@@ -144,6 +144,25 @@ def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reus
     with pytest.raises(ZooConfigError, match="seed"):
         other_seed.train(row.budget, curve, deadline=None, resume=True, retrain=False)
 
+
+def test_a_session_a_signal_stops_still_names_its_device(tmp_path, monkeypatch):
+    import pytorch_lightning as pl
+
+    import zoo.cli
+
+    class Interrupt(pl.Callback):  # what a ctrl-C in the first batch looks like to the session
+        def on_train_batch_end(self, *args):
+            raise KeyboardInterrupt
+
+    fit = zoo.cli.run_lightning_cli
+    monkeypatch.setattr(zoo.cli, "run_lightning_cli", lambda args, extra_callbacks: fit(args, extra_callbacks=[*extra_callbacks, Interrupt()]))
+    monkeypatch.chdir(tmp_path)
+    row = Row("quickstart", str(REPO / "configs" / "quickstart.yaml"), None, None, Budget(3, 2))
+    run = RowRun(tmp_path / "run", row, seed=0, extra=["--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "1"])
+    with pytest.raises((KeyboardInterrupt, SystemExit)):
+        run.train(row.budget, CurveSpec(every_n_epochs=1, protocol=None, num_samples=64), deadline=None, resume=False, retrain=False)
+    (segment,) = json.loads(run.record_path.read_text())["segments"]
+    assert segment["interrupted"] and segment["device"].startswith("cpu: ")
 
 def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_them_at_one_epoch(tmp_path, monkeypatch):
     from zoo.reproduce import improved

@@ -21,7 +21,7 @@ def _write(path, content) -> None:
 def test_status_reports_epoch_runs_step_runs_kept_results_and_running_jobs(tmp_path):
     folder = tmp_path / "full"
     _write(folder / "row-seed0" / "run.json", {"epochs_done": 3, "segments": [
-        {"commit": "abc1234def", "epochs": [0, 3], "wall_time_s": 7200.0, "interrupted": True, "stopped_in_epoch": 3}]})
+        {"commit": "abc1234def", "epochs": [0, 3], "wall_time_s": 7200.0, "interrupted": True, "stopped_in_epoch": 3, "epochs_finished": 3}]})
     _write(folder / "row-seed0" / "curve.json", [{"epoch": 4, "mean": 10.0}, {"epoch": 5, "mean": 12.5}])
     (folder / "row-seed0" / "checkpoints").mkdir()
     torch.save({"epoch": 5, "zoo": {"generator_steps": 500}}, folder / "row-seed0" / "checkpoints" / "last.ckpt")
@@ -43,11 +43,15 @@ def test_status_reports_epoch_runs_step_runs_kept_results_and_running_jobs(tmp_p
         "k0/seed1: partial: 7 of 2000 generator steps, trained 10 min",
         "new-seed0: started, no checkpoint yet",
         "row-seed0: 5 epochs, 2.0 h in 1 session ended (+ a session running or killed since epoch 3); curve at epoch 5: 12.5; "
-        "last ended session at commit abc1234, interrupted in epoch 3",
+        "last ended session at commit abc1234, interrupted after 3 finished epochs",
         "seed0_k5.pt: kept result",
         f"running now: seed3 (pid {os.getpid()})",
     ]
     assert describe(folder) == lines[:-1]  # the lock is released with its job
+    record = json.loads((folder / "row-seed0" / "run.json").read_text())
+    del record["segments"][0]["epochs_finished"]  # older records lack it
+    (folder / "row-seed0" / "run.json").write_text(json.dumps(record))
+    assert describe(folder)[3].endswith("interrupted in epoch index 3")
     assert describe(tmp_path / "nothing") == []
 
 

@@ -154,6 +154,7 @@ class RowRun:
     def train(self, budget: Budget, curve: CurveSpec, deadline: float | None, resume: bool, retrain: bool) -> RowState:
         """Train until ``budget`` or ``deadline``, continuing the saved run when ``resume``."""
         from zoo.callbacks.curve import LearningCurve
+        from zoo.callbacks.fit_start import OnFitStart
         from zoo.callbacks.interrupts import GracefulStop
         from zoo.cli import run_lightning_cli
 
@@ -189,9 +190,10 @@ class RowRun:
         session = self.dir / SESSION_FILE
         session.write_text(json.dumps({"started_at": started, "from_epoch": before, "budget_epochs": budget.max_epochs}))
         try:
-            cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve])
+            # the device goes in as fit starts, so a session a signal stops names it too
+            note_device = OnFitStart(lambda trainer: segment.update(device=device_description(trainer.strategy.root_device)))
+            cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve, note_device])
             segment["epochs"][1] = int(cli.trainer.current_epoch)
-            segment["device"] = device_description(cli.trainer.strategy.root_device)
         except BaseException:
             segment.update(interrupted=True, **saved_position(self.checkpoint))  # the mid-epoch state a signal saved
             raise

@@ -39,8 +39,11 @@ def _epoch_run(folder: Path) -> str:
         line += f"; curve at epoch {curve[-1]['epoch']}: {curve[-1]['mean']:g}"
     if segments:
         line += f"; last ended session at commit {segments[-1]['commit'][:7]}"
-        if segments[-1].get("interrupted"):
-            line += f", interrupted in epoch {segments[-1].get('stopped_in_epoch')}"
+        last = segments[-1]
+        if last.get("interrupted") and "epochs_finished" in last:  # the count the table's provenance gives too
+            line += f", interrupted after {last['epochs_finished']} finished epochs"
+        elif last.get("interrupted"):  # recorded before finished epochs were
+            line += f", interrupted in epoch index {last.get('stopped_in_epoch')}"
     return line
 
 
