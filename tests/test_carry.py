@@ -228,3 +228,11 @@ def test_a_table_is_assembled_from_the_parts_that_parallel_jobs_wrote(tmp_path):
     assert not record["complete"]
     steps = [(row["ours"] or {}).get("generator_steps") for row in record["rows"]]
     assert steps == [100, 101] + [None] * (len(table.rows) - 2)
+
+
+def test_nothing_that_trains_reads_max_epochs():
+    # a row lent to a raised budget stands for the longer run's first epochs only if the budget changes
+    # nothing but where training stops; the learning curve may read it (it scores, it does not train)
+    readers = {path.relative_to(REPO).as_posix() for path in (REPO / "zoo").rglob("*.py")
+               if "max_epochs" in path.read_text() or "estimated_stepping_batches" in path.read_text()}
+    assert {path for path in readers if not path.startswith("zoo/reproduce/")} == {"zoo/callbacks/curve.py"}
