@@ -59,7 +59,6 @@ def _in_git_checkout() -> bool:
     return subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode == 0
 
 
-
 def _stops_earlier_or_same(earlier: dict[str, Any] | None, budget: dict[str, Any]) -> bool:
     """Whether a run under ``earlier`` is ``budget``'s run stopped at or before its end: the same
     budget but for fewer or equal ``max_epochs``."""
@@ -75,6 +74,7 @@ def _under_budget(row: dict[str, Any], budget: dict[str, Any]) -> dict[str, Any]
     if row["budget"] == budget:
         return row
     return {**row, "budget": budget, "trained_under_budget": row.get("trained_under_budget", row["budget"]), "status": "partial"}
+
 
 @dataclass
 class ResultFile:
@@ -125,9 +125,8 @@ class ResultFile:
         shorter one: then a partial row of ``budget``) and ``seed`` and was scored (files written before
         rows recorded their options are taken at their word)."""
         for row in self.record.get("rows", []):
-            if (row.get("name"), row.get("config"), row.get("seed")) != (name, config, seed):
-                continue
-            if not _stops_earlier_or_same(row.get("budget"), budget):
+            if (row.get("name"), row.get("config"), row.get("seed")) != (name, config, seed) \
+                    or not _stops_earlier_or_same(row.get("budget"), budget):
                 continue
             same_options = options is None or row.get("options", options) == options
             if row.get("ours") and same_options and self._same_config(config):

@@ -38,8 +38,8 @@ def _epoch_run(folder: Path) -> str:
     if curve:
         line += f"; curve at epoch {curve[-1]['epoch']}: {curve[-1]['mean']:g}"
     if segments:
-        line += f"; last ended session at commit {segments[-1]['commit'][:7]}"
         last = segments[-1]
+        line += f"; last ended session at commit {last['commit'][:7]}"
         if last.get("interrupted") and "epochs_finished" in last:  # the count the table's provenance gives too
             line += f", interrupted after {last['epochs_finished']} finished epochs"
         elif last.get("interrupted"):  # recorded before finished epochs were
