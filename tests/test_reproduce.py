@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-
-from tests.conftest import REPO
-from zoo.cli import main
+import math
 import time
 
 import pytest
 import torch
 
+from tests.conftest import REPO
+from zoo.cli import main
 from zoo.errors import ZooConfigError
 from zoo.reproduce.command import parse_duration
 from zoo.reproduce.parzen import verdict
@@ -271,6 +271,11 @@ def test_curve_trend_reads_the_later_half_against_its_own_spread():
     stuck = [{"mean": -144.7 + 0.01 * i, "stderr": 0.8} for i in range(10)]  # a drift far inside the estimate's error
     assert curve_trend(stuck)["direction"] == "flat"
     assert describe_trend(trend).startswith("rising (+")
+    logarithmic = [{"mean": 150 + 12.5 * math.log2(steps), "generator_steps": steps} for steps in range(500, 10_001, 500)]
+    assert curve_trend(logarithmic)["per_doubling"] == pytest.approx(12.5)  # what a doubled budget would add
+    assert describe_trend(curve_trend(logarithmic)).endswith("; +12.5 per doubling of training)")
+    assert curve_trend([{"mean": 5.0 + i, "epoch": 2**i} for i in range(8)])["per_doubling"] == pytest.approx(1.0)  # no steps: epochs
+    assert "per doubling" not in describe_trend(curve_trend(curve(noisy_plateau)))  # no pace for a flat curve
 
 
 def test_max_time_parses_hours_minutes_seconds():

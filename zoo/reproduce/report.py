@@ -4,6 +4,7 @@ ours side by side) and bar chart."""
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,9 @@ def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any
     its first. ``direction`` is "rising" or "falling" when the shift of their means exceeds both the
     spread (population std) of the later half's points and twice their mean standard error (where
     points carry one), else "flat"; with fewer than 4 points in the later half it is "too short to
-    tell"."""
+    tell". ``per_doubling`` is the later half's least-squares gain per doubling of generator steps (or
+    of epochs, for curves without steps): a curve that rises as log(steps) gains that much again
+    over as many steps as it has trained, the figure to size a raised budget by."""
     later_half = curve[len(curve) // 2:]
     late = [point[key] for point in later_half]
     if len(late) < 4:
@@ -40,7 +43,21 @@ def curve_trend(curve: list[dict[str, Any]], key: str = "mean") -> dict[str, Any
     noise = 2 * statistics.fmean(point.get("stderr") or 0.0 for point in later_half)
     direction = "flat" if abs(shift) <= max(spread, noise) else ("rising" if shift > 0 else "falling")
     return {"direction": direction, "shift": shift, "spread": spread, "points": len(late),
-            "since_generator_step": later_half[0].get("generator_steps")}
+            "since_generator_step": later_half[0].get("generator_steps"), "per_doubling": _gain_per_doubling(later_half, key)}
+
+
+def _gain_per_doubling(points: list[dict[str, Any]], key: str) -> float | None:
+    """The slope of ``key`` against log2 of the points' generator steps (or epochs); None where a
+    point has neither, or they do not vary."""
+    for x_key in ("generator_steps", "epoch"):
+        if all((point.get(x_key) or 0) > 0 for point in points):
+            x = [math.log2(point[x_key]) for point in points]
+            break
+    else:
+        return None
+    if len(set(x)) < 2:
+        return None
+    return statistics.linear_regression(x, [point[key] for point in points]).slope
 
 
 def segment_epochs(segment: dict[str, Any]) -> tuple[int, int]:
@@ -55,7 +72,9 @@ def describe_trend(trend: dict[str, Any]) -> str:
     """``trend`` in words, e.g. "rising (+36.8 against a spread of 21.0)"."""
     if "shift" not in trend:
         return trend["direction"]
-    return f"{trend['direction']} ({trend['shift']:+.1f} against a spread of {trend['spread']:.1f})"
+    pace = f"; {trend['per_doubling']:+.1f} per doubling of training" if trend.get("per_doubling") is not None \
+        and trend["direction"] != "flat" else ""
+    return f"{trend['direction']} ({trend['shift']:+.1f} against a spread of {trend['spread']:.1f}{pace})"
 
 
 def _cell(value: dict | None) -> str:
