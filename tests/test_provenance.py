@@ -42,6 +42,16 @@ def test_wall_time_counts_from_a_start_given_by_an_earlier_step(repo):
     assert RunStart(repo=repo).provenance({})["wall_time_s"] < 10.0
 
 
+def test_strict_mode_refuses_a_copy_whose_commit_nobody_names(tmp_path, monkeypatch):
+    # e.g. a worktree whose git metadata is missing: the run would record "unknown" as its commit
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "no-git"))
+    monkeypatch.delenv("ZOO_COMMIT", raising=False)
+    with pytest.raises(ZooConfigError, match="not a git checkout.*ZOO_COMMIT"):
+        RunStart(require_clean=True, repo=tmp_path)
+    assert RunStart(repo=tmp_path).commit.startswith("unknown")  # a quick run may go on, labelled so
+    monkeypatch.setenv("ZOO_COMMIT", "c" * 40)  # a device copy of one commit names it
+    assert RunStart(require_clean=True, repo=tmp_path).commit == "c" * 40
+
 def test_strict_mode_refuses_changed_tracked_files_in_one_line(repo):
     (repo / "code.py").write_text("x = 2\n")
     with pytest.raises(ZooConfigError) as caught:

@@ -150,8 +150,9 @@ class RunStart:
     """The moment a job began: wall-clock time, the checked-out commit and the tracked files that differ from it.
 
     Reading the commit at the start matters: HEAD may move while a long job runs. ``require_clean=True``
-    (full reproductions) refuses to start while tracked files differ from HEAD, so that the result names
-    exactly the code that produced it; otherwise those files are listed as ``uncommitted_changes``.
+    (full reproductions) refuses to start while tracked files differ from HEAD, or where git cannot name
+    HEAD and ``$ZOO_COMMIT`` does not either, so that the result names exactly the code that produced
+    it; otherwise those files are listed as ``uncommitted_changes``.
     """
 
     def __init__(self, require_clean: bool = False, repo: Path = REPO, started_at: float | None = None) -> None:
@@ -159,6 +160,9 @@ class RunStart:
         script of several steps); by default, now."""
         self.time = time.time() if started_at is None else started_at
         self.commit, self.changes = head_commit(repo), tracked_changes(repo)
+        if require_clean and self.commit.startswith("unknown"):
+            raise ZooConfigError(f"{repo} is not a git checkout, so a result could not name the code that produced it: "
+                                 "run from a clone (or, in a copy of one commit, set ZOO_COMMIT to it)")
         if require_clean and self.changes:
             shown = ", ".join(self.changes[:3]) + (f" and {len(self.changes) - 3} more" if len(self.changes) > 3 else "")
             raise ZooConfigError(
