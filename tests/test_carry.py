@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -51,6 +52,7 @@ def test_a_row_stands_in_a_raised_budget_as_a_partial_row_until_it_reaches_it():
     assert "GAN (trained under an earlier budget of 100 epochs)" in carried_row_notes([lent])[0]
     again = ResultFile(_table(rows=[lent]), {"file": "results/y.json", "commit": _head()})
     assert again.parzen_row("GAN", CONFIG, {"max_epochs": 500, "train_batches": None}, 0)["trained_under_budget"] == lent["trained_under_budget"]
+
 
 def test_a_row_whose_config_changed_since_its_file_was_written_is_not_lent(monkeypatch):
     import zoo.reproduce.carry as carry
@@ -234,5 +236,5 @@ def test_nothing_that_trains_reads_max_epochs():
     # a row lent to a raised budget stands for the longer run's first epochs only if the budget changes
     # nothing but where training stops; the learning curve may read it (it scores, it does not train)
     readers = {path.relative_to(REPO).as_posix() for path in (REPO / "zoo").rglob("*.py")
-               if "max_epochs" in path.read_text() or "estimated_stepping_batches" in path.read_text()}
+               if re.search(r"max_epochs|estimated_stepping_batches", path.read_text())}
     assert {path for path in readers if not path.startswith("zoo/reproduce/")} == {"zoo/callbacks/curve.py"}

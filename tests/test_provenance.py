@@ -52,6 +52,7 @@ def test_strict_mode_refuses_a_copy_whose_commit_nobody_names(tmp_path, monkeypa
     monkeypatch.setenv("ZOO_COMMIT", "c" * 40)  # a device copy of one commit names it
     assert RunStart(require_clean=True, repo=tmp_path).commit == "c" * 40
 
+
 def test_strict_mode_refuses_changed_tracked_files_in_one_line(repo):
     (repo / "code.py").write_text("x = 2\n")
     with pytest.raises(ZooConfigError) as caught:

@@ -164,6 +164,7 @@ def test_a_session_a_signal_stops_still_names_its_device(tmp_path, monkeypatch):
     (segment,) = json.loads(run.record_path.read_text())["segments"]
     assert segment["interrupted"] and segment["device"].startswith("cpu: ")
 
+
 def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_them_at_one_epoch(tmp_path, monkeypatch):
     from zoo.reproduce import improved
     from zoo.reproduce.runs import RowState
