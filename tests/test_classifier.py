@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -122,3 +124,27 @@ def test_mnist_digit_modes_through_the_harness(quick_classifier):
     assert scores["varied"]["modes_covered"] == 10 and scores["varied"]["num_modes"] == 10
     assert scores["ones"]["modes_covered"] < 10
     assert scores["varied"]["kl_to_uniform"] < 0.2 < 1.5 < scores["ones"]["kl_to_uniform"] <= scores["ones"]["max_kl"]
+
+
+def test_stacked_mnist_modes_through_the_harness(quick_classifier):
+    from tests.conftest import tiny_vanilla
+    from zoo.data.mnist import load_mnist_tensors
+    from zoo.data.stacked_mnist import StackedMNISTDataModule
+    from zoo.eval.harness import evaluate
+    from zoo.eval.stacked_modes import mode_histogram
+
+    path, _, root = quick_classifier
+    digits = F.pad(load_mnist_tensors(root, train=False)[0][:900].reshape(900, 1, 28, 28), (2, 2, 2, 2)) * 2 - 1
+    varied = torch.cat([digits[0:300], digits[300:600], digits[600:900]], dim=1)  # 300 images, one digit per channel
+    repeated = varied[:1].expand(300, -1, -1, -1).clone()
+    data = StackedMNISTDataModule(data_root=str(root))  # value range (-1, 1), padded to 32×32
+    model = tiny_vanilla(data_shape=(3, 32, 32))
+    scores = {}
+    for name, images in (("varied", varied), ("repeated", repeated)):
+        model.generator = Replay(images)
+        scores[name] = evaluate(model, data, ["modes"], num_samples=300, weights_path=str(path))["modes"]
+    read = load_mnist_classifier(path).predict_channels(varied, (-1.0, 1.0))
+    assert scores["varied"]["num_modes"] == 1000
+    assert scores["varied"]["modes_covered"] == int((mode_histogram(read) > 0).sum()) > 100
+    assert scores["repeated"]["modes_covered"] == 1
+    assert scores["repeated"]["kl_to_uniform"] == pytest.approx(math.log(1000))

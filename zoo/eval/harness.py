@@ -149,8 +149,8 @@ def evaluate(
                 record["protocol_spec"] = spec.to_dict()
             results[metric] = record
         elif metric == "modes":
-            require(hasattr(datamodule, "centres") or _has_mnist_shape(datamodule),
-                    f"mode counting needs a 2-D mixture or MNIST digits; {type(datamodule).__name__} has neither")
+            require(hasattr(datamodule, "centres") or _has_mnist_shape(datamodule) or _is_stacked_mnist(datamodule),
+                    f"mode counting needs a 2-D mixture, MNIST digits or Stacked MNIST; {type(datamodule).__name__} is none of them")
             samples = generate_samples(model, num_samples or 10_000, seed, batch_size, dist)
             record = _count_modes(samples, datamodule, weights_path)
             results[metric] = {"metric": "modes", "value": record["modes_covered"], **record}
@@ -163,18 +163,29 @@ def evaluate(
     return results
 
 
+def _is_stacked_mnist(datamodule: Any) -> bool:
+    from zoo.data.stacked_mnist import StackedMNISTDataModule
+
+    return isinstance(datamodule, StackedMNISTDataModule)
+
+
 def _count_modes(samples: Tensor, datamodule: Any, classifier_path: str | None) -> dict:
-    """A 2-D mixture's modes by distance to its centres; MNIST's 10 digits by the zoo's classifier."""
+    """A 2-D mixture's modes by distance to its centres; MNIST's 10 digits, or Stacked MNIST's 1000
+    digit triples, by the zoo's classifier."""
     if hasattr(datamodule, "centres"):
         from zoo.eval.modes import count_modes
 
         return count_modes(samples, datamodule.centres, datamodule.std)
     from zoo.eval.classifier import load_mnist_classifier
-    from zoo.eval.stacked_modes import count_digit_modes
+    from zoo.eval.stacked_modes import count_digit_modes, count_stacked_modes
 
     classifier = load_mnist_classifier(classifier_path, map_location=samples.device)
-    return {**count_digit_modes(_mnist_like(samples, datamodule.value_range), classifier, (0.0, 1.0)),
-            "classifier": {k: classifier.metadata[k] for k in ("architecture", "weights_sha256", "test_accuracy") if k in classifier.metadata}}
+    if _is_stacked_mnist(datamodule):
+        counted = count_stacked_modes(samples, classifier, tuple(datamodule.value_range))
+    else:
+        counted = count_digit_modes(_mnist_like(samples, datamodule.value_range), classifier, (0.0, 1.0))
+    return {**counted, "classifier": {k: classifier.metadata[k] for k in ("architecture", "weights_sha256", "test_accuracy")
+                                      if k in classifier.metadata}}
 
 
 def _dfeat_svm(model: Any, datamodule: Any) -> dict:
