@@ -127,3 +127,29 @@ def test_a_session_leaves_its_session_file_only_while_it_trains(tmp_path, monkey
             QUICK_BUDGET, CurveSpec(1, "gan2014"), None, False, False)
     assert seen[0]["from_epoch"] == 0 and seen[0]["budget_epochs"] == QUICK_BUDGET.max_epochs
     assert not (tmp_path / "run" / SESSION_FILE).exists()
+
+
+def test_status_of_a_parzen_table_gives_each_stopped_rows_budget_and_time_to_it(tmp_path, capsys):
+    from zoo.reproduce.selection import slug
+    from zoo.reproduce.tables import TABLES
+
+    table = TABLES["gan2014-table1"]
+    stopped, finished = table.rows
+    budget = stopped.budget.max_epochs
+    folder = tmp_path / "store" / table.name / "full"
+    for row, done in ((stopped, 20), (finished, finished.budget.max_epochs)):
+        run = folder / f"{slug(row.name)}-seed0"
+        _write(run / "run.json", {"epochs_done": done, "segments": [
+            {"commit": "abc1234def", "epochs": [0, 10], "wall_time_s": 100.0},
+            {"commit": "abc1234def", "epochs": [10, done], "wall_time_s": 30.0 * (done - 10)}]})
+        (run / "checkpoints").mkdir()
+        torch.save({"epoch": done, "zoo": {"generator_steps": 500 * done}}, run / "checkpoints" / "last.ckpt")
+    assert main(["reproduce", table.name, "--status", "--runs", str(tmp_path / "store")]) == 0
+    lines = {line.strip().split(":")[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    hours = (budget - 20) * 30 / 3600  # the last session's pace, not the first's
+    assert f"-seed0: 20 of {budget} epochs, " in lines[f"{slug(stopped.name)}-seed0"]
+    assert f"; about {hours:.1f} h to go at its last session's pace (30 s an epoch);" in lines[f"{slug(stopped.name)}-seed0"]
+    assert f" of {finished.budget.max_epochs} epochs, " in lines[f"{slug(finished.name)}-seed0"]
+    assert "to go" not in lines[f"{slug(finished.name)}-seed0"]
+    plain = describe(folder)  # without the table's budgets, no budget is claimed
+    assert f"{slug(stopped.name)}-seed0: 20 epochs, 7 min in 2 sessions ended; last ended session" in plain[0] + plain[1]

@@ -34,7 +34,7 @@ from zoo.errors import ZooConfigError
 from zoo.reproduce.carry import CARRY_TABLES, CarriedRows
 from zoo.reproduce.lock import table_lock
 from zoo.reproduce.parallel import check_jobs, failed, run_jobs, table_parts
-from zoo.reproduce.parzen import reproduce_parzen_table
+from zoo.reproduce.parzen import epoch_budgets, reproduce_parzen_table
 from zoo.reproduce.report import markdown, write_report
 from zoo.reproduce.runs import run_store
 from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES, check_selection, select_rows, step_table_rows, trained_parts
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
     if args.status:
         from zoo.reproduce.status import print_status
 
-        return print_status(folder)
+        return print_status(folder, epoch_budgets(TABLES[args.table], args.quick) if args.table in TABLES else None)
     check_selection(args)
     check_jobs(args)
     carry = None

@@ -19,6 +19,11 @@ from zoo.reproduce.tables import QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES
 CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as many as the generator's samples
 
 
+def epoch_budgets(table: ParzenTable, quick: bool = False) -> dict[str, int]:
+    """Each row's epoch budget by the name of its runs in the store (without ``-seed<N>``)."""
+    return {slug(row.name): (QUICK_BUDGET if quick else row.budget).max_epochs for row in table.rows}
+
+
 def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
     """The harness's Parzen record for a checkpoint, under ``protocol``, on the GPU when there is one."""
     from zoo.checkpoints import load_run

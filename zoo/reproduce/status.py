@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from zoo.reproduce.lock import running_jobs
@@ -26,15 +28,18 @@ def _sessions(count: int) -> str:
     return f"{count} session" + ("" if count == 1 else "s")
 
 
-def _epoch_run(folder: Path) -> str:
+def _epoch_run(folder: Path, budget_epochs: int | None = None) -> str:
     state = stored_state(folder)
     if state is None:
         return "started, no checkpoint yet"
     segments, curve = state.segments, state.curve
     seconds = sum(s.get("wall_time_s", 0.0) for s in segments)
-    line = f"{state.epochs_reached} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
+    of_budget = "" if budget_epochs is None else f" of {budget_epochs}"
+    line = f"{state.epochs_reached}{of_budget} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
     if state.epochs_reached > state.epochs_done:  # run.json is rewritten only when a session ends
         line += f" (+ a session running or killed since epoch {state.epochs_done}{_pace(folder, state.epochs_reached)})"
+    elif budget_epochs is not None and state.epochs_reached < budget_epochs:
+        line += _time_to_budget(segments, budget_epochs - state.epochs_reached)
     if curve:
         line += f"; curve at epoch {curve[-1]['epoch']}: {curve[-1]['mean']:g}"
     if segments:
@@ -64,6 +69,16 @@ def _pace(folder: Path, epochs_reached: int) -> str:
             f"to {session['budget_epochs']} epochs at that pace")
 
 
+def _time_to_budget(segments: list[dict], epochs_left: int) -> str:
+    """``; about <time> to go at its last session's pace (<s> s an epoch)``; empty without a timed session."""
+    timed = [s for s in segments if s.get("wall_time_s") and s["epochs"][1] > s["epochs"][0]]
+    if not timed:
+        return ""
+    last = timed[-1]
+    seconds_per_epoch = last["wall_time_s"] / (last["epochs"][1] - last["epochs"][0])
+    return f"; about {_hours(epochs_left * seconds_per_epoch)} to go at its last session's pace ({seconds_per_epoch:.0f} s an epoch)"
+
+
 def _step_run(folder: Path) -> str:
     target = json.loads((folder / "identity.json").read_text())["generator_steps"]
     clock = folder / "train_seconds.json"
@@ -77,16 +92,19 @@ def _step_run(folder: Path) -> str:
     return f"partial: {done} of {target} generator steps{trained}"
 
 
-def describe(folder: Path) -> list[str]:
+def describe(folder: Path, epoch_budgets: Mapping[str, int] | None = None) -> list[str]:
     """One line per run under ``folder`` (a table's folder in the run store), paths relative to it,
-    then the jobs training there now."""
+    then the jobs training there now. ``epoch_budgets`` maps a row's run name without its
+    ``-seed<N>`` to the epochs of its budget (the run store does not keep budgets, since a table's
+    budget may be raised): an epoch run of a listed row says how far it has to go."""
     if not folder.is_dir():
         return []
     lines = []
     for path in sorted(folder.rglob("*")):
         where = path.parent.relative_to(folder)
         if path.name == "run.json":
-            lines.append(f"{where.as_posix()}: {_epoch_run(path.parent)}")
+            budget = (epoch_budgets or {}).get(re.sub(r"-seed\d+$", "", where.name))
+            lines.append(f"{where.as_posix()}: {_epoch_run(path.parent, budget)}")
         elif path.name == "identity.json":
             lines.append(f"{where.as_posix()}: {_step_run(path.parent)}")
         elif path.suffix == ".pt" and not {"logs", "checkpoints"} & set(where.parts):
@@ -94,9 +112,9 @@ def describe(folder: Path) -> list[str]:
     return lines + [f"running now: {job}" for job in running_jobs(folder)]
 
 
-def print_status(folder: Path) -> int:
+def print_status(folder: Path, epoch_budgets: Mapping[str, int] | None = None) -> int:
     """Print :func:`describe`'s lines under a header naming ``folder``; the exit code (0)."""
-    lines = describe(folder)
+    lines = describe(folder, epoch_budgets)
     runs = sum(not line.startswith("running now") for line in lines)
     print(f"{folder}: " + ("no runs yet" if not lines else f"{runs} run" + ("" if runs == 1 else "s")))
     for line in lines:
