@@ -95,11 +95,12 @@ FGAN_DIVERGENCES = ("gan", "kl", "reverse_kl", "js", "jeffrey", "pearson", "neym
 FGAN_SEED_OFFSETS = {"js": 1}
 
 
-def _fgan_rows(budget: Budget, extra: tuple[str, ...] = ()) -> tuple[Row, ...]:
+def _fgan_rows(budget: Budget, extra: tuple[str, ...] = (), raised: dict[str, Budget] | None = None) -> tuple[Row, ...]:
+    """One row per divergence under ``budget``, or under ``raised[name]`` for a row whose curve needed more."""
     return tuple(
         Row(DIVERGENCES[name].label, f"configs/fgan/mnist_{name}.yaml", *FGAN_PAPER_VALUES.get(name, (None, None)),
-            budget, paper_budget="one hour of wall-clock training per divergence on a 2016 GPU", extra=extra,
-            seed_offset=FGAN_SEED_OFFSETS.get(name, 0))
+            (raised or {}).get(name, budget), paper_budget="one hour of wall-clock training per divergence on a 2016 GPU",
+            extra=extra, seed_offset=FGAN_SEED_OFFSETS.get(name, 0))
         for name in FGAN_DIVERGENCES
     )
 
@@ -131,7 +132,8 @@ FGAN_TABLE4_BATCH512 = ParzenTable(
     citation="Nowozin, Cseke & Tomioka, f-GAN, NeurIPS 2016, Table 4",
     protocol="fgan",
     # 30 epochs (3,510 updates) left the GAN row climbing fast (−23.0 at epoch 28, −8.1 at 30): 100.
-    rows=_fgan_rows(Budget(max_epochs=100), extra=("--data.init_args.batch_size", "512")),
+    # At 100 the Kullback-Leibler curve alone still rose (+33.2 against a spread of 25.9): on to 200.
+    rows=_fgan_rows(Budget(max_epochs=100), extra=("--data.init_args.batch_size", "512"), raised={"kl": Budget(max_epochs=200)}),
     real_row_label="KDE MNIST train (60k)",
     real_paper=(502.0, 5.99),
     notes=(*FGAN_NOTES, "Deviation: batch 512, not 4096; compare its learning curves with fgan-table4's."),
