@@ -67,10 +67,11 @@ GAN2014_TABLE1 = ParzenTable(
     rows=(
         # 600 epochs ended at 205.6, still rising (+9.1 over the last quarter against a spread of 5.3): on to 1000;
         # 1000 ended at 216.3, still rising (+10.7 over the last 400 epochs): on to 1500.
-        Row("Adversarial nets (released code's recipe)", "configs/vanilla/mnist_released.yaml", 225.0, 2.0, Budget(max_epochs=1500),
+        # 1325 gave 218.4, still rising at +11.8 per doubling of training, which puts 225 near 2000: on to 2000.
+        Row("Adversarial nets (released code's recipe)", "configs/vanilla/mnist_released.yaml", 225.0, 2.0, Budget(max_epochs=2000),
             paper_budget="the released code trains until stopped by hand (hundreds of epochs)"),
         # The released recipe's budget, to compare the two curves over one budget.
-        Row("Adversarial nets (paper's Algorithm 1, k = 1)", "configs/vanilla/mnist.yaml", 225.0, 2.0, Budget(max_epochs=1500),
+        Row("Adversarial nets (paper's Algorithm 1, k = 1)", "configs/vanilla/mnist.yaml", 225.0, 2.0, Budget(max_epochs=2000),
             paper_budget="the released code trains until stopped by hand (hundreds of epochs)"),
     ),
     notes=(
