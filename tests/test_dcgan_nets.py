@@ -93,12 +93,27 @@ def test_batch_norm_everywhere_but_generator_output_and_discriminator_input():
     assert all(m.stride == (2, 2) for m in convs[:-1])
 
 
+def test_a_discriminator_without_batch_norm_judges_each_image_alone():
+    images = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    plain = DCGANDiscriminator(image_size=32, base_width=WIDTH, batch_norm=False).train()
+    alone = torch.cat([plain(image[None]) for image in images])
+    assert torch.allclose(alone, plain(images), atol=1e-5)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    assert all(m.bias is not None for m in plain.modules() if isinstance(m, nn.Conv2d))
+    normed = DCGANDiscriminator(image_size=32, base_width=WIDTH).train()  # DCGAN's: logits move with the batch
+    assert not torch.allclose(normed(images[:3]), normed(images)[:3], atol=1e-4)
+
+
 def test_generator_output_lies_in_tanh_range():
+    torch.manual_seed(0)
     generator = DCGANGenerator(latent_dim=8, image_size=32, channels=3, base_width=WIDTH)
     assert generator.output_range == (-1.0, 1.0)
-    images = generator(torch.randn(16, 8) * 50)
+    last = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)][-1]
+    with torch.no_grad():
+        last.weight.mul_(100)  # pre-activations far beyond ±1 (batch norm would undo a larger z)
+    images = generator(torch.randn(16, 8))
     assert images.min() >= -1.0 and images.max() <= 1.0
-    assert images.min() < -0.5 and images.max() > 0.5  # really spans the range, not stuck at 0
+    assert images.min() < -0.9 and images.max() > 0.9  # bounded by tanh, not clipped near 0
 
 
 def test_discriminator_outputs_logits_not_probabilities():

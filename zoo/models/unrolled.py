@@ -107,6 +107,8 @@ class UnrolledDCGAN(UnrolledMinimaxGAN):
         image_size, channels: the images' side and channels (32 and 3 for padded Stacked MNIST).
         g_width: channels of G's widest-resolution layer.
         d_size: D's widths as a fraction of G's.
+        d_batch_norm: batch norm in D's hidden layers (DCGAN's); ``False`` makes each image's logit
+            depend on that image alone, so the unrolled steps cannot reach G through D's batch statistics.
         **kwargs: ``second_order`` and the options of :class:`zoo.core.MinimaxGAN` and
             :class:`zoo.core.TwoPlayerGAN`.
     """
@@ -119,6 +121,7 @@ class UnrolledDCGAN(UnrolledMinimaxGAN):
         latent_dim: int = 100,
         g_width: int = 64,
         d_size: float = 0.25,
+        d_batch_norm: bool = True,
         generator_objective: str = "nonsaturating",
         optimizer: str = "adam",
         g_lr: float = 2e-4,
@@ -128,7 +131,7 @@ class UnrolledDCGAN(UnrolledMinimaxGAN):
     ) -> None:
         require(0 < d_size and g_width * d_size >= 1, f"model.d_size must leave D at least one channel, got {d_size}")
         generator = DCGANGenerator(latent_dim, image_size, channels, g_width)
-        discriminator = DCGANDiscriminator(image_size, channels, round(g_width * d_size))
+        discriminator = DCGANDiscriminator(image_size, channels, round(g_width * d_size), batch_norm=d_batch_norm)
         super().__init__(
             generator, discriminator, unroll_steps, generator_objective=generator_objective, latent_dim=latent_dim,
             optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,

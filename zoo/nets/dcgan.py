@@ -115,7 +115,9 @@ class DCGANDiscriminator(nn.Module):
     grids and concatenates to train a linear SVM on CIFAR-10.
     """
 
-    def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64) -> None:
+    def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64, batch_norm: bool = True) -> None:
+        """``batch_norm=False`` drops the hidden layers' batch norm (and gives their convolutions a
+        bias): each image's logit then depends on that image alone, not on the rest of its batch."""
         super().__init__()
         steps = _resolution_steps(image_size, channels, base_width)
         self.image_size, self.channels = image_size, channels
@@ -130,13 +132,9 @@ class DCGANDiscriminator(nn.Module):
         ]
         width = base_width
         for _ in range(steps - 1):
-            blocks.append(
-                nn.Sequential(
-                    nn.Conv2d(width, width * 2, kernel_size=4, stride=2, padding=1, bias=False),
-                    nn.BatchNorm2d(width * 2),
-                    nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
-                )
-            )
+            conv = nn.Conv2d(width, width * 2, kernel_size=4, stride=2, padding=1, bias=not batch_norm)
+            norm = [nn.BatchNorm2d(width * 2)] if batch_norm else []
+            blocks.append(nn.Sequential(conv, *norm, nn.LeakyReLU(LEAKY_SLOPE, inplace=True)))
             width *= 2
         self.hidden = nn.ModuleList(blocks)
         self.feature_widths = [base_width * 2**i for i in range(steps)]
