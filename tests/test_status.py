@@ -153,3 +153,17 @@ def test_status_of_a_parzen_table_gives_each_stopped_rows_budget_and_time_to_it(
     assert "to go" not in lines[f"{slug(finished.name)}-seed0"]
     plain = describe(folder)  # without the table's budgets, no budget is claimed
     assert f"{slug(stopped.name)}-seed0: 20 epochs, 7 min in 2 sessions ended; last ended session" in plain[0] + plain[1]
+
+
+def test_status_of_improved_gan_gives_each_seeds_budget(tmp_path, capsys):
+    from zoo.reproduce import improved
+
+    budget = improved.plan_for(quick=False).budget.max_epochs
+    run = tmp_path / "store" / improved.TABLE / "full" / "labels100-seed1"
+    _write(run / "run.json", {"epochs_done": 50, "segments": [{"commit": "abc1234def", "epochs": [0, 50], "wall_time_s": 3000.0}]})
+    (run / "checkpoints").mkdir()
+    torch.save({"epoch": 50, "zoo": {"generator_steps": 30000}}, run / "checkpoints" / "last.ckpt")
+    assert main(["reproduce", improved.TABLE, "--status", "--runs", str(tmp_path / "store")]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith(f"  labels100-seed1: 50 of {budget} epochs, 50 min in 1 session ended; about ")
+    assert f"about {(budget - 50) * 60 / 3600:.1f} h to go at its last session's pace (60 s an epoch)" in line

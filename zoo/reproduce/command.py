@@ -55,6 +55,17 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def status_budgets(table: str, quick: bool) -> dict[str, int] | None:
+    """The epoch budgets ``--status`` measures a table's epoch runs against (None: its runs count steps)."""
+    from zoo.reproduce import improved
+
+    if table in TABLES:
+        return epoch_budgets(TABLES[table], quick)
+    if table in improved.TABLES:
+        return improved.epoch_budgets(table, quick)
+    return None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zoo reproduce", description="Reproduce a paper's table with the zoo.")
     parser.add_argument("table", choices=sorted([*TABLES, *OTHER_TABLES]))
@@ -96,7 +107,7 @@ def main(argv: list[str]) -> int:
     if args.status:
         from zoo.reproduce.status import print_status
 
-        return print_status(folder, epoch_budgets(TABLES[args.table], args.quick) if args.table in TABLES else None)
+        return print_status(folder, status_budgets(args.table, args.quick))
     check_selection(args)
     check_jobs(args)
     carry = None

@@ -74,6 +74,12 @@ def plan_for(quick: bool, seeds: list[int] | None = None, table: str = TABLE) ->
     return replace(plan, seeds=tuple(dict.fromkeys(seeds))) if seeds else plan
 
 
+def epoch_budgets(table: str = TABLE, quick: bool = False) -> dict[str, int]:
+    """Each label count's epoch budget by the name of its runs in the store (without ``-seed<N>``)."""
+    plan = plan_for(quick, table=table)
+    return {f"labels{labels}": plan.budget.max_epochs for labels in plan.labels}
+
+
 def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRun:
     extra = ["--data.init_args.num_labels", str(labels), "--data.init_args.seed", str(seed)]
     if quick:
