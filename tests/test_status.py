@@ -160,10 +160,12 @@ def test_status_of_improved_gan_gives_each_seeds_budget(tmp_path, capsys):
 
     budget = improved.plan_for(quick=False).budget.max_epochs
     run = tmp_path / "store" / improved.TABLE / "full" / "labels100-seed1"
-    _write(run / "run.json", {"epochs_done": 50, "segments": [{"commit": "abc1234def", "epochs": [0, 50], "wall_time_s": 3000.0}]})
+    _write(run / "run.json", {"epochs_done": 20, "segments": [  # the last session a signal stopped after 30 epochs
+        {"commit": "abc1234def", "epochs": [0, 20], "wall_time_s": 1000.0},
+        {"commit": "abc1234def", "epochs": [20, 20], "interrupted": True, "epochs_finished": 50, "wall_time_s": 1800.0}]})
     (run / "checkpoints").mkdir()
     torch.save({"epoch": 50, "zoo": {"generator_steps": 30000}}, run / "checkpoints" / "last.ckpt")
     assert main(["reproduce", improved.TABLE, "--status", "--runs", str(tmp_path / "store")]) == 0
     line = capsys.readouterr().out.splitlines()[1]
-    assert line.startswith(f"  labels100-seed1: 50 of {budget} epochs, 50 min in 1 session ended; about ")
+    assert line.startswith(f"  labels100-seed1: 50 of {budget} epochs, 47 min in 2 sessions ended; about ")
     assert f"about {(budget - 50) * 60 / 3600:.1f} h to go at its last session's pace (60 s an epoch)" in line

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from zoo.reproduce.lock import running_jobs
+from zoo.reproduce.report import segment_epochs
 from zoo.reproduce.runs import SESSION_FILE, saved_position, stored_state
 
 
@@ -36,8 +37,10 @@ def _epoch_run(folder: Path, budget_epochs: int | None = None) -> str:
     seconds = sum(s.get("wall_time_s", 0.0) for s in segments)
     of_budget = "" if budget_epochs is None else f" of {budget_epochs}"
     line = f"{state.epochs_reached}{of_budget} epochs, {_hours(seconds)} in {_sessions(len(segments))} ended"
-    if state.epochs_reached > state.epochs_done:  # run.json is rewritten only when a session ends
-        line += f" (+ a session running or killed since epoch {state.epochs_done}{_pace(folder, state.epochs_reached)})"
+    # run.json is rewritten only when a session ends; a signal's session records the epochs it finished
+    recorded = max([state.epochs_done, *(segment_epochs(s)[1] for s in segments)])
+    if state.epochs_reached > recorded:
+        line += f" (+ a session running or killed since epoch {recorded}{_pace(folder, state.epochs_reached)})"
     elif budget_epochs is not None and state.epochs_reached < budget_epochs:
         line += _time_to_budget(segments, budget_epochs - state.epochs_reached)
     if curve:
@@ -71,11 +74,12 @@ def _pace(folder: Path, epochs_reached: int) -> str:
 
 def _time_to_budget(segments: list[dict], epochs_left: int) -> str:
     """``; about <time> to go at its last session's pace (<s> s an epoch)``; empty without a timed session."""
-    timed = [s for s in segments if s.get("wall_time_s") and s["epochs"][1] > s["epochs"][0]]
+    timed = [(s["wall_time_s"], end - start) for s in segments if s.get("wall_time_s")
+             for start, end in [segment_epochs(s)] if end > start]
     if not timed:
         return ""
-    last = timed[-1]
-    seconds_per_epoch = last["wall_time_s"] / (last["epochs"][1] - last["epochs"][0])
+    seconds, epochs = timed[-1]
+    seconds_per_epoch = seconds / epochs
     return f"; about {_hours(epochs_left * seconds_per_epoch)} to go at its last session's pace ({seconds_per_epoch:.0f} s an epoch)"
 
 
