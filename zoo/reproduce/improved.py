@@ -74,10 +74,15 @@ def plan_for(quick: bool, seeds: list[int] | None = None, table: str = TABLE) ->
     return replace(plan, seeds=tuple(dict.fromkeys(seeds))) if seeds else plan
 
 
+def run_base_name(labels: int) -> str:
+    """The name of a label count's runs in the store, before their ``-seed<N>``."""
+    return f"labels{labels}"
+
+
 def epoch_budgets(table: str = TABLE, quick: bool = False) -> dict[str, int]:
-    """Each label count's epoch budget by the name of its runs in the store (without ``-seed<N>``)."""
+    """Each label count's epoch budget by :func:`run_base_name`."""
     plan = plan_for(quick, table=table)
-    return {f"labels{labels}": plan.budget.max_epochs for labels in plan.labels}
+    return {run_base_name(labels): plan.budget.max_epochs for labels in plan.labels}
 
 
 def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRun:
@@ -85,7 +90,7 @@ def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRu
     if quick:
         extra += ["--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"]
     row = Row(f"{labels} labels, seed {seed}", plan.config, None, None, plan.budget)
-    return RowRun(folder / f"labels{labels}-seed{seed}", row, seed, extra)
+    return RowRun(folder / f"{run_base_name(labels)}-seed{seed}", row, seed, extra)
 
 
 def _train_in_stages(plan: Plan, folder: Path, curve: CurveSpec, quick: bool, resume: bool, retrain: bool,

@@ -19,9 +19,14 @@ from zoo.reproduce.tables import QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES
 CEILING_VARIANT = "train_first_n_samples"  # real images as kernel centres, as many as the generator's samples
 
 
+def run_base_name(row: Row) -> str:
+    """The name of ``row``'s runs in the store, before their ``-seed<N>``."""
+    return slug(row.name)
+
+
 def epoch_budgets(table: ParzenTable, quick: bool = False) -> dict[str, int]:
-    """Each row's epoch budget by the name of its runs in the store (without ``-seed<N>``)."""
-    return {slug(row.name): (QUICK_BUDGET if quick else row.budget).max_epochs for row in table.rows}
+    """Each row's epoch budget by :func:`run_base_name`."""
+    return {run_base_name(row): (QUICK_BUDGET if quick else row.budget).max_epochs for row in table.rows}
 
 
 def score_row(checkpoint: Path, protocol: str, n_samples: int, seed: int, max_test_points: int | None = None) -> dict[str, Any]:
@@ -125,7 +130,7 @@ def reproduce_parzen_table(
     ceiling = variants[CEILING_VARIANT]
     folder = store / table.name / ("quick" if quick else "full")
     selected = table.rows if rows is None else rows
-    runs = {row.name: RowRun(folder / f"{slug(row.name)}-seed{row.seed(seed)}", row, row.seed(seed), extra + list(row.extra))
+    runs = {row.name: RowRun(folder / f"{run_base_name(row)}-seed{row.seed(seed)}", row, row.seed(seed), extra + list(row.extra))
             for row in selected}
     budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in selected}
     for row in sorted(selected, key=lambda r: budgets[r.name].max_epochs) if train else ():  # short rows first: early answers
