@@ -130,6 +130,8 @@ def test_a_session_leaves_its_session_file_only_while_it_trains(tmp_path, monkey
 
 
 def test_status_of_a_parzen_table_gives_each_stopped_rows_budget_and_time_to_it(tmp_path, capsys):
+    from zoo.reproduce.parzen import run_base_name
+    from zoo.reproduce.runs import seed_run_folder
     from zoo.reproduce.selection import slug
     from zoo.reproduce.tables import TABLES
 
@@ -138,7 +140,7 @@ def test_status_of_a_parzen_table_gives_each_stopped_rows_budget_and_time_to_it(
     budget = stopped.budget.max_epochs
     folder = tmp_path / "store" / table.name / "full"
     for row, done in ((stopped, 20), (finished, finished.budget.max_epochs)):
-        run = folder / f"{slug(row.name)}-seed0"
+        run = seed_run_folder(folder, run_base_name(row), 0)  # where the table trains the row
         _write(run / "run.json", {"epochs_done": done, "segments": [
             {"commit": "abc1234def", "epochs": [0, 10], "wall_time_s": 100.0},
             {"commit": "abc1234def", "epochs": [10, done], "wall_time_s": 30.0 * (done - 10)}]})
@@ -157,9 +159,10 @@ def test_status_of_a_parzen_table_gives_each_stopped_rows_budget_and_time_to_it(
 
 def test_status_of_improved_gan_gives_each_seeds_budget(tmp_path, capsys):
     from zoo.reproduce import improved
+    from zoo.reproduce.runs import seed_run_folder
 
     budget = improved.plan_for(quick=False).budget.max_epochs
-    run = tmp_path / "store" / improved.TABLE / "full" / "labels100-seed1"
+    run = seed_run_folder(tmp_path / "store" / improved.TABLE / "full", improved.run_base_name(100), 1)
     _write(run / "run.json", {"epochs_done": 20, "segments": [  # the last session a signal stopped after 30 epochs
         {"commit": "abc1234def", "epochs": [0, 20], "wall_time_s": 1000.0},
         {"commit": "abc1234def", "epochs": [20, 20], "interrupted": True, "epochs_finished": 50, "wall_time_s": 1800.0}]})

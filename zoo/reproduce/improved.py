@@ -26,7 +26,7 @@ from torch import Tensor
 from zoo.provenance import RunStart
 from zoo.reproduce.carry import CarriedRows, carried_seed_notes
 from zoo.reproduce.report import curve_trend, describe_trend, write_result_files
-from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path
+from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, seed_run_folder
 from zoo.reproduce.tables import Budget, Row
 
 TABLE = "improved-gan-mnist"
@@ -90,7 +90,7 @@ def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRu
     if quick:
         extra += ["--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"]
     row = Row(f"{labels} labels, seed {seed}", plan.config, None, None, plan.budget)
-    return RowRun(folder / f"{run_base_name(labels)}-seed{seed}", row, seed, extra)
+    return RowRun(seed_run_folder(folder, run_base_name(labels), seed), row, seed, extra)
 
 
 def _train_in_stages(plan: Plan, folder: Path, curve: CurveSpec, quick: bool, resume: bool, retrain: bool,

@@ -26,7 +26,7 @@ from typing import Any
 
 from zoo.provenance import RunStart, compute_device
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.runs import CurveSpec, RowRun, portable_path
+from zoo.reproduce.runs import CurveSpec, RowRun, portable_path, seed_run_folder
 from zoo.reproduce.tables import Budget, Row
 
 TABLE = "improved-ablation"
@@ -91,7 +91,7 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
     extra = ["--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"] if quick else []
     results, complete = [], True
     for row, removed in rows(plan.budget):
-        run = RowRun(folder / f"{_folder_name(row)}-seed{seed}", row, seed, [*row.extra, *extra])
+        run = RowRun(seed_run_folder(folder, _folder_name(row), seed), row, seed, [*row.extra, *extra])
         state = run.train(plan.budget, curve, deadline, resume, retrain) if complete else run.state(plan.budget)
         complete = complete and state is not None and state.complete
         entry: dict[str, Any] = {"name": row.name, "removed": list(removed), "overrides": list(row.extra), "status": "not started"}

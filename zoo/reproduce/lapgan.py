@@ -32,7 +32,7 @@ from typing import Any
 from zoo.errors import require
 from zoo.provenance import RunStart
 from zoo.reproduce.report import write_result_files
-from zoo.reproduce.runs import CurveSpec, RowRun, RowState, config_path, portable_path
+from zoo.reproduce.runs import CurveSpec, RowRun, RowState, config_path, portable_path, seed_run_folder
 from zoo.reproduce.tables import Budget, Row
 
 TABLE = "lapgan-mnist"
@@ -69,10 +69,10 @@ def runs_of(row: str, budget: MatchedBudget, folder: Path, seed: int) -> list[tu
     quiet = ["--trainer.enable_progress_bar", "false"]
     if row == "gan":
         gan_budget = Budget(budget.gan_epochs, budget.train_batches)
-        return [(RowRun(folder / f"gan-seed{seed}", Row(row, CONFIGS[row], None, None, gan_budget), seed, quiet), gan_budget)]
+        return [(RowRun(seed_run_folder(folder, "gan", seed), Row(row, CONFIGS[row], None, None, gan_budget), seed, quiet), gan_budget)]
     level_budget = Budget(budget.level_epochs, budget.train_batches)
     refine = ["--config", str(config_path(REFINE_OVERLAY))]
-    return [(RowRun(folder / f"{row}-level{k}-seed{seed}", Row(f"{row} level {k}", CONFIGS[row], None, None, level_budget), seed,
+    return [(RowRun(seed_run_folder(folder, f"{row}-level{k}", seed), Row(f"{row} level {k}", CONFIGS[row], None, None, level_budget), seed,
                     ["--model.init_args.level", str(k), *(refine if k else []), *quiet]), level_budget) for k in range(LEVELS)]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce.carry import CarriedRows
 from zoo.reproduce.report import curve_trend
-from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path
+from zoo.reproduce.runs import CurveSpec, RowRun, RowState, portable_path, seed_run_folder
 from zoo.reproduce.selection import slug
 from zoo.reproduce.tables import QUICK_BUDGET, QUICK_REAL_CENTRES, QUICK_SAMPLES, QUICK_TEST_POINTS, Budget, ParzenTable, Row
 
@@ -130,7 +130,7 @@ def reproduce_parzen_table(
     ceiling = variants[CEILING_VARIANT]
     folder = store / table.name / ("quick" if quick else "full")
     selected = table.rows if rows is None else rows
-    runs = {row.name: RowRun(folder / f"{run_base_name(row)}-seed{row.seed(seed)}", row, row.seed(seed), extra + list(row.extra))
+    runs = {row.name: RowRun(seed_run_folder(folder, run_base_name(row), row.seed(seed)), row, row.seed(seed), extra + list(row.extra))
             for row in selected}
     budgets = {row.name: QUICK_BUDGET if quick else row.budget for row in selected}
     for row in sorted(selected, key=lambda r: budgets[r.name].max_epochs) if train else ():  # short rows first: early answers

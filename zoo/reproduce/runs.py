@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -115,6 +116,16 @@ def stored_state(folder: Path, max_epochs: int | None = None) -> RowState | None
     done = record.get("epochs_done", 0)
     return RowState(checkpoint, done, max_epochs is not None and done >= max_epochs, curve, record.get("segments", []),
                     saved_position(checkpoint).get("epochs_finished", 0))
+
+
+def seed_run_folder(table_folder: Path, name: str, seed: int) -> Path:
+    """Where the run of row ``name`` under ``seed`` lives in a table's folder: ``<name>-seed<N>``."""
+    return Path(table_folder) / f"{name}-seed{seed}"
+
+
+def row_name_of(run_folder_name: str) -> str:
+    """The row name in a folder name that :func:`seed_run_folder` made (other names unchanged)."""
+    return re.sub(r"-seed\d+$", "", run_folder_name)
 
 
 class RowRun:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from zoo.reproduce.lock import running_jobs
 from zoo.reproduce.report import segment_epochs
-from zoo.reproduce.runs import SESSION_FILE, saved_position, stored_state
+from zoo.reproduce.runs import SESSION_FILE, row_name_of, saved_position, stored_state
 
 
 def _hours(seconds: float) -> str:
@@ -107,7 +106,7 @@ def describe(folder: Path, epoch_budgets: Mapping[str, int] | None = None) -> li
     for path in sorted(folder.rglob("*")):
         where = path.parent.relative_to(folder)
         if path.name == "run.json":
-            budget = (epoch_budgets or {}).get(re.sub(r"-seed\d+$", "", where.name))
+            budget = (epoch_budgets or {}).get(row_name_of(where.name))
             lines.append(f"{where.as_posix()}: {_epoch_run(path.parent, budget)}")
         elif path.name == "identity.json":
             lines.append(f"{where.as_posix()}: {_step_run(path.parent)}")
