@@ -11,9 +11,6 @@ changes, normally :meth:`discriminator_loss` and :meth:`generator_loss`.
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytorch_lightning as pl
@@ -22,18 +19,14 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from zoo.core.ema import GeneratorEMA
-from zoo.core.prior import NoisePrior
+from zoo.core.manual_optimization import is_finite, only_training, step_values_reach_a_logger
 from zoo.core.optimizers import SqrtEpsAdam
+from zoo.core.prior import NoisePrior
 from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
 from zoo.core.resume import apply_resume_overrides
 from zoo.core.strategy import check_ddp_strategy
 from zoo.core.techniques import InstanceNoise, historical_averages, with_minibatch_discrimination
 from zoo.errors import ZooConfigError, ZooNonFiniteError, require
-
-
-def _is_finite(loss: Tensor) -> bool:
-    # A scalar's .item() syncs as bool(isfinite(loss).all()) does, without launching two more ops.
-    return math.isfinite(loss.item()) if loss.numel() == 1 else bool(torch.isfinite(loss).all())
 
 
 class TwoPlayerGAN(pl.LightningModule):
@@ -161,32 +154,13 @@ class TwoPlayerGAN(pl.LightningModule):
             self._discriminator_update(real)
             if self.discriminator_steps % self.hparams.d_steps_per_g_step == 0:
                 self._generator_update(real)
-        if self._values_reach_a_logger():
+        if step_values_reach_a_logger(self._trainer):
             self.log_dict(
                 {"generator_step": float(self.generator_steps), "discriminator_step": float(self.discriminator_steps)},
                 on_step=True, on_epoch=False,
             )
             for name, loss in self._latest_losses.items():
                 self.log(name, loss, prog_bar=name in ("train/d_loss", "train/g_loss"))
-
-    def _values_reach_a_logger(self) -> bool:
-        """Whether this step's values are written anywhere: by a logger (every ``log_every_n_steps``), or as
-        the last values of the epoch or run (callback metrics, the progress bar, the end-of-fit summary).
-
-        Each ``self.log`` costs about as much as a small net's update, and Lightning keeps only the latest
-        value of a per-step metric between writes, so logging just these steps writes the same rows.
-        """
-        trainer = self._trainer
-        if trainer is None:
-            return False
-        epoch_loop = trainer.fit_loop.epoch_loop
-        return (
-            trainer._logger_connector.should_update_logs
-            or bool(trainer.fast_dev_run)
-            or epoch_loop.batch_progress.is_last_batch
-            or epoch_loop.batch_progress.current.ready >= trainer.num_training_batches
-            or 0 <= trainer.max_steps <= trainer.global_step
-        )
 
     def _note_loss(self, name: str, loss: Tensor) -> None:
         """Keep ``loss`` as the value to log; Lightning forgets per-step values at each epoch's end, and so do we."""
@@ -195,26 +169,9 @@ class TwoPlayerGAN(pl.LightningModule):
             self._latest_epoch = self.current_epoch
         self._latest_losses[name] = loss.detach()
 
-    @contextlib.contextmanager
-    def _only_training(self, optimizer: Any) -> Iterator[None]:
-        """Inside, only ``optimizer``'s parameters take gradients: Lightning's ``toggle_optimizer`` and
-        ``untoggle_optimizer`` (so G's update computes no gradient of D's weights), flipping only the
-        other players' trainable parameters instead of every parameter twice."""
-        raw = getattr(optimizer, "optimizer", optimizer)
-        own = {id(p) for group in raw.param_groups for p in group["params"]}
-        frozen = [p for opt in self.trainer.optimizers if opt is not raw for group in opt.param_groups
-                  for p in group["params"] if p.requires_grad and id(p) not in own]
-        for p in frozen:
-            p.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for p in frozen:
-                p.requires_grad_(True)
-
     def _finite(self, loss: Tensor, player: str) -> Tensor:
         """``loss``, unless it is NaN or infinite: then stop before any weight sees it."""
-        if self.hparams.check_finite and not _is_finite(loss):
+        if self.hparams.check_finite and not is_finite(loss):
             raise ZooNonFiniteError(
                 f"non-finite {player} loss ({loss.detach().flatten()[0].item()}) at generator step {self.generator_steps}, "
                 f"discriminator step {self.discriminator_steps} (epoch {self.current_epoch}); no checkpoint was written "
@@ -238,7 +195,7 @@ class TwoPlayerGAN(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         with torch.no_grad():
             fake = self.generator(self.sample_noise(real.shape[0]))
-        with self._only_training(d_opt):
+        with only_training(d_opt, self.trainer.optimizers):
             seen = self.seen_by_discriminator
             loss = self._finite(self.discriminator_loss(seen(real), seen(fake)), "discriminator")
             self._backward(d_opt, loss, "discriminator")
@@ -247,7 +204,7 @@ class TwoPlayerGAN(pl.LightningModule):
 
     def _generator_update(self, real: Tensor) -> None:
         g_opt, d_opt = self.optimizers()
-        with self._only_training(g_opt):
+        with only_training(g_opt, self.trainer.optimizers):
             fake = self.generator(self.sample_noise(real.shape[0]))
             seen = self.seen_by_discriminator
             loss = self._finite(self.generator_loss(seen(fake), seen(real)), "generator")
@@ -258,12 +215,12 @@ class TwoPlayerGAN(pl.LightningModule):
     def _simultaneous_update(self, real: Tensor) -> None:
         """Both gradients at (θ_t, ω_t) from one noise batch, then both steps (f-GAN Algorithm 1)."""
         g_opt, d_opt = self.optimizers()
-        with self._only_training(g_opt):
+        with only_training(g_opt, self.trainer.optimizers):
             fake = self.seen_by_discriminator(self.generator(self.sample_noise(real.shape[0])))
             real = self.seen_by_discriminator(real)
             g_loss = self._finite(self.generator_loss(fake, real), "generator")
             self._backward(g_opt, g_loss, "generator")
-        with self._only_training(d_opt):
+        with only_training(d_opt, self.trainer.optimizers):
             d_loss = self._finite(self.discriminator_loss(real, fake.detach()), "discriminator")
             self._backward(d_opt, d_loss, "discriminator")
         d_opt.step()
