@@ -215,6 +215,26 @@ def test_improved_gan_mnist_seeds_reach_each_milestone_in_turn_and_rows_compare_
     assert calls == [(1, 5, True, False)] and record["complete"] and record["rows"][0]["epochs"] == 5
 
 
+def test_data_seed_trains_every_seed_on_one_labelled_subset_in_runs_and_files_of_its_own(tmp_path, capsys):
+    from zoo.reproduce import improved
+    from zoo.reproduce.carry import CarriedRows
+
+    plan = improved.plan_for(quick=False, seeds=[11, 21], data_seed=1)
+    runs = [improved._run(tmp_path, 100, seed, plan, quick=False) for seed in plan.seeds]
+    assert [run.extra[run.extra.index("--data.init_args.seed") + 1] for run in runs] == ["1", "1"]
+    assert [run.seed for run in runs] == [11, 21]  # the training seed stays each run's own
+    assert [run.dir.name for run in runs] == ["labels100-data1-seed11", "labels100-data1-seed21"]
+    own = improved._run(tmp_path, 100, 1, improved.plan_for(quick=False), quick=False)
+    assert own.dir.name == "labels100-seed1" and own.extra[own.extra.index("--data.init_args.seed") + 1] == "1"
+    assert improved.result_stem("improved-gan-mnist", 1) == "improved-gan-mnist-data1"
+    assert improved.result_stem("improved-gan-mnist", None) == "improved-gan-mnist"
+    with pytest.raises(ZooConfigError, match="--carry-over .* --data-seed"):
+        improved.reproduce(tmp_path, quick=True, resume=False, retrain=False, deadline=None, require_clean=False,
+                           train=False, carry=CarriedRows(), data_seed=1)
+    assert main(["reproduce", "gan2014-table1", "--data-seed", "1", "--runs", str(tmp_path)]) == 2
+    assert "--data-seed applies to improved-gan-mnist" in capsys.readouterr().err
+
+
 def test_a_seed_stopped_mid_stage_reports_its_errors_at_the_epoch_they_were_measured(tmp_path, monkeypatch):
     from zoo.reproduce import improved
     from zoo.reproduce.runs import RowState

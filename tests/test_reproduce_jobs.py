@@ -16,7 +16,7 @@ from zoo.reproduce.parallel import Job, check_jobs, child_command, table_parts, 
 
 def _args(**overrides) -> argparse.Namespace:
     base = dict(table="unrolled-mixtures", rows=None, seeds=None, quick=True, resume=False, retrain=False,
-                allow_dirty=False, no_train=False, jobs=2, seed=0)
+                allow_dirty=False, no_train=False, jobs=2, seed=0, data_seed=None)
     return argparse.Namespace(**{**base, **overrides})
 
 

@@ -45,7 +45,8 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     from zoo.reproduce.selection import check_selection, trained_parts
 
     def parts(*argv):
-        args = argparse.Namespace(**{"quick": False, "rows": None, "seeds": None, "no_train": False, **dict(argv)})
+        args = argparse.Namespace(**{"quick": False, "rows": None, "seeds": None, "no_train": False, "data_seed": None,
+                                     **dict(argv)})
         check_selection(args)
         return trained_parts(args)
 
@@ -53,6 +54,7 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     assert parts(("table", "gan2014-table1"), ("rows", ["Adversarial nets (paper's Algorithm 1, k = 1)"])) == [ALGORITHM_1]
     assert parts(("table", "fgan-table4"), ("no_train", True)) == []
     assert parts(("table", "improved-gan-mnist"), ("seeds", [3, 4])) == ["seed3", "seed4"]
+    assert parts(("table", "improved-gan-mnist"), ("seeds", [3]), ("data_seed", 1)) == ["seed3-data1"]
     # the unrolled tables lock each seed's run, so that jobs may split one row's seeds
     assert parts(("table", "unrolled-mixtures"), ("rows", ["RING-K10"])) == ["ring-k10-seed0", "ring-k10-seed1", "ring-k10-seed2"]
     assert parts(("table", "unrolled-stacked-mnist"), ("rows", ["half-k10"]), ("seeds", [2])) == ["half-k10-seed2"]

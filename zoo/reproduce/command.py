@@ -90,6 +90,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
                         help="improved-gan-mnist and the unrolled tables: train and report these seeds instead of the "
                              "plan's, e.g. one seed per job")
+    parser.add_argument("--data-seed", type=int, default=None, metavar="SEED",
+                        help="improved-gan-mnist: every seed trains on this seed's labelled subset and batch order, "
+                             "to tell a subset's result from a run's (its own runs and result files, <table>-data<SEED>)")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
     parser.add_argument("--carry-over", nargs="+", default=None, metavar="RESULT_JSON",
@@ -186,7 +189,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
 
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,
                                     require_clean=not (args.quick or args.allow_dirty), seeds=args.seeds, train=not args.no_train,
-                                    table=args.table, carry=carry)
+                                    table=args.table, carry=carry, data_seed=args.data_seed)
         paths = improved.write_outputs(record, out)
     elif args.table == "improved-ablation":
         from zoo.reproduce import improved_ablation

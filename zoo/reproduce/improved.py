@@ -6,10 +6,13 @@ images chosen by the seed (the paper averages 10 labelled subsets) and records i
 every epoch as a learning curve; rows report the mean and standard deviation over seeds. The seeds
 train in stages (every seed to 50 epochs, then to 100, and so on to 300), so a table stopped by
 ``--max-time`` still compares all seeds at one epoch. Runs live in the run store and continue
-with ``--resume`` like every table's.
+with ``--resume`` like every table's. ``--data-seed N`` trains every seed on seed N's labelled
+subset and batch order, so that a seed's failure can be told apart as its subset's or its run's
+(its own run folders and result file, ``<table>-data<N>``).
 
     zoo reproduce improved-gan-mnist --resume --max-time 04:00:00
     zoo reproduce improved-gan-mnist --quick
+    zoo reproduce improved-gan-mnist --data-seed 1 --seeds 11 21   # seed 1's subset, two other runs
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from zoo.errors import require
 from zoo.provenance import RunStart
 from zoo.reproduce.carry import CarriedRows, carried_seed_notes
 from zoo.reproduce.report import curve_trend, describe_trend, write_result_files
@@ -53,6 +57,7 @@ class Plan:
     milestones: tuple[int, ...]
     train_batches: int | None = None
     config: str = CONFIG
+    data_seed: int | None = None  # None: each seed chooses its own labelled subset and batch order
 
     @property
     def budget(self) -> Budget:
@@ -68,15 +73,21 @@ FULL = Plan(labels=(100,), seeds=(0, 1, 2), milestones=(50, 100, 150, 200, 250, 
 QUICK = Plan(labels=(100,), seeds=(0,), milestones=(1,), train_batches=2)
 
 
-def plan_for(quick: bool, seeds: list[int] | None = None, table: str = TABLE) -> Plan:
-    """``table``'s full or quick plan, with ``seeds`` in place of its own when given (one job per seed)."""
-    plan = replace(QUICK if quick else FULL, config=TABLES[table][0])
+def plan_for(quick: bool, seeds: list[int] | None = None, table: str = TABLE, data_seed: int | None = None) -> Plan:
+    """``table``'s full or quick plan, with ``seeds`` in place of its own when given (one job per seed),
+    and every seed on ``data_seed``'s labelled subset when given."""
+    plan = replace(QUICK if quick else FULL, config=TABLES[table][0], data_seed=data_seed)
     return replace(plan, seeds=tuple(dict.fromkeys(seeds))) if seeds else plan
 
 
-def run_base_name(labels: int) -> str:
+def run_base_name(labels: int, data_seed: int | None = None) -> str:
     """The name of a label count's runs in the store, before their ``-seed<N>``."""
-    return f"labels{labels}"
+    return f"labels{labels}" + ("" if data_seed is None else f"-data{data_seed}")
+
+
+def result_stem(table: str, data_seed: int | None) -> str:
+    """The result files' name: a table on one data seed is a control experiment, not the table."""
+    return table if data_seed is None else f"{table}-data{data_seed}"
 
 
 def epoch_budgets(table: str = TABLE, quick: bool = False) -> dict[str, int]:
@@ -86,11 +97,13 @@ def epoch_budgets(table: str = TABLE, quick: bool = False) -> dict[str, int]:
 
 
 def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRun:
-    extra = ["--data.init_args.num_labels", str(labels), "--data.init_args.seed", str(seed)]
+    data_seed = seed if plan.data_seed is None else plan.data_seed
+    extra = ["--data.init_args.num_labels", str(labels), "--data.init_args.seed", str(data_seed)]
     if quick:
         extra += ["--trainer.limit_val_batches", "2", "--trainer.enable_progress_bar", "false"]
-    row = Row(f"{labels} labels, seed {seed}", plan.config, None, None, plan.budget)
-    return RowRun(seed_run_folder(folder, run_base_name(labels), seed), row, seed, extra)
+    name = f"{labels} labels, seed {seed}" + ("" if plan.data_seed is None else f", data seed {data_seed}")
+    row = Row(name, plan.config, None, None, plan.budget)
+    return RowRun(seed_run_folder(folder, run_base_name(labels, plan.data_seed), seed), row, seed, extra)
 
 
 def _train_in_stages(plan: Plan, folder: Path, curve: CurveSpec, quick: bool, resume: bool, retrain: bool,
@@ -155,12 +168,15 @@ def _stored_seed(state: RowState, seed: int, store: Path) -> dict[str, Any]:
 
 def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: float | None, require_clean: bool,
               seeds: list[int] | None = None, train: bool = True, table: str = TABLE,
-              carry: CarriedRows | None = None) -> dict[str, Any]:
+              carry: CarriedRows | None = None, data_seed: int | None = None) -> dict[str, Any]:
     """Train every (label count, seed) in stages until done or ``deadline`` (with ``train=False``,
     nothing); the result record. A row averages its seeds at the latest epoch all of them reached.
-    A seed comes from ``carry`` instead where it trained more epochs there than in the store."""
+    A seed comes from ``carry`` instead where it trained more epochs there than in the store.
+    With ``data_seed``, every seed trains on that seed's labelled subset and batch order."""
+    require(data_seed is None or carry is None,
+            "--carry-over takes seeds that chose their own labelled subsets; drop it with --data-seed")
     start = RunStart(require_clean=require_clean)
-    plan = plan_for(quick, seeds, table)
+    plan = plan_for(quick, seeds, table, data_seed)
     budget = {**vars(plan.budget), "milestones": list(plan.milestones)}
     folder = store / table / ("quick" if quick else "full")
     curve = CurveSpec(every_n_epochs=1, protocol=None, metric="val/errors", logged=True, also=(CURRENT_D,))
@@ -185,7 +201,7 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
         paper = PAPER_ERRORS.get(labels)
         ours = statistics.fmean(errors) if errors else None
         rows.append({
-            "labels": labels, "paper_errors": paper[0] if paper else None, "paper_errors_std": paper[1] if paper else None,
+            "labels": labels, "data_seed": data_seed, "paper_errors": paper[0] if paper else None, "paper_errors_std": paper[1] if paper else None,
             "ours_errors": ours,
             "ours_errors_std": statistics.stdev(errors) if len(errors) > 1 else None,
             "seeds": [s["seed"] for s in seeds], "epochs": common, "per_seed": seeds,
@@ -207,7 +223,8 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
                   "errors_current_d (and each curve point's also): the current discriminator's, where the run logged them.",
                   "at_checkpoint: the averaged discriminator's errors on all 10,000 test images at each seed's last "
                   "checkpoint, with its most frequent (true, predicted) confusions."],
-        **start.provenance(seeds={"training_and_labels": list(plan.seeds)}),
+        **start.provenance(seeds={"training_and_labels": list(plan.seeds)} if data_seed is None
+                           else {"training": list(plan.seeds), "labels_and_batch_order": data_seed}),
     }
 
 
@@ -221,7 +238,12 @@ def _current(seed: dict[str, Any]) -> str:
 
 
 def markdown(record: dict[str, Any]) -> str:
+    data_seed = record["rows"][0].get("data_seed") if record["rows"] else None
+    on_one_subset = [] if data_seed is None else [
+        f"Every seed trains on the labelled subset and batch order of data seed {data_seed}: a control "
+        "for whether a seed's result belongs to its subset or to its run.", ""]
     lines = [f"### {record['title']}{' (quick check, not a result)' if record['quick'] else ''}", "",
+             *on_one_subset,
              f"Budget: {record['budget']['max_epochs']} epochs per seed, every seed reaching "
              f"{', '.join(map(str, record['budget']['milestones']))} epochs in turn.", "",
              "| labels | paper (errors) | ours (errors) | seeds | epochs | status | verdict |", "|---|---|---|---|---|---|---|"]
@@ -250,4 +272,5 @@ def markdown(record: dict[str, Any]) -> str:
 def write_outputs(record: dict[str, Any], out: Path) -> dict[str, Path]:
     text = markdown(record)
     print(text)
-    return write_result_files(record, out, record["table"], text)
+    data_seed = record["rows"][0].get("data_seed") if record["rows"] else None
+    return write_result_files(record, out, result_stem(record["table"], data_seed), text)

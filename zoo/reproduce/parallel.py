@@ -79,6 +79,8 @@ def child_command(args: argparse.Namespace, job: Job, store: Path, seconds_left:
                "--runs", str(store), "--out", str(job.folder / "tables"), "--seed", str(args.seed)]
     command += [flag for flag, on in (("--quick", args.quick), ("--resume", args.resume), ("--retrain", args.retrain),
                                       ("--allow-dirty", args.allow_dirty)) if on]
+    if args.data_seed is not None:
+        command += ["--data-seed", str(args.data_seed)]
     if seconds_left is not None:
         whole = int(seconds_left)
         command += ["--max-time", f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"]

@@ -79,6 +79,8 @@ def check_selection(args: argparse.Namespace) -> None:
         step_table_rows(args.table, args.rows)
     if args.seeds and args.table not in (*SELECTABLE_SEEDS, *STEP_TABLES):
         raise ZooConfigError(f"--seeds applies to {', '.join((*SELECTABLE_SEEDS, *STEP_TABLES))}, not {args.table}")
+    if args.data_seed is not None and args.table not in SELECTABLE_SEEDS:
+        raise ZooConfigError(f"--data-seed applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
     assemblable = (*TABLES, *SELECTABLE_SEEDS, *STEP_TABLES)
     if args.no_train and args.table not in assemblable:
         raise ZooConfigError(f"--no-train applies to {', '.join(assemblable)}, not {args.table}")
@@ -96,7 +98,10 @@ def trained_parts(args: argparse.Namespace) -> list[str]:
     if parts is None:
         return [""]
     flag, names = parts
-    return [f"seed{name}" for name in names] if flag == "--seeds" else names
+    if flag == "--seeds":
+        on_subset = "" if args.data_seed is None else f"-data{args.data_seed}"
+        return [f"seed{name}{on_subset}" for name in names]
+    return names
 
 
 def device_jobs(table: str, rows: list[str] | None = None, quick: bool = False) -> list[list[str]]:
