@@ -172,3 +172,21 @@ def test_status_of_improved_gan_gives_each_seeds_budget(tmp_path, capsys):
     line = capsys.readouterr().out.splitlines()[1]
     assert line.startswith(f"  labels100-seed1: 50 of {budget} epochs, 47 min in 2 sessions ended; about ")
     assert f"about {(budget - 50) * 60 / 3600:.1f} h to go at its last session's pace (60 s an epoch)" in line
+
+
+def test_status_of_improved_gan_gives_a_data_seed_runs_budget_too(tmp_path, capsys):
+    from zoo.reproduce import improved
+    from zoo.reproduce.runs import seed_run_folder
+
+    budget = improved.plan_for(quick=False).budget.max_epochs
+    folder = tmp_path / "store" / improved.TABLE / "full"
+    for name in (improved.run_base_name(100, data_seed=1), "labels7-data1"):  # 7 labels: no plan of ours
+        run = seed_run_folder(folder, name, 11)
+        _write(run / "run.json", {"epochs_done": 20, "segments": [
+            {"commit": "abc1234def", "epochs": [0, 20], "wall_time_s": 800.0}]})
+        (run / "checkpoints").mkdir()
+        torch.save({"epoch": 20, "zoo": {"generator_steps": 12000}}, run / "checkpoints" / "last.ckpt")
+    assert main(["reproduce", improved.TABLE, "--status", "--runs", str(tmp_path / "store")]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert lines[0].startswith(f"  labels100-data1-seed11: 20 of {budget} epochs, 13 min in 1 session ended")
+    assert lines[1].startswith("  labels7-data1-seed11: 20 epochs, ")

@@ -27,6 +27,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,13 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def status_budgets(table: str, quick: bool) -> dict[str, int] | None:
-    """The epoch budgets ``--status`` measures a table's epoch runs against (None: its runs count steps)."""
+def status_budgets(table: str, quick: bool) -> Callable[[str], int | None] | None:
+    """The epoch budget of a row's runs by run name, which ``--status`` measures a table's epoch
+    runs against (None: its runs count steps)."""
     from zoo.reproduce import improved
 
     if table in TABLES:
-        return epoch_budgets(TABLES[table], quick)
+        return epoch_budgets(TABLES[table], quick).get
     if table in improved.TABLES:
         return improved.epoch_budgets(table, quick)
     return None

@@ -17,8 +17,10 @@ subset and batch order, so that a seed's failure can be told apart as its subset
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -90,10 +92,16 @@ def result_stem(table: str, data_seed: int | None) -> str:
     return table if data_seed is None else f"{table}-data{data_seed}"
 
 
-def epoch_budgets(table: str = TABLE, quick: bool = False) -> dict[str, int]:
-    """Each label count's epoch budget by :func:`run_base_name`."""
+def epoch_budgets(table: str = TABLE, quick: bool = False) -> Callable[[str], int | None]:
+    """The epoch budget of a run by its :func:`run_base_name`, on any data seed (None for a name
+    that is not one of the plan's label counts)."""
     plan = plan_for(quick, table=table)
-    return {run_base_name(labels): plan.budget.max_epochs for labels in plan.labels}
+
+    def budget_of(run_base: str) -> int | None:
+        named = re.fullmatch(r"labels(\d+)(-data\d+)?", run_base)
+        return plan.budget.max_epochs if named and int(named[1]) in plan.labels else None
+
+    return budget_of
 
 
 def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRun:

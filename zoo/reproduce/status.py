@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from zoo.reproduce.lock import running_jobs
@@ -95,18 +95,18 @@ def _step_run(folder: Path) -> str:
     return f"partial: {done} of {target} generator steps{trained}"
 
 
-def describe(folder: Path, epoch_budgets: Mapping[str, int] | None = None) -> list[str]:
+def describe(folder: Path, budget_of: Callable[[str], int | None] | None = None) -> list[str]:
     """One line per run under ``folder`` (a table's folder in the run store), paths relative to it,
-    then the jobs training there now. ``epoch_budgets`` maps a row's run name without its
-    ``-seed<N>`` to the epochs of its budget (the run store does not keep budgets, since a table's
-    budget may be raised): an epoch run of a listed row says how far it has to go."""
+    then the jobs training there now. ``budget_of`` gives the epochs of a row's budget from its run
+    name without ``-seed<N>`` (the run store does not keep budgets, since a table's budget may be
+    raised): an epoch run of a row with a budget says how far it has to go."""
     if not folder.is_dir():
         return []
     lines = []
     for path in sorted(folder.rglob("*")):
         where = path.parent.relative_to(folder)
         if path.name == "run.json":
-            budget = (epoch_budgets or {}).get(row_name_of(where.name))
+            budget = budget_of(row_name_of(where.name)) if budget_of else None
             lines.append(f"{where.as_posix()}: {_epoch_run(path.parent, budget)}")
         elif path.name == "identity.json":
             lines.append(f"{where.as_posix()}: {_step_run(path.parent)}")
@@ -115,9 +115,9 @@ def describe(folder: Path, epoch_budgets: Mapping[str, int] | None = None) -> li
     return lines + [f"running now: {job}" for job in running_jobs(folder)]
 
 
-def print_status(folder: Path, epoch_budgets: Mapping[str, int] | None = None) -> int:
+def print_status(folder: Path, budget_of: Callable[[str], int | None] | None = None) -> int:
     """Print :func:`describe`'s lines under a header naming ``folder``; the exit code (0)."""
-    lines = describe(folder, epoch_budgets)
+    lines = describe(folder, budget_of)
     runs = sum(not line.startswith("running now") for line in lines)
     print(f"{folder}: " + ("no runs yet" if not lines else f"{runs} run" + ("" if runs == 1 else "s")))
     for line in lines:
