@@ -233,6 +233,11 @@ def test_data_seed_trains_every_seed_on_one_labelled_subset_in_runs_and_files_of
                            train=False, carry=CarriedRows(), data_seed=1)
     assert main(["reproduce", "gan2014-table1", "--data-seed", "1", "--runs", str(tmp_path)]) == 2
     assert "--data-seed applies to improved-gan-mnist" in capsys.readouterr().err
+    empty = improved.reproduce(tmp_path / "store", quick=False, resume=False, retrain=False, deadline=None,
+                               require_clean=False, train=False, seeds=[11], data_seed=1)
+    paths = improved.write_outputs({**empty, "wall_time_s": 1.0}, tmp_path / "out")
+    assert sorted(p.name for p in paths.values()) == ["improved-gan-mnist-data1.json", "improved-gan-mnist-data1.md"]
+    assert "batch order of data seed 1: a control" in paths["md"].read_text()
 
 
 def test_a_seed_stopped_mid_stage_reports_its_errors_at_the_epoch_they_were_measured(tmp_path, monkeypatch):

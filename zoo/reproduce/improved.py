@@ -245,8 +245,13 @@ def _current(seed: dict[str, Any]) -> str:
     return "" if value is None else f" (current D: {value:.0f})"
 
 
+def _data_seed(record: dict[str, Any]) -> int | None:
+    """The seed whose labelled subset every seed of ``record`` trained on (None: each its own)."""
+    return record["seeds"].get("labels_and_batch_order")
+
+
 def markdown(record: dict[str, Any]) -> str:
-    data_seed = record["rows"][0].get("data_seed") if record["rows"] else None
+    data_seed = _data_seed(record)
     on_one_subset = [] if data_seed is None else [
         f"Every seed trains on the labelled subset and batch order of data seed {data_seed}: a control "
         "for whether a seed's result belongs to its subset or to its run.", ""]
@@ -280,5 +285,4 @@ def markdown(record: dict[str, Any]) -> str:
 def write_outputs(record: dict[str, Any], out: Path) -> dict[str, Path]:
     text = markdown(record)
     print(text)
-    data_seed = record["rows"][0].get("data_seed") if record["rows"] else None
-    return write_result_files(record, out, result_stem(record["table"], data_seed), text)
+    return write_result_files(record, out, result_stem(record["table"], _data_seed(record)), text)
