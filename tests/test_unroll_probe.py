@@ -65,3 +65,27 @@ def test_the_command_prints_a_table_and_writes_the_probe_with_its_provenance(che
     assert record["probes"][0]["batches"] == 1 and record["commit"] and not absolute_paths(record)
     assert main(["unroll-probe", "--ckpt", str(checkpoint), "--steps", "0"]) == 2  # K = 0 is the baseline itself
     assert "--steps must be >= 1" in capsys.readouterr().err
+
+
+def test_a_huge_eps_for_ds_adam_stalls_its_look_ahead_and_the_state_normaliser_is_reported(checkpoint):
+    plain = probe(checkpoint, steps=(1,), batches=1)
+    states = torch.load(checkpoint, weights_only=True)["optimizer_states"][1]
+    beta2 = states["param_groups"][0]["betas"][1]
+    roots = torch.cat([(s["exp_avg_sq"] / (1 - beta2 ** float(s["step"]))).sqrt().flatten() for s in states["state"].values()])
+    assert plain["d_sqrt_v_hat"]["min"] == pytest.approx(roots.min().item(), rel=1e-6)
+    assert plain["d_sqrt_v_hat"]["median"] == pytest.approx(roots.double().median().item(), rel=1e-6)
+    assert plain["d_eps"] == plain["d_eps_saved"] == states["param_groups"][0]["eps"]
+    stalled = probe(checkpoint, steps=(1,), batches=1, d_eps=1e6)  # Adam's step: lr · m̂ / (√v̂ + 10⁶) ≈ 0
+    assert stalled["d_eps"] == 1e6 and stalled["d_eps_saved"] == plain["d_eps_saved"]
+    rows = by_variant(stalled)
+    assert rows[1, True]["generator_loss"] == pytest.approx(rows[0, True]["generator_loss"], rel=1e-5)
+    assert rows[1, True]["cosine_with_k0"] == pytest.approx(1.0, abs=1e-4)
+    assert by_variant(plain)[1, True]["cosine_with_k0"] < 1.0 - 1e-4  # with its own ε it does look ahead
+
+
+def test_the_command_probes_again_for_each_eps_asked(checkpoint, tmp_path, capsys):
+    out = tmp_path / "probe.json"
+    assert main(["unroll-probe", "--ckpt", str(checkpoint), "--steps", "1", "--batches", "1", "--d-eps", "1e-3",
+                 "--out", str(out)]) == 0
+    assert "(ε 0.001, replacing its 1e-08)" in capsys.readouterr().out
+    assert [p["d_eps"] for p in json.loads(out.read_text())["probes"]] == [1e-8, 1e-3]
