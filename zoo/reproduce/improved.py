@@ -69,9 +69,11 @@ class Plan:
         return Budget(epochs, self.train_batches)
 
 
-# The released code's 300 epochs, reached by all three seeds 50 epochs at a time (about an hour of
+# The released code's 300 epochs, reached by every seed 50 epochs at a time (about 40 minutes of
 # one CPU thread per 50 epochs of one seed), so the epoch the table compares them at keeps moving.
-FULL = Plan(labels=(100,), seeds=(0, 1, 2), milestones=(50, 100, 150, 200, 250, 300))
+# Five seeds, not three: one run in four failed (seed 1, sevens read as twos), and the paper's
+# 93 ± 6.5 over 10 subsets is a claim about how often that happens.
+FULL = Plan(labels=(100,), seeds=(0, 1, 2, 3, 4), milestones=(50, 100, 150, 200, 250, 300))
 QUICK = Plan(labels=(100,), seeds=(0,), milestones=(1,), train_batches=2)
 
 
