@@ -9,10 +9,10 @@ import pytest
 from tests.conftest import REPO
 from zoo.provenance import check_result
 
-RESULTS = sorted((REPO / "results").glob("*.json"))
+RESULTS = sorted((REPO / "results").rglob("*.json"))  # control experiments live in subfolders
 
 
-@pytest.mark.parametrize("path", RESULTS, ids=[p.name for p in RESULTS])
+@pytest.mark.parametrize("path", RESULTS, ids=[p.relative_to(REPO / "results").as_posix() for p in RESULTS])
 def test_a_result_file_names_a_clean_commit_and_no_machine_path(path):
     record = json.loads(path.read_text())
     check_result(record)
