@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from zoo.data.semisupervised import (
+    GENERATOR_TARGETS,
     LabelledAndUnlabelled,
     SemiSupervisedMNISTDataModule,
     TiledPairSampler,
@@ -42,6 +43,18 @@ def test_pair_order_depends_on_seed_and_epoch_only():
     assert list(first) != before
     labelled = [j for _, j in before]
     assert [sorted(labelled[k:k + 7]) for k in range(0, 28, 7)] == [list(range(7))] * 4 and len(labelled) == 30
+
+
+def test_a_second_unlabelled_stream_leaves_the_pairs_as_they_were_and_covers_the_set_in_its_own_order():
+    plain, with_second = TiledPairSampler(30, 7, seed=1), TiledPairSampler(30, 7, seed=1, second_unlabelled=True)
+    triples = list(with_second)
+    assert [(i, j) for i, j, _ in triples] == list(plain)  # the checkpoints of runs without it resume unchanged
+    second = [k for _, _, k in triples]
+    assert sorted(second) == list(range(30)) and second != [i for i, _, _ in triples]
+    dataset = LabelledAndUnlabelled(torch.arange(30.0)[:, None], torch.zeros(7, 1), torch.zeros(7, dtype=torch.long))
+    batch = next(iter(DataLoader(dataset, batch_size=10, sampler=with_second)))
+    assert batch[GENERATOR_TARGETS][:, 0].tolist() == [float(k) for k in second[:10]]
+    assert GENERATOR_TARGETS not in next(iter(DataLoader(dataset, batch_size=10, sampler=plain)))
 
 
 def test_num_labels_must_be_class_balanced():

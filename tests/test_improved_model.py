@@ -9,7 +9,7 @@ from torch.nn.utils import parametrize
 from torch.utils.data import DataLoader, TensorDataset
 
 from tests.conftest import REPO, quiet_trainer
-from zoo.data.semisupervised import LabelledAndUnlabelled, TiledPairSampler
+from zoo.data.semisupervised import GENERATOR_TARGETS, LabelledAndUnlabelled, TiledPairSampler
 from zoo.errors import ZooConfigError
 from zoo.models.improved import SemiSupervisedGAN, SemiSupervisedMNISTDiscriminator, SemiSupervisedMNISTGenerator
 from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
@@ -126,6 +126,19 @@ def test_generator_loss_is_feature_matching_on_the_last_hidden_layer():
     features = model.discriminator.body
     assert torch.allclose(model.generator_loss(fake, real), ((features(real).mean(0) - features(fake).mean(0)) ** 2).mean())
     assert torch.allclose(model.generator_loss(fake, real), feature_matching_loss(features(real), features(fake), "l2", "mean"))
+
+
+def test_with_a_second_unlabelled_batch_g_matches_its_features_not_ds_batchs():
+    torch.manual_seed(0)
+    model = tiny_model().eval()
+    real, targets, fake = torch.rand(8, 1, 4, 4), torch.rand(8, 1, 4, 4), torch.rand(8, 1, 4, 4)
+    labelled = {"labelled": torch.rand(2, 1, 4, 4), "label": torch.tensor([0, 1])}
+    assert model.real_batch({"unlabelled": real, GENERATOR_TARGETS: targets, **labelled}) is real  # D's real batch
+    features = model.discriminator.body
+    expected = ((features(targets).mean(0) - features(fake).mean(0)) ** 2).mean()
+    assert torch.allclose(model.generator_loss(fake, real), expected)
+    model.real_batch({"unlabelled": real, **labelled})  # a batch without them: back to D's batch
+    assert torch.allclose(model.generator_loss(fake, real), ((features(real).mean(0) - features(fake).mean(0)) ** 2).mean())
 
 
 def test_evaluation_uses_the_moving_average_of_d():

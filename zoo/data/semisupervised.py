@@ -18,6 +18,7 @@ from zoo.data.mnist import check_mnist_files, load_mnist_tensors
 from zoo.errors import require
 
 NUM_CLASSES = 10
+GENERATOR_TARGETS = "generator_targets"  # the batch key of the unlabelled images whose features G matches
 
 
 def balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
@@ -32,7 +33,8 @@ def balanced_subset(labels: Tensor, per_class: int, seed: int) -> Tensor:
 
 
 class LabelledAndUnlabelled(Dataset):
-    """Item ``(i, j)``: unlabelled image i beside labelled example j; :class:`TiledPairSampler` picks the pairs."""
+    """Item ``(i, j)``: unlabelled image i beside labelled example j; item ``(i, j, k)`` adds unlabelled
+    image k for G's feature targets. :class:`TiledPairSampler` picks the indices."""
 
     def __init__(self, unlabelled: Tensor, labelled: Tensor, labels: Tensor) -> None:
         self.unlabelled, self.labelled, self.labels = unlabelled, labelled, labels
@@ -40,31 +42,40 @@ class LabelledAndUnlabelled(Dataset):
     def __len__(self) -> int:
         return len(self.unlabelled)
 
-    def __getitem__(self, pair: tuple[int, int]) -> dict[str, Tensor]:
-        i, j = pair
-        return {"unlabelled": self.unlabelled[i], "labelled": self.labelled[j], "label": self.labels[j]}
+    def __getitem__(self, indices: tuple[int, ...]) -> dict[str, Tensor]:
+        i, j, *second = indices
+        item = {"unlabelled": self.unlabelled[i], "labelled": self.labelled[j], "label": self.labels[j]}
+        if second:
+            item[GENERATOR_TARGETS] = self.unlabelled[second[0]]
+        return item
 
 
-class TiledPairSampler(Sampler[tuple[int, int]]):
+class TiledPairSampler(Sampler[tuple[int, ...]]):
     """One epoch of ``(unlabelled, labelled)`` index pairs, drawn from ``(seed, epoch)`` only.
 
     The unlabelled set comes in one random order; beside it, the labelled set repeated in fresh
     random orders, as the released code tiles it. So consecutive runs of ``n_labelled`` pairs hold
     every labelled example exactly once: with 100 labels and batch 100, each batch sees all of them.
+    With ``second_unlabelled``, a third index follows from a second random order of the unlabelled
+    set (the released code's ``trainx_unl2``), drawn after the others so the pairs stay as they were.
     """
 
-    def __init__(self, n_unlabelled: int, n_labelled: int, seed: int = 0) -> None:
+    def __init__(self, n_unlabelled: int, n_labelled: int, seed: int = 0, second_unlabelled: bool = False) -> None:
         self.n_unlabelled, self.n_labelled, self.seed, self.epoch = n_unlabelled, n_labelled, seed, 0
+        self.second_unlabelled = second_unlabelled
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator[tuple[int, int]]:
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         unlabelled = torch.randperm(self.n_unlabelled, generator=generator)
         tiles = -(-self.n_unlabelled // self.n_labelled)
         labelled = torch.cat([torch.randperm(self.n_labelled, generator=generator) for _ in range(tiles)])
-        return zip(unlabelled.tolist(), labelled[: self.n_unlabelled].tolist())
+        streams = [unlabelled.tolist(), labelled[: self.n_unlabelled].tolist()]
+        if self.second_unlabelled:
+            streams.append(torch.randperm(self.n_unlabelled, generator=generator).tolist())
+        return zip(*streams)
 
     def __len__(self) -> int:
         return self.n_unlabelled
@@ -72,7 +83,9 @@ class TiledPairSampler(Sampler[tuple[int, int]]):
 
 class SemiSupervisedMNISTDataModule(ZooDataModule):
     """Training batches are dicts ``{"unlabelled": x_u, "labelled": x_l, "label": y_l}`` of
-    ``batch_size`` each; validation and test batches are ``(x, y)`` from the MNIST test set.
+    ``batch_size`` each (with ``second_unlabelled_batch``, also ``"generator_targets"``: another
+    unlabelled batch, whose D features G matches, as the released code draws them); validation
+    and test batches are ``(x, y)`` from the MNIST test set.
 
     The released code prints test error every epoch and keeps no validation set, so the
     validation split here *is* the test set: watch it, do not select checkpoints on it.
@@ -89,13 +102,14 @@ class SemiSupervisedMNISTDataModule(ZooDataModule):
         data_root: str | None = None,
         seed: int = 0,
         download: bool = False,
+        second_unlabelled_batch: bool = False,
     ) -> None:
         super().__init__(batch_size, num_workers, value_range, data_root, seed)
         require(
             num_labels > 0 and num_labels % NUM_CLASSES == 0,
             f"data.num_labels must be a positive multiple of {NUM_CLASSES} (class-balanced), got {num_labels}",
         )
-        self.num_labels, self.download = num_labels, download
+        self.num_labels, self.download, self.second_unlabelled_batch = num_labels, download, second_unlabelled_batch
         self.train_images: Tensor | None = None
         self.train_labels: Tensor | None = None
         self.labelled_indices: Tensor | None = None
@@ -124,7 +138,8 @@ class SemiSupervisedMNISTDataModule(ZooDataModule):
 
     def train_dataloader(self) -> DataLoader:
         require(self.train_set is not None, "SemiSupervisedMNISTDataModule has no training split; call setup() first")
-        pairs = TiledPairSampler(len(self.train_set.unlabelled), len(self.train_set.labelled), self.seed)
+        pairs = TiledPairSampler(len(self.train_set.unlabelled), len(self.train_set.labelled), self.seed,
+                                 self.second_unlabelled_batch)
         return ResumableDataLoader(self.train_set, batch_size=self.batch_size, sampler=pairs, drop_last=True,
                                    num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 

@@ -28,8 +28,8 @@ The MNIST recipe follows the released code (``train_mnist_feature_matching.py`` 
   0.9999^t: 94 % after the first epoch's 600 updates).
 
 Differences from the code: the unlabelled set is the 60k minus the labelled images (the code uses
-all 60k); G's feature targets come from the same unlabelled batch as D's (the code draws a second
-one).
+all 60k); G's feature targets come from the same unlabelled batch as D's, where the code draws a
+second one (``--data.init_args.second_unlabelled_batch true`` does as the code does).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from zoo.core import TwoPlayerGAN
 from zoo.core.ema import GeneratorEMA
 from zoo.errors import require
+from zoo.data.semisupervised import GENERATOR_TARGETS
 from zoo.nets.layers import flat_size
 from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
 from zoo.objectives.improved import feature_matching_loss, supervised_loss, unsupervised_discriminator_loss
@@ -181,6 +182,7 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         )
         self.d_average = GeneratorEMA(discriminator, d_average_decay) if d_average_decay is not None else None
         self._labelled: tuple[Tensor, Tensor] | None = None
+        self._generator_targets: Tensor | None = None
 
     # ------------------------------------------------------------------------------ training
     def real_batch(self, batch: Any) -> Tensor:
@@ -188,6 +190,7 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         labelled part goes alongside to D's supervised loss. Other batches are ``(x, y)``."""
         if isinstance(batch, dict):
             self._labelled = (batch["labelled"], batch["label"])
+            self._generator_targets = batch.get(GENERATOR_TARGETS)
             return batch["unlabelled"]
         return super().real_batch(batch)
 
@@ -205,8 +208,10 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         return supervised + self.hparams.unsupervised_weight * unsupervised
 
     def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
+        """Feature matching against ``real``, or against the batch's own G targets where it has them."""
+        targets = real if self._generator_targets is None else self._generator_targets
         with torch.no_grad():
-            real_features = self.discriminator.logits_and_features(real)[1]
+            real_features = self.discriminator.logits_and_features(targets)[1]
         fake_features = self.discriminator.logits_and_features(fake)[1]
         return feature_matching_loss(
             real_features, fake_features, self.hparams.feature_matching_norm, self.hparams.feature_matching_reduction
