@@ -42,6 +42,16 @@ def test_a_row_is_lent_only_to_the_same_experiment():
     assert recorded.parzen_row("GAN", CONFIG, budget, 0, []) is None  # trained with other options
 
 
+def test_a_row_from_before_rows_recorded_their_seed_trained_at_the_tables_seed():
+    # results/fgan-table4.json (the H200's nine rows) predates per-row seeds: its Jensen-Shannon row
+    # trained at seed 0, so it must not stand in for today's row at seed 1
+    older = _table(seeds={"training": 0, "latents": 0}, rows=[{k: v for k, v in _table()["rows"][0].items() if k != "seed"}])
+    carried = ResultFile(older, {"file": "results/x.json", "commit": _head()})
+    budget = {"max_epochs": 100, "train_batches": None}
+    assert carried.parzen_row("GAN", CONFIG, budget, 0)["ours"]["mean"] == 102.2
+    assert carried.parzen_row("GAN", CONFIG, budget, 1) is None
+
+
 def test_a_row_stands_in_a_raised_budget_as_a_partial_row_until_it_reaches_it():
     # a curve still rising at its budget gets a longer one; the committed row must survive a lost store
     carried = ResultFile(_table(), {"file": "results/x.json", "commit": _head()})

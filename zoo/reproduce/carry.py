@@ -124,8 +124,11 @@ class ResultFile:
         """The earlier row ``name`` if it trained ``config`` with ``options`` under ``budget`` (or under a
         shorter one: then a partial row of ``budget``) and ``seed`` and was scored (files written before
         rows recorded their options are taken at their word)."""
+        # Rows began to record their seed when a row could first train at another (commit d34f29e):
+        # in an older file every row trained at the table's seed.
+        table_seed = self.record.get("seeds", {}).get("training")
         for row in self.record.get("rows", []):
-            if (row.get("name"), row.get("config"), row.get("seed")) != (name, config, seed) \
+            if (row.get("name"), row.get("config"), row.get("seed", table_seed)) != (name, config, seed) \
                     or not _stops_earlier_or_same(row.get("budget"), budget):
                 continue
             same_options = options is None or row.get("options", options) == options
