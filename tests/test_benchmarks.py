@@ -133,6 +133,9 @@ def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results
                 "unrolled-mixtures-ring-k0-seed0", "unrolled-mixtures-ring-k0-seed1"}  # a job per row or seed
     assert set(steps) == {"throughput", *parallel, "fgan-table4", "improved-gan-mnist", "unrolled-mixtures"}
     assert all(step["exit_code"] == "0" for step in steps.values()), steps
+    settings = record["settings"]  # what a second run needs to repeat this one
+    assert record["suite"] == "benchmarks/gpu_suite.sh --quick" and settings["GPU_SUITE_TABLES"] == SMOKE_ENV["gpu_suite.sh"]["GPU_SUITE_TABLES"]
+    assert settings["GPU_SUITE_KEEP"] == "unrolled-mixtures/quick/ring_k0" and int(settings["GPU_SUITE_SECONDS"]) > 0
     assert record["wall_time_s"] >= sum(int(steps[name]["seconds"]) for name in ("throughput", "fgan-table4"))
     kept = [f"keep-unrolled-mixtures-quick-ring_k0-seed{seed}.tar" for seed in (0, 1)]
     assert record["files"] == [*kept, "results.tar"]  # ten result files: one archive
