@@ -4,12 +4,14 @@
 #   1. (GPU_SUITE_THROUGHPUT=1) training throughput, Lightning against a plain loop (DCGAN-64 in fp32,
 #      then bf16 + channels_last), alone on the GPU so that its timings mean something; both cards have
 #      been measured (results/train_throughput_h{100,200}_*.json), so it is off by default;
-#   2. the tables a CPU can least afford, every row its own process, side by side. By default the f-GAN
-#      Table 4 table at batch 512 with Algorithm 1's simultaneous step (100 epochs a row, 20–30 minutes
-#      of one CPU thread each), whose CPU rows lag furthest. Measured on an H100 (clean 34245f5,
-#      results/gpu_suite_h100_fgan512.json): with both batch-512 tables at once (18 jobs), each job
-#      trained about 5.4 s per epoch, so 100 epochs do not fit one call and its 33 MB checkpoints cannot
-#      come back to go on elsewhere; with one table (9 jobs) the pace is not measured yet;
+#   2. the tables a CPU can least afford, every row its own process, side by side. By default the six
+#      rows of f-GAN Table 4 (the paper's batch 4096) that have trained least: Jensen-Shannon (seed 1,
+#      not yet trained), reverse KL, Jeffrey, Pearson, Neyman and total variation (about 3,600 steps
+#      each; GAN, KL and squared Hellinger reached about 7,100 on an H200, three jobs side by side at
+#      19 steps a second each, results/gpu_suite_h200_fgan_3rows.json). Its 33 MB checkpoints cannot
+#      come back (16 MiB a file), so every device call trains its rows from the start, and the
+#      committed table keeps each row's most trained run (--carry-over); the batch-512 tables are
+#      complete on the CPU;
 #   3. each table written: a Parzen table from the tables its jobs wrote (each holding its own rows,
 #      merged with --carry-over into an empty run store, so no row is scored twice: rescoring nine f-GAN
 #      rows took over 85 s on the H100), the others from the run store (their figures read its traces).
@@ -21,7 +23,8 @@
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
 #
-# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4-batch512")
+# GPU_SUITE_SECONDS (default 500) bounds the whole suite; GPU_SUITE_TABLES (default "fgan-table4", with the
+# GPU_SUITE_ROWS above unless set)
 # names the tables of phases 2 and 3: any Parzen table (fgan-table4 is the paper's batch, fgan-table4-alternating
 # the alternating updates), improved-gan-mnist(-softplus), unrolled-mixtures, unrolled-stacked-mnist (each
 # seed of each row a job); GPU_SUITE_ROWS (e.g. "half-k10") restricts the rows that train;
@@ -55,7 +58,10 @@ export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 [ -n "${ZOO_COMMIT:-}" ] && export GIT_DIR=/nonexistent-device-copy
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
-TABLES=${GPU_SUITE_TABLES:-fgan-table4-batch512}
+if [ -z "${GPU_SUITE_TABLES:-}" ]; then
+    export GPU_SUITE_ROWS=${GPU_SUITE_ROWS-"jensen-shannon reverse-kl jeffrey pearson-chi-2 neyman-chi-2 total-variation"}
+fi
+TABLES=${GPU_SUITE_TABLES:-fgan-table4}
 ASSEMBLE_SECONDS=${GPU_SUITE_ASSEMBLE_SECONDS:-90}  # kept back from phase 2 to score and write the tables
 START=$(date +%s)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_suite.XXXXXX")
