@@ -251,6 +251,8 @@ def test_each_mixture_trains_and_reports_under_its_own_budget(tmp_path):
     assert sum(record["rows"][1]["seeds"][0]["counts"]) == round(record["rows"][1]["seeds"][0]["high_quality_fraction"] * 500)
     assert "ring: 4 generator steps per run" in unrolled.markdown(record)
     assert "grid: 2 generator steps per run" in unrolled.markdown(record)
+    ring_only = {**record, "rows": [r for r in record["rows"] if r["mixture"] == "ring"]}  # as --rows ring-k0 writes it
+    assert "ring: 4 generator steps per run" in unrolled.markdown(ring_only) and "grid:" not in unrolled.markdown(ring_only)
 
 
 def test_a_lost_rows_seeds_are_carried_over_and_the_figure_draws_the_rows_held(tmp_path):

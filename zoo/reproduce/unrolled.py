@@ -188,8 +188,10 @@ def row_label(row: dict[str, Any]) -> str:
 
 
 def markdown(record: dict[str, Any]) -> str:
+    shown = {r["mixture"] for r in record["rows"]}  # a table of some rows (--rows) states only their budgets
     budgets = "; ".join(f"{mixture}: {b['generator_steps']} generator steps per run, seeds {b['seeds']}, "
-                        f"{b['samples']} samples scored per seed" for mixture, b in record["budget"].items())
+                        f"{b['samples']} samples scored per seed"
+                        for mixture, b in record["budget"].items() if mixture in shown)
     lines = [f"### {record['title']}", "", f"{budgets}.", "",
              "| mixture | K | modes covered (mean; per seed) | high-quality fraction | KL to uniform |", "|---|---|---|---|---|"]
     for r in record["rows"]:
