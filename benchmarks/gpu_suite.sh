@@ -17,8 +17,8 @@
 #      rows took over 85 s on the H100), the others from the run store (their figures read its traces).
 # Every job stops cleanly at its slice's end (--max-time) and the tables say which rows are partial.
 # Only 8 files come back from a device, so past 7 result files the tables travel as one results.tar
-# beside gpu_suite.json, which keeps the GPU_SUITE_* settings and each job's exit code, time and log tail. The run store and logs
-# live outside OUT.
+# beside gpu_suite.json, which keeps the GPU_SUITE_* settings and each job's exit code, time and log
+# tail. The run store and logs live outside OUT.
 #
 #   ZOO_COMMIT=$(git rev-parse HEAD) benchmarks/gpu_suite.sh       # on the device ($OUT is set there)
 #   benchmarks/gpu_suite.sh --quick --out /tmp/suite                # CPU smoke run, tiny budgets
@@ -186,7 +186,8 @@ for step in steps:
 # The budget the suite ran under: what a second run needs to repeat it.
 settings = {name: os.environ.get(name, "") for name in ("GPU_SUITE_TABLES", "GPU_SUITE_ROWS", "GPU_SUITE_SECONDS",
                                                        "GPU_SUITE_ASSEMBLE_SECONDS", "GPU_SUITE_KEEP", "GPU_SUITE_THROUGHPUT")}
-record = {"suite": "benchmarks/gpu_suite.sh" + (" --quick" if os.environ["GPU_SUITE_QUICK"] == "1" else ""), "settings": settings, "steps": steps,
+suite = "benchmarks/gpu_suite.sh" + (" --quick" if os.environ["GPU_SUITE_QUICK"] == "1" else "")
+record = {"suite": suite, "settings": settings, "steps": steps,
           "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png", ".tar") and p.name != "gpu_suite.json"),
           **run.provenance(seeds={"all": 0}, device="cuda" if torch.cuda.is_available() else "cpu")}
 (out / "gpu_suite.json").write_text(json.dumps(record, indent=2))
