@@ -6,6 +6,7 @@ import copy
 import math
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -144,6 +145,33 @@ def test_learning_rate_decays_per_update_down_to_its_floor():
     trainer = quiet_trainer(max_epochs=1)
     trainer.fit(model, one_batch_loader(batches=2))
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.025)
+
+
+class LearningRateLog(pl.Callback):
+    def __init__(self):
+        self.rates = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.rates.append([optimizer.param_groups[0]["lr"] for optimizer in trainer.optimizers])
+
+
+def test_learning_rates_fall_linearly_to_zero_over_the_chosen_epochs_and_resume_there(tmp_path):
+    def fit(epochs, ckpt_path=None):
+        log = LearningRateLog()
+        trainer = quiet_trainer(max_epochs=epochs, callbacks=[log], enable_checkpointing=True, default_root_dir=tmp_path)
+        trainer.fit(tiny_vanilla(g_lr=0.1, d_lr=0.2, lr_decay=1.0, lr_linear_decay_epochs=(1, 5)), one_batch_loader(batches=2),
+                    ckpt_path=ckpt_path)
+        return log.rates, trainer
+
+    rates, _ = fit(6)
+    g_rates = [g for g, d in rates]
+    assert g_rates == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.075, 0.075, 0.05, 0.05, 0.025, 0.025, 0.0, 0.0])
+    assert [d / 0.2 for g, d in rates] == pytest.approx([g / 0.1 for g in g_rates])
+    _, stopped = fit(3)
+    resumed, _ = fit(6, ckpt_path=stopped.checkpoint_callback.best_model_path or stopped.checkpoint_callback.last_model_path)
+    assert [g for g, d in resumed] == pytest.approx(g_rates[6:])
+    with pytest.raises(ZooConfigError, match="lr_linear_decay_epochs must be"):
+        tiny_vanilla(lr_linear_decay_epochs=(5, 5))
 
 
 def test_sample_uses_eval_mode_and_restores_training_mode():

@@ -77,6 +77,39 @@ def test_data_dependent_init_gives_unit_variance_pre_activations():
         assert torch.allclose(out.std(0, correction=0), torch.ones(out.shape[1]), atol=1e-3)
 
 
+def test_first_commit_generator_init_centres_each_output_unit_and_scales_all_by_one_number():
+    torch.manual_seed(0)
+    generator = SemiSupervisedMNISTGenerator(latent_dim=6, data_shape=(1, 4, 4), hidden=(12,))
+    z = torch.rand(100, 6)
+    layer = _weight_normed(generator)[0]
+    weights_before = layer.weight.detach().clone()
+    weight_norm_data_init_(generator, z, per_unit_scale=False)
+    outputs = []
+    handle = layer.register_forward_hook(lambda m, i, o: outputs.append(o))
+    generator(z)  # train mode: batch norm on the same batch's statistics, as during the init pass
+    handle.remove()
+    out = outputs[0]
+    assert torch.allclose(out.mean(0), torch.zeros(16), atol=1e-5)
+    assert out.square().mean().item() == pytest.approx(1.0, abs=1e-4)
+    assert out.std(0, correction=0).std().item() > 0.05  # one scale for all: the units keep their spreads
+    ratio = layer.weight.detach() / weights_before  # the directions stay; every unit's norm moves alike
+    assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio), rtol=1e-4)
+
+
+def test_the_first_commit_config_initialises_g_from_its_noise_at_fit_start():
+    torch.manual_seed(0)
+    model = tiny_model(g_output_init="data")
+    untouched = tiny_model()
+    train, test = loaders()
+    quiet_trainer(max_epochs=1, limit_train_batches=1).fit(model, train, test)
+    scale = _weight_normed(model.generator)[0].parametrizations.weight.original0
+    unit = _weight_normed(untouched.generator)[0].parametrizations.weight.original0
+    assert torch.equal(unit, torch.ones_like(unit))
+    assert not torch.allclose(scale, torch.ones_like(scale), atol=1e-2)
+    with pytest.raises(ZooConfigError, match="g_output_init must be unit or data"):
+        tiny_model(g_output_init="glorot")
+
+
 def tiny_model(**kwargs):
     options = dict(data_shape=(1, 4, 4), num_classes=2, latent_dim=4, g_hidden=(16,), d_hidden=(32, 16),
                    input_noise=0.1, hidden_noise=0.1, g_lr=0.01, d_lr=0.01, d_average_decay=0.9)

@@ -45,6 +45,9 @@ class TwoPlayerGAN(pl.LightningModule):
         betas: Adam's (β1, β2).
         lr_decay: per-update multiplicative decay of each learning rate (1.0 keeps it constant).
         min_lr: floor of the decayed learning rate.
+        lr_linear_decay_epochs: ``(start, end)``: from epoch ``start`` on, both learning rates fall
+            linearly, epoch by epoch, to 0 at epoch ``end`` (epochs counted from 0). The released
+            Improved-GAN code's ``lr·min(3 − epoch/100, 1)`` is ``(200, 300)``. ``None``: no such fall.
         grad_clip_norm: clip each player's gradient norm to this value (``None``: no clipping).
         ema_decay: keep an exponential moving average of G with this decay (``None``: none).
         check_finite: stop with one line at the first NaN/Inf loss, before it reaches the weights
@@ -73,6 +76,7 @@ class TwoPlayerGAN(pl.LightningModule):
         momentum: float = 0.0,
         lr_decay: float = 1.0,
         min_lr: float = 0.0,
+        lr_linear_decay_epochs: tuple[int, int] | None = None,
         grad_clip_norm: float | None = None,
         ema_decay: float | None = None,
         check_finite: bool = True,
@@ -89,6 +93,8 @@ class TwoPlayerGAN(pl.LightningModule):
                 f"model.optimizer must be 'adam', 'sgd' or 'adam_sqrt_eps', got {optimizer!r}")
         require(g_lr > 0 and d_lr > 0, f"learning rates must be positive, got g_lr={g_lr}, d_lr={d_lr}")
         require(0 < lr_decay <= 1, f"model.lr_decay must lie in (0, 1], got {lr_decay}")
+        require(lr_linear_decay_epochs is None or 0 <= lr_linear_decay_epochs[0] < lr_linear_decay_epochs[1],
+                f"model.lr_linear_decay_epochs must be [start, end] with 0 <= start < end, got {lr_linear_decay_epochs}")
         require(grad_clip_norm is None or grad_clip_norm > 0, f"model.grad_clip_norm must be positive, got {grad_clip_norm}")
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.automatic_optimization = False
@@ -271,7 +277,23 @@ class TwoPlayerGAN(pl.LightningModule):
 
     def _decay(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:
         decay, floor = self.hparams.lr_decay, self.hparams.min_lr / lr
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(decay**step, floor))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(decay**step, floor) * self._epoch_lr_factor())
+
+    def _epoch_lr_factor(self) -> float:
+        """The share of the learning rates that ``lr_linear_decay_epochs`` leaves in this epoch."""
+        window = self.hparams.get("lr_linear_decay_epochs")
+        if window is None or self._trainer is None:
+            return 1.0
+        start, end = window
+        return min(1.0, max(0.0, (end - self.current_epoch) / (end - start)))
+
+    def on_train_epoch_start(self) -> None:
+        # The schedulers set each rate after an update, so the first update of an epoch would
+        # otherwise run at the previous epoch's share.
+        if self.hparams.get("lr_linear_decay_epochs") is not None:
+            for scheduler in self.lr_schedulers():
+                for group, base_lr, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                    group["lr"] = base_lr * factor(scheduler.last_epoch)
 
     def configure_optimizers(self) -> Any:
         g_opt = self._make_optimizer(self.generator.parameters(), self.hparams.g_lr)

@@ -50,6 +50,7 @@ from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
 from zoo.objectives.improved import feature_matching_loss, supervised_loss, unsupervised_discriminator_loss
 
 DATA_INIT_EXAMPLES = 500
+G_INIT_SAMPLES = 100  # the first code initialised G's output layer on one batch of its own noise
 D_INIT_STD = 0.1
 
 
@@ -144,6 +145,9 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         feature_matching_norm, feature_matching_reduction: see
             :func:`zoo.objectives.improved.feature_matching_loss` (the MNIST code: l2, mean).
         data_init: data-dependent initialisation of D's weight-normalised layers at the start of fit.
+        g_output_init: G's output scale: ``"unit"`` (g = 1, the released code's ``l2normalize``) or
+            ``"data"`` (each output unit centred and all divided by one scale on a batch of G's own
+            noise at the start of fit, as the first committed code's ``WeightNormLayer``).
         d_average_decay: decay of the moving average of D used for evaluation (``None``: evaluate D).
         **kwargs: the training options of :class:`zoo.core.TwoPlayerGAN`.
     """
@@ -162,6 +166,7 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         feature_matching_norm: Literal["l2", "l1"] = "l2",
         feature_matching_reduction: Literal["sum", "mean"] = "mean",
         data_init: bool = True,
+        g_output_init: Literal["unit", "data"] = "unit",
         d_average_decay: float | None = 0.9999,
         prior: Literal["normal", "uniform"] = "uniform",
         prior_low: float = 0.0,
@@ -174,6 +179,7 @@ class SemiSupervisedGAN(TwoPlayerGAN):
     ) -> None:
         require(num_classes >= 2, f"model.num_classes must be >= 2, got {num_classes}")
         require(unsupervised_weight >= 0, f"model.unsupervised_weight must be >= 0, got {unsupervised_weight}")
+        require(g_output_init in ("unit", "data"), f"model.g_output_init must be unit or data, got {g_output_init!r}")
         generator = SemiSupervisedMNISTGenerator(latent_dim, data_shape, g_hidden, g_output)
         discriminator = SemiSupervisedMNISTDiscriminator(data_shape, num_classes, d_hidden, input_noise, hidden_noise)
         super().__init__(
@@ -228,6 +234,8 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         if self.hparams.data_init and datamodule is not None:
             images = datamodule.split_tensors("train")[:DATA_INIT_EXAMPLES].to(self.device)
             weight_norm_data_init_(self.discriminator, images)
+        if self.hparams.get("g_output_init") == "data":
+            weight_norm_data_init_(self.generator, self.sample_noise(G_INIT_SAMPLES), per_unit_scale=False)
         if self.d_average is not None:
             self._start_average_at_zero()
 

@@ -188,6 +188,7 @@ class LAPGANLevel(MinimaxGAN):
         return self.generator(self.sample_noise(n))
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         if self.hparams.optimizer != "sgd":
             return
         momentum = min(self.hparams.momentum + self.hparams.momentum_step * self.current_epoch, self.hparams.final_momentum)

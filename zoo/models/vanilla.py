@@ -96,6 +96,7 @@ class VanillaGAN(MinimaxGAN):
                     self.ema.shadow.net[-2].bias.copy_(self.generator.net[-2].bias)
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         if self.hparams.optimizer != "sgd":
             return
         start, end = self.hparams.momentum, self.hparams.final_momentum

@@ -242,19 +242,23 @@ class GaussianNoise(nn.Module):
 
 
 @torch.no_grad()
-def weight_norm_data_init_(net: nn.Module, *inputs: Tensor) -> None:
+def weight_norm_data_init_(net: nn.Module, *inputs: Tensor, per_unit_scale: bool = True) -> None:
     """Data-dependent initialisation of every weight-normalised ``nn.Linear`` in ``net``
     (``torch.nn.utils.parametrizations.weight_norm``; Salimans & Kingma 2016, §2.2).
 
     One forward pass on ``inputs``; each such layer, in forward order, gets its scale g and bias b
     set so that its outputs on this batch have zero mean and unit variance, and passes the
-    rescaled outputs on, so later layers are initialised on already-normalised inputs.
+    rescaled outputs on, so later layers are initialised on already-normalised inputs. With
+    ``per_unit_scale=False`` each unit is still centred, but one scale, the root mean square over
+    all units, divides them all, as the first Improved-GAN code's ``WeightNormLayer`` did.
     """
 
     def normalise(layer: nn.Module, args: Any, out: Tensor) -> Tensor:
-        mean, std = out.mean(dim=0), out.std(dim=0, correction=0).clamp_min(1e-6)
+        mean = out.mean(dim=0)
+        spread = out.std(dim=0, correction=0) if per_unit_scale else (out - mean).square().mean().sqrt()
+        std = spread.clamp_min(1e-6)
         scale = layer.parametrizations.weight.original0
-        scale.div_(std.view_as(scale))
+        scale.div_(std.view_as(scale) if per_unit_scale else std)
         layer.bias.sub_(mean).div_(std)
         return (out - mean) / std
 

@@ -8,7 +8,7 @@ import argparse
 import re
 
 from zoo.errors import ZooConfigError
-from zoo.reproduce.tables import TABLES, ParzenTable, Row
+from zoo.reproduce.tables import IMPROVED_TABLES, TABLES, ParzenTable, Row
 
 
 def slug(text: str) -> str:
@@ -27,7 +27,7 @@ def select_rows(table: ParzenTable, wanted: list[str] | None) -> tuple[Row, ...]
     return tuple(by_slug[slug(name)] for name in dict.fromkeys(wanted))
 
 
-SELECTABLE_SEEDS = ("improved-gan-mnist", "improved-gan-mnist-softplus")
+SELECTABLE_SEEDS = IMPROVED_TABLES
 STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5; --seeds too
 READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
 
