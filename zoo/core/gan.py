@@ -24,6 +24,7 @@ from zoo.core.optimizers import SqrtEpsAdam
 from zoo.core.prior import NoisePrior
 from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
 from zoo.core.resume import apply_resume_overrides
+from zoo.core.schedules import player_schedule, reapply
 from zoo.core.strategy import check_ddp_strategy
 from zoo.core.techniques import InstanceNoise, historical_averages, with_minibatch_discrimination
 from zoo.errors import ZooConfigError, ZooNonFiniteError, require
@@ -275,30 +276,19 @@ class TwoPlayerGAN(pl.LightningModule):
             return SqrtEpsAdam(params, lr=lr, betas=tuple(self.hparams.betas))
         return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas))
 
-    def _decay(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:
-        decay, floor = self.hparams.lr_decay, self.hparams.min_lr / lr
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(decay**step, floor) * self._epoch_lr_factor())
-
-    def _epoch_lr_factor(self) -> float:
-        """The share of the learning rates that ``lr_linear_decay_epochs`` leaves in this epoch."""
-        window = self.hparams.get("lr_linear_decay_epochs")
-        if window is None or self._trainer is None:
-            return 1.0
-        start, end = window
-        return min(1.0, max(0.0, (end - self.current_epoch) / (end - start)))
+    def _schedule(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:
+        return player_schedule(optimizer, lr, self.hparams.lr_decay, self.hparams.min_lr,
+                               lambda: self.current_epoch if self._trainer is not None else 0,
+                               self.hparams.get("lr_linear_decay_epochs"))
 
     def on_train_epoch_start(self) -> None:
-        # The schedulers set each rate after an update, so the first update of an epoch would
-        # otherwise run at the previous epoch's share.
         if self.hparams.get("lr_linear_decay_epochs") is not None:
-            for scheduler in self.lr_schedulers():
-                for group, base_lr, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
-                    group["lr"] = base_lr * factor(scheduler.last_epoch)
+            reapply(self.lr_schedulers())
 
     def configure_optimizers(self) -> Any:
         g_opt = self._make_optimizer(self.generator.parameters(), self.hparams.g_lr)
         d_opt = self._make_optimizer(self.discriminator.parameters(), self.hparams.d_lr)
-        return [g_opt, d_opt], [self._decay(g_opt, self.hparams.g_lr), self._decay(d_opt, self.hparams.d_lr)]
+        return [g_opt, d_opt], [self._schedule(g_opt, self.hparams.g_lr), self._schedule(d_opt, self.hparams.d_lr)]
 
     # ---------------------------------------------------------------------- setup checks
     def setup(self, stage: str) -> None:
