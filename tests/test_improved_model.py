@@ -96,7 +96,7 @@ def test_first_commit_generator_init_centres_each_output_unit_and_scales_all_by_
     assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio), rtol=1e-4)
 
 
-def test_the_first_commit_config_initialises_g_from_its_noise_at_fit_start():
+def test_g_output_init_data_initialises_g_from_its_noise_at_fit_start():
     torch.manual_seed(0)
     model = tiny_model(g_output_init="data")
     untouched = tiny_model()

@@ -337,14 +337,14 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     assert main(["reproduce", "improved-gan-mnist-softplus", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
     softplus = json.loads((out / "improved-gan-mnist-softplus.json").read_text())
     assert softplus["config"] == "configs/improved/mnist_100_softplus.yaml" and "softplus" in softplus["title"]
-    # so is the recipe of the code's first commit, which scores D itself: no average to set it beside
-    assert main(["reproduce", "improved-gan-mnist-first-commit", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
-    first = json.loads((out / "improved-gan-mnist-first-commit.json").read_text())
-    assert first["config"] == "configs/improved/mnist_100_first_commit.yaml" and "first committed" in first["title"]
+    # so is the schedule of the code's first commit, which scores D itself: no average to set it beside
+    assert main(["reproduce", "improved-gan-mnist-first-schedule", "--quick", "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    first = json.loads((out / "improved-gan-mnist-first-schedule.json").read_text())
+    assert first["config"] == "configs/improved/mnist_100_first_schedule.yaml" and "first commit's schedule" in first["title"]
     (seed,) = first["rows"][0]["per_seed"]
     assert seed["errors_current_d"] is None and 0 <= seed["errors"] <= 10_000
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "improved-gan-mnist", "improved-gan-mnist-first-commit", "improved-gan-mnist-softplus"]
+        "improved-gan-mnist", "improved-gan-mnist-first-schedule", "improved-gan-mnist-softplus"]
     from zoo.reproduce import improved, tables
     assert tuple(improved.TABLES) == tables.IMPROVED_TABLES  # one list of names, one of configs: they must agree
 

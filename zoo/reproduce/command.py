@@ -13,7 +13,7 @@ This module reads the command line, holds the locks and hands each table to its 
     zoo reproduce kde-real                   # the real-data KDE rows of every Parzen protocol
     zoo reproduce improved-gan-mnist         # Improved GAN's semi-supervised MNIST (zoo/reproduce/improved.py)
     zoo reproduce improved-gan-mnist-softplus  # the same with G's output a softplus (a stated deviation)
-    zoo reproduce improved-gan-mnist-first-commit  # the same, with the recipe of the code's first commit
+    zoo reproduce improved-gan-mnist-first-schedule  # the same, with the training schedule of the code's first commit
     zoo reproduce improved-ablation          # Improved GAN's techniques removed in turn (zoo/reproduce/improved_ablation.py)
     zoo reproduce unrolled-mixtures          # Unrolled GAN's 2-D mixtures (zoo/reproduce/unrolled.py)
     zoo reproduce unrolled-stacked-mnist     # Unrolled GAN's Stacked MNIST (zoo/reproduce/unrolled_stacked.py)

@@ -38,14 +38,14 @@ from zoo.reproduce.tables import Budget, Row
 TABLE = "improved-gan-mnist"
 CONFIG = "configs/improved/mnist_100.yaml"
 TITLE = "Salimans et al. (2016), Table 1: test errors on permutation-invariant MNIST, semi-supervised"
-# Table name → (config, title). The softplus table is a stated deviation and the first-commit table
-# an earlier recipe of the same code: see their configs' headers.
+# Table name → (config, title). The softplus table is a stated deviation and the first-schedule table
+# the training schedule of the code's first commit: see their configs' headers.
 TABLES = {
     TABLE: (CONFIG, TITLE),
     "improved-gan-mnist-softplus": ("configs/improved/mnist_100_softplus.yaml",
                                     f"{TITLE}, G's output a softplus (a stated deviation)"),
-    "improved-gan-mnist-first-commit": ("configs/improved/mnist_100_first_commit.yaml",
-                                        f"{TITLE}, the MNIST script as first committed (Adam 0.001 falling to 0, D not averaged)"),
+    "improved-gan-mnist-first-schedule": ("configs/improved/mnist_100_first_schedule.yaml",
+                                          f"{TITLE}, the first commit's schedule (Adam 0.001 falling to 0, D not averaged)"),
 }
 CURRENT_D = "val/errors_current_d"  # the current D's test errors, logged beside its average's
 # Table 1 of the paper (test errors out of 10,000, mean ± std over 10 labelled subsets), labels → value.

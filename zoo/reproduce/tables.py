@@ -159,6 +159,6 @@ FGAN_TABLE4_ALTERNATING = ParzenTable(
 TABLES: dict[str, ParzenTable] = {table.name: table for table in
                                   (GAN2014_TABLE1, FGAN_TABLE4, FGAN_TABLE4_BATCH512, FGAN_TABLE4_ALTERNATING)}
 # zoo.reproduce.improved.TABLES holds their configs; named here so that no module imports it for its names.
-IMPROVED_TABLES = ("improved-gan-mnist", "improved-gan-mnist-softplus", "improved-gan-mnist-first-commit")
+IMPROVED_TABLES = ("improved-gan-mnist", "improved-gan-mnist-softplus", "improved-gan-mnist-first-schedule")
 OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "unrolled-reconstruction", "lapgan-mnist",
                 *IMPROVED_TABLES, "improved-ablation")
