@@ -47,8 +47,8 @@ class TwoPlayerGAN(pl.LightningModule):
         lr_decay: per-update multiplicative decay of each learning rate (1.0 keeps it constant).
         min_lr: floor of the decayed learning rate.
         lr_linear_decay_epochs: ``(start, end)``: from epoch ``start`` on, both learning rates fall
-            linearly, epoch by epoch, to 0 at epoch ``end`` (epochs counted from 0). The released
-            Improved-GAN code's ``lr·min(3 − epoch/100, 1)`` is ``(200, 300)``. ``None``: no such fall.
+            linearly, epoch by epoch, to 0 at epoch ``end`` (epochs counted from 0). The first Improved-GAN
+            MNIST code's ``lr·min(3 − epoch/100, 1)`` is ``(200, 300)``. ``None``: no such fall.
         grad_clip_norm: clip each player's gradient norm to this value (``None``: no clipping).
         ema_decay: keep an exponential moving average of G with this decay (``None``: none).
         check_finite: stop with one line at the first NaN/Inf loss, before it reaches the weights

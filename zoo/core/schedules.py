@@ -1,6 +1,6 @@
 """The players' learning-rate schedules: a per-update exponential decay with a floor (the
 schedule of Goodfellow et al.'s code), times an optional linear fall to 0 over a window of epochs
-(the Improved-GAN code's ``lr·min(3 − epoch/100, 1)`` is the window (200, 300))."""
+(the first Improved-GAN MNIST code's ``lr·min(3 − epoch/100, 1)`` is the window (200, 300))."""
 
 from __future__ import annotations
 
