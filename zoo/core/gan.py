@@ -279,10 +279,10 @@ class TwoPlayerGAN(pl.LightningModule):
     def _schedule(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:
         return player_schedule(optimizer, lr, self.hparams.lr_decay, self.hparams.min_lr,
                                lambda: self.current_epoch if self._trainer is not None else 0,
-                               self.hparams.get("lr_linear_decay_epochs"))
+                               self.hparams.lr_linear_decay_epochs)
 
     def on_train_epoch_start(self) -> None:
-        if self.hparams.get("lr_linear_decay_epochs") is not None:
+        if self.hparams.lr_linear_decay_epochs is not None:
             reapply(self.lr_schedulers())
 
     def configure_optimizers(self) -> Any:

@@ -234,7 +234,7 @@ class SemiSupervisedGAN(TwoPlayerGAN):
         if self.hparams.data_init and datamodule is not None:
             images = datamodule.split_tensors("train")[:DATA_INIT_EXAMPLES].to(self.device)
             weight_norm_data_init_(self.discriminator, images)
-        if self.hparams.get("g_output_init") == "data":
+        if self.hparams.g_output_init == "data":
             weight_norm_data_init_(self.generator, self.sample_noise(G_INIT_SAMPLES), per_unit_scale=False)
         if self.d_average is not None:
             self._start_average_at_zero()

@@ -255,10 +255,10 @@ def weight_norm_data_init_(net: nn.Module, *inputs: Tensor, per_unit_scale: bool
 
     def normalise(layer: nn.Module, args: Any, out: Tensor) -> Tensor:
         mean = out.mean(dim=0)
-        spread = out.std(dim=0, correction=0) if per_unit_scale else (out - mean).square().mean().sqrt()
+        spread = out.std(dim=0, correction=0) if per_unit_scale else (out - mean).square().mean().sqrt().expand_as(mean)
         std = spread.clamp_min(1e-6)
         scale = layer.parametrizations.weight.original0
-        scale.div_(std.view_as(scale) if per_unit_scale else std)
+        scale.div_(std.view_as(scale))
         layer.bias.sub_(mean).div_(std)
         return (out - mean) / std
 
