@@ -104,7 +104,7 @@ def test_carry_over_is_refused_in_one_line_for_a_table_that_cannot_use_it(tmp_pa
     code = main(["reproduce", "lapgan-mnist", "--carry-over", "results/lapgan-mnist.json", "--runs", str(tmp_path)])
     assert code != 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--carry-over works for the Parzen tables and unrolled-mixtures" in err[0]
+    assert len(err) == 1 and "--carry-over applies to fgan-table4, " in err[0] and "unrolled-mixtures" in err[0]
     assert err[0].endswith("not lapgan-mnist")
 
 

@@ -71,3 +71,20 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
         parts(("table", "lapgan-mnist"), ("rows", ["gan"]))
     with pytest.raises(ZooConfigError, match="unrolled-mixtures has no row 'ring-k7': choose from ring-k0"):
         parts(("table", "unrolled-mixtures"), ("rows", ["ring-k7"]))
+
+
+def test_every_table_module_is_registered_with_the_kind_its_options_follow_from():
+    from zoo.reproduce import improved, improved_ablation, lapgan, tables, unrolled, unrolled_reconstruction, unrolled_stacked
+
+    expected = {**{name: "parzen" for name in tables.TABLES}, **{name: "seeds" for name in improved.TABLES},
+                unrolled.TABLE: "steps", unrolled_stacked.TABLE: "steps", lapgan.TABLE: "whole",
+                improved_ablation.TABLE: "whole", unrolled_reconstruction.TABLE: "read-only",
+                "fgan-table3": "read-only", "kde-real": "read-only"}
+    assert tables.KINDS == expected
+    # only the tables trained in parts split into jobs, take earlier results or assemble without training
+    for option in ("--jobs", "--carry-over", "--no-train"):
+        assert set(tables.tables_taking(option)) == {name for name, kind in expected.items() if kind in ("parzen", "steps", "seeds")}
+    assert tables.tables_taking("--data-seed") == tuple(sorted(improved.TABLES))
+    tables.check_option("unrolled-mixtures", "--seeds")
+    with pytest.raises(ZooConfigError, match=r"^--rows applies to fgan-table4, .*, unrolled-stacked-mnist, not improved-gan-mnist$"):
+        tables.check_option("improved-gan-mnist", "--rows")

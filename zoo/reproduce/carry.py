@@ -36,9 +36,6 @@ from typing import Any, Callable, Iterable
 from zoo.errors import ZooConfigError
 from zoo.provenance import OUTSIDE, REPO, check_result, relative_to_repo
 from zoo.reproduce.step_runs import seeds_by_row
-from zoo.reproduce.tables import IMPROVED_TABLES
-
-CARRY_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist", *IMPROVED_TABLES)  # and every Parzen table
 
 
 def _config_unchanged(config: str, since: str) -> bool:

@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooConfigError
-from zoo.reproduce.carry import CARRY_TABLES, CarriedRows
+from zoo.reproduce.carry import CarriedRows
 from zoo.reproduce.lock import table_lock
 from zoo.reproduce.parallel import check_jobs, failed, run_jobs, table_parts
 from zoo.reproduce.parzen import epoch_budgets, reproduce_parzen_table
 from zoo.reproduce.report import markdown, write_report
 from zoo.reproduce.runs import run_store
-from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES, check_selection, select_rows, step_table_rows, trained_parts
-from zoo.reproduce.tables import OTHER_TABLES, QUICK_REAL_CENTRES, TABLES
+from zoo.reproduce.selection import check_selection, select_rows, step_table_rows, trained_parts
+from zoo.reproduce.tables import KINDS, QUICK_REAL_CENTRES, TABLES, check_option, tables_taking
 
 
 def parse_duration(text: str) -> float:
@@ -71,7 +71,7 @@ def status_budgets(table: str, quick: bool) -> Callable[[str], int | None] | Non
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zoo reproduce", description="Reproduce a paper's table with the zoo.")
-    parser.add_argument("table", choices=sorted([*TABLES, *OTHER_TABLES]))
+    parser.add_argument("table", choices=sorted(KINDS))
     parser.add_argument("--quick", action="store_true", help="tiny budgets: check the pipeline, not the numbers")
     parser.add_argument("--out", default=None, help="folder for the result files (default: results/, or runs/reproduce/quick/ with --quick)")
     parser.add_argument("--runs", default=None, help="run store for the rows' training runs (default: $ZOO_RUNS, else ~/.cache/zoo/runs)")
@@ -88,18 +88,18 @@ def main(argv: list[str]) -> int:
                         help="stop at the last epoch end that fits in this time (unrolled-mixtures, unrolled-stacked-mnist: "
                              "the last batch end); rerun with --resume to continue")
     parser.add_argument("--rows", nargs="+", default=None, metavar="ROW",
-                        help=f"{', '.join((*TABLES, *STEP_TABLES))}: train and report only these rows (names or slugs, "
+                        help=f"{', '.join(tables_taking('--rows'))}: train and report only these rows (names or slugs, "
                              "e.g. kullback-leibler, ring-k10, quarter-k5), e.g. one row per job")
     parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                        help="improved-gan-mnist and the unrolled tables: train and report these seeds instead of the "
+                        help=f"{', '.join(tables_taking('--seeds'))}: train and report these seeds instead of the "
                              "plan's, e.g. one seed per job")
     parser.add_argument("--data-seed", type=int, default=None, metavar="SEED",
-                        help="improved-gan-mnist: every seed trains on this seed's labelled subset and batch order, "
+                        help=f"{', '.join(tables_taking('--data-seed'))}: every seed trains on this seed's labelled subset and batch order, "
                              "to tell a subset's result from a run's (its own runs and result files, <table>-data<SEED>)")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
     parser.add_argument("--carry-over", nargs="+", default=None, metavar="RESULT_JSON",
-                        help=f"the Parzen tables and {', '.join(CARRY_TABLES)}: rows (or seeds) the run store lacks, or holds less trained, are taken "
+                        help=f"{', '.join(tables_taking('--carry-over'))}: rows (or seeds) the run store lacks, or holds less trained, are taken "
                              "from these earlier result files of the table, if they trained the same config, budget and seed "
                              "(where several hold one, the most trained)")
     parser.add_argument("--status", action="store_true",
@@ -118,8 +118,7 @@ def main(argv: list[str]) -> int:
     check_jobs(args)
     carry = None
     if args.carry_over:
-        if args.table not in (*TABLES, *CARRY_TABLES):
-            raise ZooConfigError(f"--carry-over works for the Parzen tables and {', '.join(CARRY_TABLES)}, not {args.table}")
+        check_option(args.table, "--carry-over")
         carry = CarriedRows.read(args.carry_over, args.table, args.quick)
     deadline = time.time() + parse_duration(args.max_time) if args.max_time else None
     out = Path(args.out or ("runs/reproduce/quick" if args.quick else "results"))
@@ -165,7 +164,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         path = out / "kde_real_mnist.json"
         write_real_data_results(str(path), None, QUICK_REAL_CENTRES if args.quick else None)
         paths = {"json": path}
-    elif args.table in ("unrolled-mixtures", "unrolled-stacked-mnist"):
+    elif KINDS[args.table] == "steps":
         from zoo.reproduce import unrolled, unrolled_stacked
 
         options = {"require_clean": not (args.quick or args.allow_dirty), "deadline": deadline,
@@ -187,7 +186,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         paths = lapgan.run(args.quick, store, out, args.seed, args.resume,
                            args.retrain, deadline, require_clean=not (args.quick or args.allow_dirty))
         record = json.loads(paths["json"].read_text())
-    elif args.table in SELECTABLE_SEEDS:
+    elif KINDS[args.table] == "seeds":
         from zoo.reproduce import improved
 
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,

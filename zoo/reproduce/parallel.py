@@ -20,8 +20,7 @@ from typing import Any
 
 from zoo.errors import ZooConfigError, ZooInterrupted
 from zoo.reproduce import selection
-from zoo.reproduce.selection import SELECTABLE_SEEDS, STEP_TABLES
-from zoo.reproduce.tables import TABLES
+from zoo.reproduce.tables import check_option
 
 POLL_SECONDS = 1.0
 
@@ -50,9 +49,9 @@ class Job:
 
 def table_parts(args: argparse.Namespace) -> tuple[str, list[str]]:
     """The flag and the parts a ``--jobs`` run splits ``args.table`` into: its selected rows, or seeds."""
+    check_option(args.table, "--jobs")
     parts = selection.table_parts(args.table, args.rows, args.seeds, args.quick)
-    if parts is None:
-        raise ZooConfigError(f"--jobs applies to {', '.join((*TABLES, *STEP_TABLES, *SELECTABLE_SEEDS))}, not {args.table}")
+    assert parts is not None  # every table that takes --jobs trains in parts
     return parts
 
 

@@ -8,7 +8,7 @@ import argparse
 import re
 
 from zoo.errors import ZooConfigError
-from zoo.reproduce.tables import IMPROVED_TABLES, TABLES, ParzenTable, Row
+from zoo.reproduce.tables import KINDS, TABLES, ParzenTable, Row, check_option
 
 
 def slug(text: str) -> str:
@@ -27,13 +27,8 @@ def select_rows(table: ParzenTable, wanted: list[str] | None) -> tuple[Row, ...]
     return tuple(by_slug[slug(name)] for name in dict.fromkeys(wanted))
 
 
-SELECTABLE_SEEDS = IMPROVED_TABLES
-STEP_TABLES = ("unrolled-mixtures", "unrolled-stacked-mnist")  # rows named like ring-k10, quarter-k5; --seeds too
-READ_ONLY_TABLES = ("fgan-table3", "kde-real", "unrolled-reconstruction")
-
-
 def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
-    """The rows of an unrolled table named in ``wanted`` (e.g. ``ring-k10``), or all of them."""
+    """The rows of an unrolled table named in ``wanted`` (e.g. ``ring-k10``, ``quarter-k5``), or all of them."""
     from zoo.reproduce import unrolled, unrolled_stacked
 
     names = (unrolled if table == "unrolled-mixtures" else unrolled_stacked).ROW_NAMES
@@ -58,11 +53,11 @@ def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | No
                 quick: bool = False) -> tuple[str, list[str]] | None:
     """The flag and the parts that train apart (the selected rows, or the seeds of the plan or of
     ``seeds``), e.g. ``("--rows", ["ring-k0", …])``; ``None`` for a table that trains as one."""
-    if table in TABLES:
+    if KINDS[table] == "parzen":
         return "--rows", [slug(row.name) for row in select_rows(TABLES[table], rows)]
-    if table in STEP_TABLES:
+    if KINDS[table] == "steps":
         return "--rows", list(step_table_rows(table, rows))
-    if table in SELECTABLE_SEEDS:
+    if KINDS[table] == "seeds":
         from zoo.reproduce import improved
 
         return "--seeds", [str(seed) for seed in improved.plan_for(quick, seeds, table).seeds]
@@ -71,27 +66,21 @@ def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | No
 
 def check_selection(args: argparse.Namespace) -> None:
     """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
-    if args.rows and args.table not in (*TABLES, *STEP_TABLES):
-        raise ZooConfigError(f"--rows applies to {', '.join((*TABLES, *STEP_TABLES))}, not {args.table}")
-    if args.rows and args.table in TABLES:
+    given = {"--rows": args.rows, "--seeds": args.seeds, "--data-seed": args.data_seed is not None, "--no-train": args.no_train}
+    for option in (option for option, value in given.items() if value):
+        check_option(args.table, option)
+    if args.rows and KINDS[args.table] == "parzen":
         select_rows(TABLES[args.table], args.rows)
     elif args.rows:
         step_table_rows(args.table, args.rows)
-    if args.seeds and args.table not in (*SELECTABLE_SEEDS, *STEP_TABLES):
-        raise ZooConfigError(f"--seeds applies to {', '.join((*SELECTABLE_SEEDS, *STEP_TABLES))}, not {args.table}")
-    if args.data_seed is not None and args.table not in SELECTABLE_SEEDS:
-        raise ZooConfigError(f"--data-seed applies to {', '.join(SELECTABLE_SEEDS)}, not {args.table}")
-    assemblable = (*TABLES, *SELECTABLE_SEEDS, *STEP_TABLES)
-    if args.no_train and args.table not in assemblable:
-        raise ZooConfigError(f"--no-train applies to {', '.join(assemblable)}, not {args.table}")
 
 
 def trained_parts(args: argparse.Namespace) -> list[str]:
     """The lock names of what this invocation trains: one per row (or seed) where jobs may train a
     table's rows in parallel, else the whole table; none when it trains nothing."""
-    if args.no_train or args.table in READ_ONLY_TABLES:
+    if args.no_train or KINDS[args.table] == "read-only":
         return []
-    if args.table in STEP_TABLES:  # one lock per run, so that jobs may split a row's seeds
+    if KINDS[args.table] == "steps":  # one lock per run, so that jobs may split a row's seeds
         return [f"{row}-seed{seed}" for row in step_table_rows(args.table, args.rows)
                 for seed in step_table_seeds(args.table, args.quick, args.seeds)]
     parts = table_parts(args.table, args.rows, args.seeds, args.quick)
@@ -109,7 +98,7 @@ def device_jobs(table: str, rows: list[str] | None = None, quick: bool = False) 
     with cores to spare (``benchmarks/gpu_suite.sh``): every row, or seed, apart, and every seed of
     an unrolled table's rows apart, since a row trains its seeds one after another. ``quick`` keeps
     the first two."""
-    if table in STEP_TABLES:  # the full plan's parts, also with quick: a smoke run splits seeds as a real one does
+    if KINDS[table] == "steps":  # the full plan's parts, also with quick: a smoke run splits seeds as a real one does
         seeds = step_table_seeds(table, False, None)
         jobs = [["--rows", row, "--seeds", str(seed)] for row in step_table_rows(table, rows) for seed in seeds]
     else:

@@ -4,7 +4,9 @@ paper's value ± error. Budgets are stated here, next to the rows they bound."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from zoo.errors import ZooConfigError
 from zoo.objectives.divergences import DIVERGENCES
 
 
@@ -158,7 +160,42 @@ FGAN_TABLE4_ALTERNATING = ParzenTable(
 
 TABLES: dict[str, ParzenTable] = {table.name: table for table in
                                   (GAN2014_TABLE1, FGAN_TABLE4, FGAN_TABLE4_BATCH512, FGAN_TABLE4_ALTERNATING)}
-# zoo.reproduce.improved.TABLES holds their configs; named here so that no module imports it for its names.
-IMPROVED_TABLES = ("improved-gan-mnist", "improved-gan-mnist-softplus", "improved-gan-mnist-first-schedule")
-OTHER_TABLES = ("fgan-table3", "kde-real", "unrolled-mixtures", "unrolled-stacked-mnist", "unrolled-reconstruction", "lapgan-mnist",
-                *IMPROVED_TABLES, "improved-ablation")
+# Every table's kind, by name alone, so that no module imports another (heavy, lazily loaded) to tell
+# which options a table takes. Its kind says how its runs split:
+#   "parzen":    rows, each its own config, scored by Parzen windows (TABLES above);
+#   "steps":     rows × seeds, each run a (row, seed) pair with a budget of steps (the unrolled tables);
+#   "seeds":     one config trained at several seeds (zoo.reproduce.improved.TABLES holds their configs);
+#   "whole":     trains as one run;
+#   "read-only": trains nothing into the run store.
+TableKind = Literal["parzen", "steps", "seeds", "whole", "read-only"]
+KINDS: dict[str, TableKind] = {
+    **{name: "parzen" for name in TABLES},
+    "unrolled-mixtures": "steps", "unrolled-stacked-mnist": "steps",
+    "improved-gan-mnist": "seeds", "improved-gan-mnist-softplus": "seeds", "improved-gan-mnist-first-schedule": "seeds",
+    "lapgan-mnist": "whole", "improved-ablation": "whole",
+    "fgan-table3": "read-only", "kde-real": "read-only", "unrolled-reconstruction": "read-only",
+}
+_SPLITS = ("--carry-over", "--no-train", "--jobs")  # every kind whose parts train apart takes these
+OPTIONS: dict[TableKind, tuple[str, ...]] = {
+    "parzen": ("--rows", *_SPLITS),
+    "steps": ("--rows", "--seeds", *_SPLITS),
+    "seeds": ("--seeds", "--data-seed", *_SPLITS),
+    "whole": (),
+    "read-only": (),
+}
+
+
+def tables_of_kind(kind: TableKind) -> tuple[str, ...]:
+    """The names of the tables of ``kind``, in the order they are listed."""
+    return tuple(name for name, its_kind in KINDS.items() if its_kind == kind)
+
+
+def tables_taking(option: str) -> tuple[str, ...]:
+    """The names of the tables that take the command-line ``option`` (e.g. ``--seeds``), sorted."""
+    return tuple(sorted(name for name, kind in KINDS.items() if option in OPTIONS[kind]))
+
+
+def check_option(table: str, option: str) -> None:
+    """Refuse ``option`` for a table that does not take it, in one line naming those that do."""
+    if option not in OPTIONS[KINDS[table]]:
+        raise ZooConfigError(f"{option} applies to {', '.join(tables_taking(option))}, not {table}")
