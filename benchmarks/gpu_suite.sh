@@ -8,10 +8,11 @@
 #      rows of f-GAN Table 4 (the paper's batch 4096) that have trained least: Jensen-Shannon (seed 1,
 #      not yet trained), reverse KL, Jeffrey, Pearson, Neyman and total variation (about 3,600 steps
 #      each; GAN, KL and squared Hellinger reached about 7,100 on an H200, three jobs side by side at
-#      19 steps a second each, results/gpu_suite_h200_fgan_3rows.json). Its 33 MB checkpoints cannot
-#      come back (16 MiB a file), so every device call trains its rows from the start, and the
-#      committed table keeps each row's most trained run (--carry-over); the batch-512 tables are
-#      complete on the CPU;
+#      19 steps a second each, results/gpu_suite_h200_fgan_3rows.json). A row's 33 MB checkpoint comes
+#      back only when GPU_SUITE_KEEP names it (two 16 MiB parts; three rows fill a device's 8 files),
+#      and a later call continues it only when .keep/ carries it in; otherwise every call trains its
+#      rows from the start, and the committed table keeps each row's most trained run (--carry-over);
+#      the batch-512 tables are complete on the CPU;
 #   3. each table written: a Parzen table from the tables its jobs wrote (each holding its own rows,
 #      merged with --carry-over into an empty run store, so no row is scored twice: rescoring nine f-GAN
 #      rows took over 85 s on the H100), the others from the run store (their figures read its traces).
@@ -28,8 +29,11 @@
 # names the tables of phases 2 and 3: any Parzen table (fgan-table4 is the paper's batch, fgan-table4-alternating
 # the alternating updates), improved-gan-mnist(-softplus), unrolled-mixtures, unrolled-stacked-mnist (each
 # seed of each row a job); GPU_SUITE_ROWS (e.g. "half-k10") restricts the rows that train;
-# GPU_SUITE_KEEP names run-store folders (e.g. "unrolled-stacked-mnist/full/dhalf_k10") whose seeds come
-# back as keep-*.tar, to extract into the CPU's run store; GPU_SUITE_THROUGHPUT=0 skips phase 1.
+# GPU_SUITE_KEEP names runs or folders of runs in the run store (e.g. "fgan-table4/full/gan-seed0",
+# "unrolled-stacked-mnist/full/dhalf_k10") that come back as keep-*.tar.gz[.partN-of-M] (`zoo runs pack`):
+# `zoo runs unpack keep-*` puts them in the CPU's run store, and copied into .keep/ (ignored by git;
+# name it in the call's carry, 64 MiB a call with the rest of the tree) they go on at the next device
+# call; GPU_SUITE_THROUGHPUT=0 skips phase 1.
 # Stacked MNIST scores with the zoo's MNIST classifier: carry the one the CPU results used and point
 # $ZOO_CACHE at it.
 #
@@ -78,6 +82,14 @@ if missing:
     sys.exit(f"gpu_suite.sh: {', '.join(missing)} missing here; carry their wheels in .whl/ (see the top of this script)")
 PYTHON
 : > "$WORK/steps.tsv"
+# Runs carried in .keep/ (or $GPU_SUITE_CARRIED_RUNS): archives `zoo runs pack` wrote, e.g. the keep-*
+# files of an earlier call, go into the run store first, so that the jobs' --resume continues them.
+CARRIED=${GPU_SUITE_CARRIED_RUNS:-.keep}
+if compgen -G "$CARRIED/*" > /dev/null; then
+    began=$(date +%s)
+    "$PY" -m zoo.cli runs unpack "$CARRIED"/* --runs "$ZOO_RUNS" > "$WORK/unpack.log" 2>&1
+    printf '%s\t%s\t%s\n' unpack "$?" "$(( $(date +%s) - began ))" >> "$WORK/steps.tsv"
+fi
 
 left() { echo $(( TOTAL - ($(date +%s) - START) )); }
 hms() { printf '%02d:%02d:%02d' $(( $1 / 3600 )) $(( $1 % 3600 / 60 )) $(( $1 % 60 )); }
@@ -152,23 +164,23 @@ for table in $TABLES; do
 done
 wait
 
+# Runs named in $GPU_SUITE_KEEP come back to go on elsewhere (`zoo runs unpack`, then --resume) or to be
+# read into a table there: each run one archive of its state (in 16 MiB parts where larger), paths from
+# the run store's root. Packing is not cut short by the time left: it is what lets the runs go on.
+if [ -n "${GPU_SUITE_KEEP:-}" ]; then
+    began=$(date +%s)
+    "$PY" -m zoo.cli runs pack $GPU_SUITE_KEEP --runs "$ZOO_RUNS" --out "$OUT_DIR" > "$WORK/keep.log" 2>&1
+    printf '%s\t%s\t%s\n' keep "$?" "$(( $(date +%s) - began ))" >> "$WORK/steps.tsv"
+fi
+
 # A device returns at most 8 files: past that, the tables' files travel as one archive.
 TABLE_FILES=$(cd "$OUT_DIR" && ls -- *.json *.md *.png 2>/dev/null | grep -v '^gpu_suite.json$')
-if [ "$(echo "$TABLE_FILES" | wc -w)" -gt 7 ]; then
+KEPT_FILES=$(cd "$OUT_DIR" && ls -- keep-* 2>/dev/null)
+if [ $(( $(echo "$TABLE_FILES" | wc -w) + $(echo "$KEPT_FILES" | wc -w) )) -gt 7 ]; then
     (cd "$OUT_DIR" && tar -cf results.tar $TABLE_FILES && rm -f $TABLE_FILES)
 fi
 
-# Runs named in $GPU_SUITE_KEEP come back to go on elsewhere (--resume) or to be read into a table there:
-# each seed folder as one archive of its state, paths from the run store's root.
-for kept in ${GPU_SUITE_KEEP:-}; do
-    for run in "$ZOO_RUNS/$kept"/seed*; do
-        [ -d "$run" ] || continue
-        (cd "$ZOO_RUNS" && tar -cf "$OUT_DIR/keep-$(echo "$kept" | tr '/' '-')-$(basename "$run").tar" \
-            --exclude='checkpoints/epoch=*' "${run#"$ZOO_RUNS"/}")
-    done
-done
-
-GPU_SUITE_TABLES="$TABLES" GPU_SUITE_SECONDS="$TOTAL" GPU_SUITE_ASSEMBLE_SECONDS="$ASSEMBLE_SECONDS" GPU_SUITE_QUICK="$QUICK" \
+GPU_SUITE_CARRIED="$CARRIED" GPU_SUITE_TABLES="$TABLES" GPU_SUITE_SECONDS="$TOTAL" GPU_SUITE_ASSEMBLE_SECONDS="$ASSEMBLE_SECONDS" GPU_SUITE_QUICK="$QUICK" \
     "$PY" - "$OUT_DIR" "$WORK" "$START" <<'PYTHON'
 import json, os, sys
 from pathlib import Path
@@ -186,9 +198,12 @@ for step in steps:
 # The budget the suite ran under: what a second run needs to repeat it.
 settings = {name: os.environ.get(name, "") for name in ("GPU_SUITE_TABLES", "GPU_SUITE_ROWS", "GPU_SUITE_SECONDS",
                                                        "GPU_SUITE_ASSEMBLE_SECONDS", "GPU_SUITE_KEEP", "GPU_SUITE_THROUGHPUT")}
+carried = Path(os.environ["GPU_SUITE_CARRIED"])  # the archives of runs it went on from, by name
+settings["carried_runs"] = sorted(p.name for p in carried.iterdir()) if carried.is_dir() else []
 suite = "benchmarks/gpu_suite.sh" + (" --quick" if os.environ["GPU_SUITE_QUICK"] == "1" else "")
 record = {"suite": suite, "settings": settings, "steps": steps,
-          "files": sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png", ".tar") and p.name != "gpu_suite.json"),
+          "files": sorted(p.name for p in out.iterdir() if (p.suffix in (".json", ".md", ".png") or ".tar" in p.name)
+                          and p.name != "gpu_suite.json"),
           **run.provenance(seeds={"all": 0}, device="cuda" if torch.cuda.is_available() else "cpu")}
 (out / "gpu_suite.json").write_text(json.dumps(record, indent=2))
 for step in steps:

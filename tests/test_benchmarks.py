@@ -32,6 +32,21 @@ SMOKE_ENV = {"gpu_suite.sh": {"GPU_SUITE_TABLES": "fgan-table4 improved-gan-mnis
                               "GPU_SUITE_KEEP": "unrolled-mixtures/quick/ring_k0"}}
 
 
+CARRIED_RUN = "gan2014-table1/quick/carried-seed0"
+
+
+def _carried_run(folder: Path) -> Path:
+    """An archive of a small run, as ``zoo runs pack`` writes one on another machine."""
+    from zoo.reproduce.transfer import pack
+
+    run = folder / "store" / CARRIED_RUN
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"state")
+    (run / "run.json").write_text(json.dumps({"epochs_done": 3}))
+    pack(run, folder / "store", folder / "archives", part_bytes=2**20)
+    return folder / "archives"
+
+
 def needs_mnist(script: str) -> bool:
     return script in ("parzen_speed.py", "gpu_suite.sh")
 
@@ -53,6 +68,8 @@ def smoke_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProce
         runner = ["bash"] if script.endswith(".sh") else [sys.executable]
         command = [*runner, str(BENCHMARKS / script), *(o.format(out=out, out_dir=out_dir) for o in options)]
         env = {**subprocess_env(), "ZOO_RUNS": str(out_dir / "runs"), **SMOKE_ENV.get(script, {})}
+        if script == "gpu_suite.sh":  # a run carried in, as .keep/ carries one to a device
+            env["GPU_SUITE_CARRIED_RUNS"] = str(_carried_run(folder / "carried"))
         started[script] = (subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE,
                                             stderr=subprocess.STDOUT, text=True), out)
     results = {}
@@ -131,13 +148,13 @@ def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results
     steps = {step["step"]: step for step in record["steps"]}
     parallel = {"fgan-table4-gan", "fgan-table4-kullback-leibler", "improved-gan-mnist-seed0", "improved-gan-mnist-seed1",
                 "unrolled-mixtures-ring-k0-seed0", "unrolled-mixtures-ring-k0-seed1"}  # a job per row or seed
-    assert set(steps) == {"throughput", *parallel, "fgan-table4", "improved-gan-mnist", "unrolled-mixtures"}
+    assert set(steps) == {"unpack", "throughput", *parallel, "fgan-table4", "improved-gan-mnist", "unrolled-mixtures", "keep"}
     assert all(step["exit_code"] == "0" for step in steps.values()), steps
     settings = record["settings"]  # what a second run needs to repeat this one
     assert record["suite"] == "benchmarks/gpu_suite.sh --quick" and settings["GPU_SUITE_TABLES"] == SMOKE_ENV["gpu_suite.sh"]["GPU_SUITE_TABLES"]
     assert settings["GPU_SUITE_KEEP"] == "unrolled-mixtures/quick/ring_k0" and int(settings["GPU_SUITE_SECONDS"]) > 0
     assert record["wall_time_s"] >= sum(int(steps[name]["seconds"]) for name in ("throughput", "fgan-table4"))
-    kept = [f"keep-unrolled-mixtures-quick-ring_k0-seed{seed}.tar" for seed in (0, 1)]
+    kept = [f"keep-unrolled-mixtures-quick-ring_k0-seed{seed}.tar.gz" for seed in (0, 1)]
     assert record["files"] == [*kept, "results.tar"]  # ten result files: one archive
     folder = smoke_results["gpu_suite.sh"][2].parent
     with tarfile.open(folder / "results.tar") as archive:
@@ -156,6 +173,9 @@ def test_gpu_suite_smoke_run_runs_every_step_and_writes_its_tables(smoke_results
         run = f"unrolled-mixtures/quick/ring_k0/seed{seed}"
         assert {f"{run}/result.json", f"{run}/identity.json", f"{run}/checkpoints/last.ckpt"} <= names
         assert not any("epoch=" in n for n in names)  # periodic checkpoints stay behind: files come back ≤ 16 MiB
+    # the carried run went into the suite's run store before any job started
+    assert json.loads((folder / "runs" / CARRIED_RUN / "run.json").read_text()) == {"epochs_done": 3}
+    assert settings["carried_runs"] == ["keep-gan2014-table1-quick-carried-seed0.tar.gz"]
     improved = json.loads(files["improved-gan-mnist.json"])
     assert [seed["seed"] for seed in improved["rows"][0]["per_seed"]] == [0, 1]
 

@@ -29,6 +29,7 @@ TOOLS = {
     "lapgan": "zoo.lapgan_command",
     "unroll-probe": "zoo.eval.unroll_probe",
     "game-probe": "zoo.eval.game_probe",
+    "runs": "zoo.reproduce.transfer",
 }
 TRAINER_DEFAULTS: dict[str, Any] = {
     "default_root_dir": "runs",
@@ -116,6 +117,7 @@ tools:
   eval                      score a checkpoint: --ckpt PATH --metrics parzen,fid,is,kid,modes,dfeat-svm
   reproduce                 reproduce a paper table (`zoo reproduce --help` lists them all): gan2014-table1,
                             fgan-table4, improved-gan-mnist, unrolled-mixtures, lapgan-mnist, … [--resume --max-time]
+  runs                      carry runs between run stores (a device and a CPU): pack FOLDER… --out DIR, unpack ARCHIVE…
   latent                    latent walks, arithmetic and inversion: walk, sheet, arithmetic, invert
   train-classifier          train and cache the MNIST domain classifier
   compare                   runs or reproduced tables side by side: RUN_DIR… [--metric eval/parzen] | --results results/*.json
