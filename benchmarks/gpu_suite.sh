@@ -4,15 +4,14 @@
 #   1. (GPU_SUITE_THROUGHPUT=1) training throughput, Lightning against a plain loop (DCGAN-64 in fp32,
 #      then bf16 + channels_last), alone on the GPU so that its timings mean something; both cards have
 #      been measured (results/train_throughput_h{100,200}_*.json), so it is off by default;
-#   2. the tables a CPU can least afford, every row its own process, side by side. By default the six
-#      rows of f-GAN Table 4 (the paper's batch 4096) that have trained least: Jensen-Shannon (seed 1,
-#      not yet trained), reverse KL, Jeffrey, Pearson, Neyman and total variation (about 3,600 steps
-#      each; GAN, KL and squared Hellinger reached about 7,100 on an H200, three jobs side by side at
-#      19 steps a second each, results/gpu_suite_h200_fgan_3rows.json). A row's 33 MB checkpoint comes
-#      back only when GPU_SUITE_KEEP names it (two 16 MiB parts; three rows fill a device's 8 files),
-#      and a later call continues it only when .keep/ carries it in; otherwise every call trains its
-#      rows from the start, and the committed table keeps each row's most trained run (--carry-over);
-#      the batch-512 tables are complete on the CPU;
+#   2. the tables a CPU can least afford, every row its own process, side by side. By default the two
+#      rows of f-GAN Table 4 (the paper's batch 4096) whose curves still rose where they stopped, GAN
+#      and squared Hellinger (about 7,100 steps on an H200, three jobs side by side at 19 steps a second
+#      each, results/gpu_suite_h200_fgan_3rows.json; seven rows are flat), and both come back to go on
+#      (GPU_SUITE_KEEP below: a row's 33 MB checkpoint in two parts of at most 15 MiB; three rows fill a
+#      device's 8 files). A later call continues a row only when .keep/ carries it in; otherwise every
+#      call trains its rows from the start, and the committed table keeps each row's most trained run
+#      (--carry-over); the batch-512 tables are complete on the CPU;
 #   3. each table written: a Parzen table from the tables its jobs wrote (each holding its own rows,
 #      merged with --carry-over into an empty run store, so no row is scored twice: rescoring nine f-GAN
 #      rows took over 85 s on the H100), the others from the run store (their figures read its traces).
@@ -63,7 +62,8 @@ export ZOO_DATA="${ZOO_DATA:-$PWD/shared/datasets}"
 PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
 if [ -z "${GPU_SUITE_TABLES:-}" ]; then
-    export GPU_SUITE_ROWS=${GPU_SUITE_ROWS-"jensen-shannon reverse-kl jeffrey pearson-chi-2 neyman-chi-2 total-variation"}
+    export GPU_SUITE_ROWS=${GPU_SUITE_ROWS-"gan squared-hellinger"}
+    export GPU_SUITE_KEEP=${GPU_SUITE_KEEP-"fgan-table4/full/gan-seed0 fgan-table4/full/squared-hellinger-seed0"}
 fi
 TABLES=${GPU_SUITE_TABLES:-fgan-table4}
 ASSEMBLE_SECONDS=${GPU_SUITE_ASSEMBLE_SECONDS:-90}  # kept back from phase 2 to score and write the tables

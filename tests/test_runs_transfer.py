@@ -85,11 +85,12 @@ def test_an_archive_that_writes_outside_one_run_folder_is_refused(tmp_path):
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "store").exists()
 
 
-def test_pack_names_a_folder_without_runs_in_one_line(tmp_path, capsys):
-    (tmp_path / "store" / "empty").mkdir(parents=True)
-    assert zoo(["runs", "pack", "empty", "--runs", str(tmp_path / "store"), "--out", str(tmp_path / "out")]) != 0
-    assert capsys.readouterr().err.strip().splitlines() == [f"zoo: error: empty holds no run (a folder with checkpoints/) in {tmp_path / 'store'}"]
-    with pytest.raises(ZooConfigError, match="empty holds no run"):
-        main(["pack", "empty", "--runs", str(tmp_path / "store"), "--out", str(tmp_path / "out")])
-    with pytest.raises(ZooConfigError, match="no folder nothing-here"):
-        main(["pack", "nothing-here", "--runs", str(tmp_path / "store"), "--out", str(tmp_path / "out")])
+def test_pack_names_each_folder_without_runs_in_one_line_and_packs_the_others(tmp_path, capsys):
+    store, out = tmp_path / "store", tmp_path / "out"
+    (store / "empty").mkdir(parents=True)
+    _make_run(store, checkpoint_bytes=1000)
+    assert zoo(["runs", "pack", "empty", RUN, "nothing-here", "--runs", str(store), "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"zoo runs pack: empty holds no run (a folder with checkpoints/) in {store}",
+        f"zoo runs pack: no folder nothing-here in the run store {store}"]
+    assert [p.name for p in out.iterdir()] == ["keep-fgan-table4-full-gan-seed0.tar.gz"]

@@ -19,6 +19,7 @@ import io
 import json
 import re
 import shutil
+import sys
 import tarfile
 from pathlib import Path, PurePosixPath
 
@@ -137,11 +138,18 @@ def main(argv: list[str]) -> int:
     if args.verb == "pack":
         if args.part_mib <= 0:
             raise ZooConfigError(f"--part-mib must be positive, got {args.part_mib}")
-        runs = [run for folder in args.folders for run in runs_under(store, folder)]
-        for run in runs:
-            for path in pack(run, store, Path(args.out), int(args.part_mib * 2**20)):
-                print(f"wrote {path}")
-        return 0
+        missing = 0
+        for folder in args.folders:  # one folder missing (a job that failed) does not keep the others back
+            try:
+                runs = runs_under(store, folder)
+            except ZooConfigError as error:
+                print(f"zoo runs pack: {error}", file=sys.stderr)
+                missing += 1
+                continue
+            for run in runs:
+                for path in pack(run, store, Path(args.out), int(args.part_mib * 2**20)):
+                    print(f"wrote {path}")
+        return 1 if missing else 0
     missing = [name for name in args.archives if not Path(name).is_file()]
     if missing:
         raise ZooConfigError(f"no file {', '.join(missing)}")
