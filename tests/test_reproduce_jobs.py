@@ -108,3 +108,67 @@ def test_sigterm_reaches_the_jobs_which_save_their_runs(tmp_path):
     assert "stopped by SIGTERM" in err and "--resume" in err
     assert "stopped by SIGTERM" in log.read_text()
     assert (store / "unrolled-mixtures" / "full" / "ring_k10" / "seed0" / "checkpoints" / "last.ckpt").exists()
+
+
+def test_a_staged_plan_trains_its_seeds_stage_by_stage_and_skips_the_seeds_already_there(tmp_path, monkeypatch):
+    import sys
+
+    from zoo.reproduce import improved, parallel
+
+    monkeypatch.setattr(improved, "QUICK", improved.Plan(labels=(100,), seeds=(0, 1, 2), milestones=(1, 2)))
+    reached = tmp_path / "reached"
+    reached.mkdir()
+    (reached / "1").write_text("2")  # seed 1 is done, seed 2 is at the first milestone
+    (reached / "2").write_text("1")
+    monkeypatch.setattr(improved, "epochs_trained",
+                        lambda store, table, seed, quick, data_seed=None: int((reached / str(seed)).read_text() or 0)
+                        if (reached / str(seed)).exists() else 0)
+    real_command = parallel.child_command
+    commands = []
+
+    def fake_child(args, job, store, seconds_left):  # "trains" to the stage it is given, as the real child would
+        commands.append(real_command(args, job, store, seconds_left))
+        write = f"import pathlib, time; time.sleep(0.3); pathlib.Path({str(reached / job.part)!r}).write_text('{job.up_to_epoch}')"
+        return [sys.executable, "-c", write]
+
+    monkeypatch.setattr(parallel, "child_command", fake_child)
+    args = _args(table="improved-gan-mnist", retrain=False, jobs=2, up_to_epoch=None)
+    jobs = parallel.run_jobs(args, tmp_path / "store", deadline=None)
+    assert [(job.part, job.up_to_epoch, job.exit_code) for job in jobs] == [("0", 1, 0), ("0", 2, 0), ("2", 2, 0)]
+    first, second = [job for job in jobs if job.up_to_epoch == 1], [job for job in jobs if job.up_to_epoch == 2]
+    assert max(job.started + job.seconds for job in first) <= min(job.started for job in second) + 0.2  # one stage, then the next
+    assert [c[c.index("--up-to-epoch") + 1] for c in commands] == ["1", "2", "2"]
+    # --retrain starts each seed afresh in the first stage only, and --up-to-epoch stops the stages there
+    retrain = _args(table="improved-gan-mnist", retrain=True, up_to_epoch=1)
+    assert parallel.job_stages(retrain) == (1,)
+    later = Job("--seeds", "0", tmp_path / "jobs" / "0", up_to_epoch=2, first_stage=False)
+    assert "--retrain" not in real_command(retrain, later, tmp_path, None)
+    assert "--retrain" in real_command(retrain, Job("--seeds", "0", tmp_path, 1, True), tmp_path, None)
+    assert parallel.job_stages(_args()) == (None,)  # other tables: each job trains its part to the end
+    with pytest.raises(ZooConfigError, match=r"--up-to-epoch must be one of the plan's milestones 1, 2, got 3"):
+        parallel.job_stages(_args(table="improved-gan-mnist", up_to_epoch=3))
+
+
+def test_up_to_epoch_stops_every_seed_at_that_milestone(tmp_path, monkeypatch):
+    from zoo.reproduce import improved
+    from zoo.reproduce.runs import RowState
+
+    trained = []
+
+    class FakeRun:
+        def __init__(self, folder, labels, seed, plan, quick):
+            self.seed = seed
+
+        def state(self, budget):
+            return None
+
+        def train(self, budget, curve, deadline, resume, retrain):
+            trained.append((self.seed, budget.max_epochs))
+            return RowState(tmp_path / "last.ckpt", budget.max_epochs, False, [], [])
+
+    monkeypatch.setattr(improved, "FULL", improved.Plan(labels=(100,), seeds=(0, 1), milestones=(2, 5, 9)))
+    monkeypatch.setattr(improved, "_run", FakeRun)
+    improved.reproduce(tmp_path, quick=False, resume=False, retrain=False, deadline=None, require_clean=False, up_to_epoch=5)
+    assert trained == [(0, 2), (1, 2), (0, 5), (1, 5)]
+    with pytest.raises(ZooConfigError, match="^--up-to-epoch applies to improved-gan-mnist, .*, not fgan-table4$"):
+        main(["fgan-table4", "--up-to-epoch", "50", "--runs", str(tmp_path)])

@@ -96,6 +96,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data-seed", type=int, default=None, metavar="SEED",
                         help=f"{', '.join(tables_taking('--data-seed'))}: every seed trains on this seed's labelled subset and batch order, "
                              "to tell a subset's result from a run's (its own runs and result files, <table>-data<SEED>)")
+    parser.add_argument("--up-to-epoch", type=int, default=None, metavar="EPOCHS",
+                        help=f"{', '.join(tables_taking('--up-to-epoch'))}: train every seed only as far as this "
+                             "milestone of the plan (50, 100, …), e.g. each seed to 100 before any goes on")
     parser.add_argument("--no-train", action="store_true",
                         help="train nothing: write the table from the run store as it stands (after parallel --rows/--seeds jobs)")
     parser.add_argument("--carry-over", nargs="+", default=None, metavar="RESULT_JSON",
@@ -191,7 +194,7 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
 
         record = improved.reproduce(store, args.quick, args.resume, args.retrain, deadline,
                                     require_clean=not (args.quick or args.allow_dirty), seeds=args.seeds, train=not args.no_train,
-                                    table=args.table, carry=carry, data_seed=args.data_seed)
+                                    table=args.table, carry=carry, data_seed=args.data_seed, up_to_epoch=args.up_to_epoch)
         paths = improved.write_outputs(record, out)
     elif args.table == "improved-ablation":
         from zoo.reproduce import improved_ablation

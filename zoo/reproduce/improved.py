@@ -119,11 +119,29 @@ def _run(folder: Path, labels: int, seed: int, plan: Plan, quick: bool) -> RowRu
     return RowRun(seed_run_folder(folder, run_base_name(labels, plan.data_seed), seed), row, seed, extra)
 
 
+def stages_up_to(plan: Plan, up_to_epoch: int | None) -> tuple[int, ...]:
+    """The plan's milestones as far as ``up_to_epoch`` (one of them; None: all)."""
+    if up_to_epoch is None:
+        return plan.milestones
+    require(up_to_epoch in plan.milestones, f"--up-to-epoch must be one of the plan's milestones "
+                                            f"{', '.join(map(str, plan.milestones))}, got {up_to_epoch}")
+    return tuple(m for m in plan.milestones if m <= up_to_epoch)
+
+
+def epochs_trained(store: Path, table: str, seed: int, quick: bool, data_seed: int | None = None) -> int:
+    """How many epochs ``seed``'s run of ``table`` (every label count of the plan: the fewest) has trained."""
+    plan = plan_for(quick, [seed], table, data_seed)
+    folder = store / table / ("quick" if quick else "full")
+    states = [_run(folder, labels, seed, plan, quick).state(plan.budget) for labels in plan.labels]
+    return min(0 if state is None else state.epochs_done for state in states)
+
+
 def _train_in_stages(plan: Plan, folder: Path, curve: CurveSpec, quick: bool, resume: bool, retrain: bool,
-                     deadline: float | None) -> None:
-    """Every seed to each milestone in turn, until the plan is done or ``deadline`` stops a run."""
+                     deadline: float | None, up_to_epoch: int | None = None) -> None:
+    """Every seed to each milestone in turn (as far as ``up_to_epoch``), until the plan is done or
+    ``deadline`` stops a run."""
     for labels in plan.labels:
-        for milestone in plan.milestones:
+        for milestone in stages_up_to(plan, up_to_epoch):
             for seed in plan.seeds:
                 run = _run(folder, labels, seed, plan, quick)
                 state = run.state(plan.budget)
@@ -181,20 +199,21 @@ def _stored_seed(state: RowState, seed: int, store: Path) -> dict[str, Any]:
 
 def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: float | None, require_clean: bool,
               seeds: list[int] | None = None, train: bool = True, table: str = TABLE,
-              carry: CarriedRows | None = None, data_seed: int | None = None) -> dict[str, Any]:
-    """Train every (label count, seed) in stages until done or ``deadline`` (with ``train=False``,
-    nothing); the result record. A row averages its seeds at the latest epoch all of them reached.
+              carry: CarriedRows | None = None, data_seed: int | None = None, up_to_epoch: int | None = None) -> dict[str, Any]:
+    """Train every (label count, seed) in stages until done, ``deadline`` or the milestone
+    ``up_to_epoch`` (with ``train=False``, nothing); the result record. A row averages its seeds at the latest epoch all of them reached.
     A seed comes from ``carry`` instead where it trained more epochs there than in the store.
     With ``data_seed``, every seed trains on that seed's labelled subset and batch order."""
     require(data_seed is None or carry is None,
             "--carry-over takes seeds that chose their own labelled subsets; drop it with --data-seed")
     start = RunStart(require_clean=require_clean)
     plan = plan_for(quick, seeds, table, data_seed)
+    stages_up_to(plan, up_to_epoch)  # a wrong milestone is refused before anything trains
     budget = {**vars(plan.budget), "milestones": list(plan.milestones)}
     folder = store / table / ("quick" if quick else "full")
     curve = CurveSpec(every_n_epochs=1, protocol=None, metric="val/errors", logged=True, also=(CURRENT_D,))
     if train:
-        _train_in_stages(plan, folder, curve, quick, resume, retrain, deadline)
+        _train_in_stages(plan, folder, curve, quick, resume, retrain, deadline, up_to_epoch)
     rows, complete = [], True
     for labels in plan.labels:
         seeds = []

@@ -20,7 +20,7 @@ from typing import Any
 
 from zoo.errors import ZooConfigError, ZooInterrupted
 from zoo.reproduce import selection
-from zoo.reproduce.tables import check_option
+from zoo.reproduce.tables import KINDS, check_option
 
 POLL_SECONDS = 1.0
 
@@ -37,6 +37,8 @@ class Job:
     flag: str
     part: str
     folder: Path
+    up_to_epoch: int | None = None  # a stage of a staged plan; None: the part's whole budget
+    first_stage: bool = True
     process: subprocess.Popen | None = None
     started: float = 0.0
     exit_code: int | None = None
@@ -76,26 +78,49 @@ def child_command(args: argparse.Namespace, job: Job, store: Path, seconds_left:
     """The ``zoo reproduce`` command line that trains ``job``'s part into ``store``, within ``seconds_left``."""
     command = [sys.executable, "-m", "zoo.cli", "reproduce", args.table, job.flag, job.part,
                "--runs", str(store), "--out", str(job.folder / "tables"), "--seed", str(args.seed)]
-    command += [flag for flag, on in (("--quick", args.quick), ("--resume", args.resume), ("--retrain", args.retrain),
-                                      ("--allow-dirty", args.allow_dirty)) if on]
+    command += [flag for flag, on in (("--quick", args.quick), ("--resume", args.resume),
+                                      ("--retrain", args.retrain and job.first_stage), ("--allow-dirty", args.allow_dirty)) if on]
     if args.data_seed is not None:
         command += ["--data-seed", str(args.data_seed)]
+    if job.up_to_epoch is not None:
+        command += ["--up-to-epoch", str(job.up_to_epoch)]
     if seconds_left is not None:
         whole = int(seconds_left)
         command += ["--max-time", f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"]
     return command
 
 
+def job_stages(args: argparse.Namespace) -> tuple[int | None, ...]:
+    """The milestones a seeds table's jobs train to, one after another (every seed to 50 epochs, then
+    to 100, …), so that a table stopped by time still compares its seeds at one epoch; ``(None,)`` for
+    the other tables, whose jobs each train their part to its end."""
+    if KINDS[args.table] != "seeds":
+        return (None,)
+    from zoo.reproduce import improved
+
+    return improved.stages_up_to(improved.plan_for(args.quick, table=args.table), getattr(args, "up_to_epoch", None))
+
+
+def _behind(args: argparse.Namespace, store: Path, part: str, stage: int | None) -> bool:
+    """Whether ``part`` has yet to reach ``stage`` (always, for an unstaged job or one that retrains)."""
+    if stage is None or (args.retrain and stage == job_stages(args)[0]):
+        return True
+    from zoo.reproduce import improved
+
+    return improved.epochs_trained(store, args.table, int(part), args.quick, args.data_seed) < stage
+
+
 def run_jobs(args: argparse.Namespace, store: Path, deadline: float | None) -> list[Job]:
-    """Train every part of ``args.table`` in up to ``args.jobs`` child processes at once; returns the
-    jobs, with their exit codes (``None``: not started, the deadline had passed). Each job's output
-    goes to ``<store>/<table>/<full|quick>/jobs/<part>/log.txt``. SIGTERM and Ctrl-C reach the
-    running children, which save their runs as they do when run alone."""
+    """Train every part of ``args.table`` in up to ``args.jobs`` child processes at once, stage by
+    stage for a staged plan (:func:`job_stages`); returns the jobs, with their exit codes (``None``:
+    not started, the deadline had passed). Each part's output goes to
+    ``<store>/<table>/<full|quick>/jobs/<part>/log.txt``. SIGTERM and Ctrl-C reach the running
+    children, which save their runs as they do when run alone."""
     flag, parts = table_parts(args)
     threads = threads_per_job(args.jobs, len(parts))
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     jobs_folder = store / args.table / ("quick" if args.quick else "full") / "jobs"
-    waiting = [Job(flag, part, jobs_folder / part) for part in parts]
+    stages = job_stages(args)
     running: list[Job] = []
     done: list[Job] = []
     print(f"zoo reproduce: {len(parts)} parts of {args.table} in up to {args.jobs} jobs of {threads} threads; "
@@ -108,25 +133,33 @@ def run_jobs(args: argparse.Namespace, store: Path, deadline: float | None) -> l
 
     previous = signal.signal(signal.SIGTERM, forward)
     try:
-        while waiting or running:
-            while waiting and len(running) < args.jobs:
-                job = waiting.pop(0)
-                seconds_left = None if deadline is None else deadline - time.time()
-                if seconds_left is not None and seconds_left < 1:
-                    done.append(job)  # out of time: left for --resume
-                    continue
-                job.folder.mkdir(parents=True, exist_ok=True)
-                with job.log.open("w") as log:
-                    job.process = subprocess.Popen(child_command(args, job, store, seconds_left), env=env,
-                                                   stdout=log, stderr=subprocess.STDOUT)
-                job.started = time.time()
-                running.append(job)
-            time.sleep(POLL_SECONDS)
-            for job in [j for j in running if j.process.poll() is not None]:
-                job.exit_code, job.seconds = job.process.returncode, round(time.time() - job.started, 1)
-                running.remove(job)
-                done.append(job)
-                print(f"zoo reproduce: {job.flag} {job.part}: exit {job.exit_code} after {job.seconds:.0f} s")
+        for stage in stages:
+            first = stage == stages[0]
+            crashed = {job.part for job in failed(done)}  # not started again at a later stage
+            waiting = [Job(flag, part, jobs_folder / part, stage, first) for part in parts
+                       if part not in crashed and _behind(args, store, part, stage)]
+            while waiting or running:
+                while waiting and len(running) < args.jobs:
+                    job = waiting.pop(0)
+                    seconds_left = None if deadline is None else deadline - time.time()
+                    if seconds_left is not None and seconds_left < 1:
+                        done.append(job)  # out of time: left for --resume
+                        continue
+                    job.folder.mkdir(parents=True, exist_ok=True)
+                    with job.log.open("w" if first else "a") as log:
+                        job.process = subprocess.Popen(child_command(args, job, store, seconds_left), env=env,
+                                                       stdout=log, stderr=subprocess.STDOUT)
+                    job.started = time.time()
+                    running.append(job)
+                time.sleep(POLL_SECONDS)
+                for job in [j for j in running if j.process.poll() is not None]:
+                    job.exit_code, job.seconds = job.process.returncode, round(time.time() - job.started, 1)
+                    running.remove(job)
+                    done.append(job)
+                    to = "" if stage is None else f" (to epoch {stage})"
+                    print(f"zoo reproduce: {job.flag} {job.part}{to}: exit {job.exit_code} after {job.seconds:.0f} s")
+            if deadline is not None and time.time() >= deadline:
+                break
     except (KeyboardInterrupt, _Stopped) as stop:  # Ctrl-C reaches the children by itself, SIGTERM by forward()
         for job in running:
             job.process.wait()

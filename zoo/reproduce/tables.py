@@ -179,7 +179,7 @@ _SPLITS = ("--carry-over", "--no-train", "--jobs")  # every kind whose parts tra
 OPTIONS: dict[TableKind, tuple[str, ...]] = {
     "parzen": ("--rows", *_SPLITS),
     "steps": ("--rows", "--seeds", *_SPLITS),
-    "seeds": ("--seeds", "--data-seed", *_SPLITS),
+    "seeds": ("--seeds", "--data-seed", "--up-to-epoch", *_SPLITS),
     "whole": (),
     "read-only": (),
 }
