@@ -131,33 +131,35 @@ def run_jobs(args: argparse.Namespace, store: Path, deadline: float | None) -> l
             job.process.send_signal(signum)
         raise _Stopped(signum)
 
+    def run_stage(waiting: list[Job]) -> None:
+        """Up to ``args.jobs`` of ``waiting`` at a time, until every one has ended."""
+        while waiting or running:
+            while waiting and len(running) < args.jobs:
+                job = waiting.pop(0)
+                seconds_left = None if deadline is None else deadline - time.time()
+                if seconds_left is not None and seconds_left < 1:
+                    done.append(job)  # out of time: left for --resume
+                    continue
+                job.folder.mkdir(parents=True, exist_ok=True)
+                with job.log.open("w" if job.first_stage else "a") as log:
+                    job.process = subprocess.Popen(child_command(args, job, store, seconds_left), env=env,
+                                                   stdout=log, stderr=subprocess.STDOUT)
+                job.started = time.time()
+                running.append(job)
+            time.sleep(POLL_SECONDS)
+            for job in [j for j in running if j.process.poll() is not None]:
+                job.exit_code, job.seconds = job.process.returncode, round(time.time() - job.started, 1)
+                running.remove(job)
+                done.append(job)
+                to = "" if job.up_to_epoch is None else f" (to epoch {job.up_to_epoch})"
+                print(f"zoo reproduce: {job.flag} {job.part}{to}: exit {job.exit_code} after {job.seconds:.0f} s")
+
     previous = signal.signal(signal.SIGTERM, forward)
     try:
         for stage in stages:
-            first = stage == stages[0]
             crashed = {job.part for job in failed(done)}  # not started again at a later stage
-            waiting = [Job(flag, part, jobs_folder / part, stage, first) for part in parts
-                       if part not in crashed and _behind(args, store, part, stage)]
-            while waiting or running:
-                while waiting and len(running) < args.jobs:
-                    job = waiting.pop(0)
-                    seconds_left = None if deadline is None else deadline - time.time()
-                    if seconds_left is not None and seconds_left < 1:
-                        done.append(job)  # out of time: left for --resume
-                        continue
-                    job.folder.mkdir(parents=True, exist_ok=True)
-                    with job.log.open("w" if first else "a") as log:
-                        job.process = subprocess.Popen(child_command(args, job, store, seconds_left), env=env,
-                                                       stdout=log, stderr=subprocess.STDOUT)
-                    job.started = time.time()
-                    running.append(job)
-                time.sleep(POLL_SECONDS)
-                for job in [j for j in running if j.process.poll() is not None]:
-                    job.exit_code, job.seconds = job.process.returncode, round(time.time() - job.started, 1)
-                    running.remove(job)
-                    done.append(job)
-                    to = "" if stage is None else f" (to epoch {stage})"
-                    print(f"zoo reproduce: {job.flag} {job.part}{to}: exit {job.exit_code} after {job.seconds:.0f} s")
+            run_stage([Job(flag, part, jobs_folder / part, stage, stage == stages[0]) for part in parts
+                       if part not in crashed and _behind(args, store, part, stage)])
             if deadline is not None and time.time() >= deadline:
                 break
     except (KeyboardInterrupt, _Stopped) as stop:  # Ctrl-C reaches the children by itself, SIGTERM by forward()
