@@ -63,7 +63,8 @@ PY=${PYTHON:-python3}
 TOTAL=${GPU_SUITE_SECONDS:-500}
 if [ -z "${GPU_SUITE_TABLES:-}" ]; then
     export GPU_SUITE_ROWS=${GPU_SUITE_ROWS-"gan squared-hellinger"}
-    export GPU_SUITE_KEEP=${GPU_SUITE_KEEP-"fgan-table4/full/gan-seed0 fgan-table4/full/squared-hellinger-seed0"}
+    MODE=$([ "$QUICK" = 1 ] && echo quick || echo full)
+    export GPU_SUITE_KEEP=${GPU_SUITE_KEEP-"fgan-table4/$MODE/gan-seed0 fgan-table4/$MODE/squared-hellinger-seed0"}
 fi
 TABLES=${GPU_SUITE_TABLES:-fgan-table4}
 ASSEMBLE_SECONDS=${GPU_SUITE_ASSEMBLE_SECONDS:-90}  # kept back from phase 2 to score and write the tables
