@@ -321,6 +321,7 @@ def test_improved_gan_mnist_quick_trains_scores_and_reports_test_errors(tmp_path
     assert seed["epochs"] == 1 and seed["curve"][0]["generator_steps"] == 2 and row["epochs"] == 1
     assert 0 <= row["ours_errors"] <= 10_000 and row["ours_errors"] == seed["errors"]
     assert "| 100 | 93 ± 6.5 |" in (out / "improved-gan-mnist.md").read_text()
+    assert (out / "improved-gan-mnist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # each seed's curve
     # the current D's errors ride along each curve point, beside its moving average's
     assert seed["errors_current_d"] == seed["curve"][-1]["also"]["val/errors_current_d"]
     assert 0 <= seed["errors_current_d"] <= 10_000
@@ -357,3 +358,24 @@ def test_a_session_a_signal_stopped_lists_the_epochs_its_checkpoint_finished():
                "stopped_at_generator_step": 452139, "wall_time_s": 8427.8}
     assert segment_epochs(stopped) == (602, 904)
     assert segment_epochs({"commit": "c", "epochs": [667, 1000], "wall_time_s": 8353.9}) == (667, 1000)
+
+
+def test_the_improved_figure_draws_each_seed_its_current_d_where_averaged_and_the_paper_band():
+    from zoo.reproduce.improved_figure import seed_curves_figure
+
+    def seed(number, errors, current=None):
+        curve = [{"epoch": e, "mean": errors + 10 * (3 - e), **({"also": {"cur": current}} if current else {})} for e in (1, 2, 3)]
+        return {"seed": number, "errors": errors, "epochs": 3, "errors_current_d": current, "curve": curve}
+
+    record = {"table": "improved-gan-mnist", "quick": False, "rows": [
+        {"labels": 100, "paper_errors": 93, "paper_errors_std": 6.5, "per_seed": [seed(0, 120, current=130), seed(1, 250)]}]}
+    fig = seed_curves_figure(record, "cur")
+    (axis,) = fig.axes
+    solid = [line for line in axis.get_lines() if line.get_linestyle() == "-"]
+    dashed = [line for line in axis.get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in solid] == [[140, 130, 120], [270, 260, 250]]
+    assert [list(line.get_ydata()) for line in dashed] == [[130, 130, 130]]  # only the averaged seed has a current D
+    assert axis.get_yscale() == "log" and axis.get_xlabel() == "epoch"
+    (band,) = [patch for patch in axis.patches]
+    assert band.get_label() == "paper: 93 ± 6.5"
+    assert [t.get_text() for t in axis.get_legend().get_texts()][:2] == ["seed 0: 120 at epoch 3", "seed 1: 250 at epoch 3"]

@@ -307,6 +307,11 @@ def markdown(record: dict[str, Any]) -> str:
 
 
 def write_outputs(record: dict[str, Any], out: Path) -> dict[str, Path]:
+    """``<table>.json`` and ``.md``, and ``.png`` (each seed's curve) once a seed has trained."""
+    from zoo.reproduce.improved_figure import seed_curves
+
     text = markdown(record)
     print(text)
-    return write_result_files(record, out, result_stem(record["table"], _data_seed(record)), text)
+    trained = any(seed.get("curve") for row in record["rows"] for seed in row["per_seed"])
+    draw = (lambda png: seed_curves(record, png, CURRENT_D)) if trained else None
+    return write_result_files(record, out, result_stem(record["table"], _data_seed(record)), text, draw)
