@@ -201,8 +201,9 @@ def reproduce(store: Path, quick: bool, resume: bool, retrain: bool, deadline: f
               seeds: list[int] | None = None, train: bool = True, table: str = TABLE,
               carry: CarriedRows | None = None, data_seed: int | None = None, up_to_epoch: int | None = None) -> dict[str, Any]:
     """Train every (label count, seed) in stages until done, ``deadline`` or the milestone
-    ``up_to_epoch`` (with ``train=False``, nothing); the result record. A row averages its seeds at the latest epoch all of them reached.
-    A seed comes from ``carry`` instead where it trained more epochs there than in the store.
+    ``up_to_epoch`` (with ``train=False``, nothing); the result record. A row averages its seeds at
+    the latest epoch all of them reached. A seed comes from ``carry`` instead where it trained more
+    epochs there than in the store.
     With ``data_seed``, every seed trains on that seed's labelled subset and batch order."""
     require(data_seed is None or carry is None,
             "--carry-over takes seeds that chose their own labelled subsets; drop it with --data-seed")

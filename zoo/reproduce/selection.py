@@ -65,7 +65,8 @@ def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | No
 
 
 def check_selection(args: argparse.Namespace) -> None:
-    """Refuse ``--rows``/``--seeds``/``--no-train`` where the table has no such choice, in one line."""
+    """Refuse, in one line, an option the table does not take (``--rows``, ``--seeds``, ``--data-seed``,
+    ``--up-to-epoch``, ``--no-train``) and a row it does not have."""
     given = {"--rows": args.rows, "--seeds": args.seeds, "--data-seed": args.data_seed is not None,
              "--up-to-epoch": getattr(args, "up_to_epoch", None) is not None, "--no-train": args.no_train}
     for option in (option for option, value in given.items() if value):
