@@ -166,7 +166,7 @@ done
 wait
 
 # Runs named in $GPU_SUITE_KEEP come back to go on elsewhere (`zoo runs unpack`, then --resume) or to be
-# read into a table there: each run one archive of its state (in 16 MiB parts where larger), paths from
+# read into a table there: each run one archive of its state (in parts of at most 15 MiB where larger), paths from
 # the run store's root. Packing is not cut short by the time left: it is what lets the runs go on.
 if [ -n "${GPU_SUITE_KEEP:-}" ]; then
     began=$(date +%s)
