@@ -94,3 +94,16 @@ def test_pack_names_each_folder_without_runs_in_one_line_and_packs_the_others(tm
         f"zoo runs pack: empty holds no run (a folder with checkpoints/) in {store}",
         f"zoo runs pack: no folder nothing-here in the run store {store}"]
     assert [p.name for p in out.iterdir()] == ["keep-fgan-table4-full-gan-seed0.tar.gz"]
+
+
+def test_unpack_will_not_replace_a_run_while_a_job_trains_in_its_table(tmp_path):
+    from zoo.reproduce.lock import table_lock
+
+    home, away, out = tmp_path / "home", tmp_path / "away", tmp_path / "out"
+    _make_run(home, checkpoint_bytes=1000)
+    main(["pack", RUN, "--runs", str(home), "--out", str(out)])
+    _make_run(away, epochs=4)
+    with table_lock(away / "fgan-table4" / "full", "fgan-table4", "gan"):  # as `zoo reproduce fgan-table4 --rows gan` holds it
+        with pytest.raises(ZooConfigError, match=rf"zoo reproduce is training in .*full: gan \(pid {os.getpid()}\); stop it"):
+            main(["unpack", *map(str, out.iterdir()), "--runs", str(away), "--replace"])
+    assert json.loads((away / RUN / "run.json").read_text()) == {"epochs_done": 4}  # untouched

@@ -24,6 +24,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 from zoo.errors import ZooConfigError
+from zoo.reproduce.lock import running_jobs
 from zoo.reproduce.runs import run_store
 
 DEVICE_FILE_MIB = 16  # the largest file a device machine returns
@@ -97,6 +98,18 @@ def _epochs_done(run: Path) -> str:
         return "its state unknown"
 
 
+def _training_near(run: Path, store: Path) -> str | None:
+    """``"<folder>: <jobs>"`` for the first folder between ``run`` and ``store`` whose locks a
+    ``zoo reproduce`` holds (the table's folder holds them), else None."""
+    for folder in run.parents:
+        if folder == store or store not in folder.parents:
+            return None
+        jobs = running_jobs(folder)
+        if jobs:
+            return f"{folder}: {', '.join(jobs)}"
+    return None
+
+
 def unpack(parts: list[Path], store: Path, replace: bool = False) -> Path:
     """Extract one archive (its parts in order) into ``store``; the run folder it restored."""
     data = b"".join(part.read_bytes() for part in parts)
@@ -112,6 +125,9 @@ def unpack(parts: list[Path], store: Path, replace: bool = False) -> Path:
             raise ZooConfigError(f"{run} exists ({_epochs_done(run)}); pass --replace to put the "
                                  f"archive's run in its place")
         if run.exists():
+            busy = _training_near(run, store)
+            if busy:
+                raise ZooConfigError(f"zoo reproduce is training in {busy}; stop it before replacing {run}")
             shutil.rmtree(run)
         store.mkdir(parents=True, exist_ok=True)
         # members are checked above; where tarfile can, it checks them again (Python ≥ 3.10.12)
