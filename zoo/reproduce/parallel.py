@@ -101,9 +101,9 @@ def job_stages(args: argparse.Namespace) -> tuple[int | None, ...]:
     return improved.stages_up_to(improved.plan_for(args.quick, table=args.table), getattr(args, "up_to_epoch", None))
 
 
-def _behind(args: argparse.Namespace, store: Path, part: str, stage: int | None) -> bool:
+def _behind(args: argparse.Namespace, store: Path, part: str, stage: int | None, first_stage: bool) -> bool:
     """Whether ``part`` has yet to reach ``stage`` (always, for an unstaged job or one that retrains)."""
-    if stage is None or (args.retrain and stage == job_stages(args)[0]):
+    if stage is None or (args.retrain and first_stage):
         return True
     from zoo.reproduce import improved
 
@@ -158,8 +158,9 @@ def run_jobs(args: argparse.Namespace, store: Path, deadline: float | None) -> l
     try:
         for stage in stages:
             crashed = {job.part for job in failed(done)}  # not started again at a later stage
-            run_stage([Job(flag, part, jobs_folder / part, stage, stage == stages[0]) for part in parts
-                       if part not in crashed and _behind(args, store, part, stage)])
+            first = stage == stages[0]
+            run_stage([Job(flag, part, jobs_folder / part, stage, first) for part in parts
+                       if part not in crashed and _behind(args, store, part, stage, first)])
             if deadline is not None and time.time() >= deadline:
                 break
     except (KeyboardInterrupt, _Stopped) as stop:  # Ctrl-C reaches the children by itself, SIGTERM by forward()
