@@ -264,7 +264,7 @@ def test_a_seed_stopped_mid_stage_reports_its_errors_at_the_epoch_they_were_meas
 
 
 def test_top_confusions_counts_true_and_predicted_pairs_most_frequent_first():
-    from zoo.reproduce.improved import top_confusions
+    from zoo.eval.confusions import top_confusions
 
     labels = torch.tensor([7, 7, 7, 1, 1, 4, 4, 2])
     predicted = torch.tensor([2, 2, 1, 1, 2, 9, 9, 2])

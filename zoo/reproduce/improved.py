@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor
-
 from zoo.errors import require
+from zoo.eval.confusions import checkpoint_mistakes
 from zoo.provenance import RunStart
 from zoo.reproduce.carry import CarriedRows, carried_seed_notes
 from zoo.reproduce.report import curve_trend, describe_trend, write_result_files
@@ -160,28 +157,6 @@ def _verdict(ours: float | None, paper: tuple[float, float] | None) -> str:
     if paper is None:
         return "no paper value"
     return "within the paper's error bar" if abs(ours - paper[0]) <= paper[1] else "not reproduced"
-
-
-def top_confusions(predicted: Tensor, labels: Tensor, top: int = 3) -> list[dict[str, int]]:
-    """The ``top`` most frequent mistakes, as (true class, predicted class, count), most frequent first."""
-    wrong = predicted != labels
-    pairs = Counter(zip(labels[wrong].tolist(), predicted[wrong].tolist()))
-    return [{"true": true, "predicted": guess, "count": count} for (true, guess), count in pairs.most_common(top)]
-
-
-@torch.no_grad()
-def checkpoint_mistakes(checkpoint: Path, top: int = 3) -> dict[str, Any]:
-    """The averaged D's test errors at ``checkpoint`` (which may stand mid-epoch, ahead of the
-    curve's last point: hence its generator step) and its ``top`` most frequent confusions: one
-    class pair can carry a seed's excess."""
-    from zoo.checkpoints import load_run
-
-    model, data = load_run(checkpoint)
-    data.setup("test")
-    predicted, labels = zip(*((model.classify(x), y) for x, y in data.test_dataloader()))
-    predicted, labels = torch.cat(predicted), torch.cat(labels)
-    return {"generator_steps": model.generator_steps, "errors": int((predicted != labels).sum()),
-            "top_confusions": top_confusions(predicted, labels, top)}
 
 
 def _errors_at(curve: list[dict[str, Any]], epoch: int) -> float:
