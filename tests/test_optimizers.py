@@ -1,4 +1,4 @@
-"""SqrtEpsAdam (zoo.core.optimizers): the released Improved-GAN code's Adam, checked against its formula."""
+"""zoo.core.optimizers: the released Improved-GAN code's Adam, checked against its formula, and the players' optimizers by name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
+from tests.conftest import tiny_vanilla
 from zoo.core.optimizers import SqrtEpsAdam
+from zoo.errors import ZooConfigError
 
 
 def _theano_adam(values, gradients, lr, beta1, beta2, eps=1e-8):
@@ -69,3 +71,12 @@ def test_state_round_trips_through_a_checkpoint_and_the_next_step_is_the_same():
 def test_bad_hyper_parameters_fail_in_one_line():
     with pytest.raises(ValueError, match="lr > 0"):
         SqrtEpsAdam([torch.zeros(1, requires_grad=True)], lr=0.0)
+
+
+def test_each_player_gets_the_optimizer_the_config_names_and_an_unknown_name_fails_at_construction():
+    for name, expected in (("adam", torch.optim.Adam), ("sgd", torch.optim.SGD), ("adam_sqrt_eps", SqrtEpsAdam)):
+        g_opt, d_opt = tiny_vanilla(optimizer=name, momentum=0.5, betas=(0.3, 0.9)).configure_optimizers()[0]
+        assert type(g_opt) is expected and type(d_opt) is expected
+        assert g_opt.defaults.get("betas", (0.3, 0.9)) == (0.3, 0.9) and g_opt.defaults.get("momentum", 0.5) == 0.5
+    with pytest.raises(ZooConfigError, match="model.optimizer must be one of adam, sgd, adam_sqrt_eps, got 'rmsprop'"):
+        tiny_vanilla(optimizer="rmsprop")

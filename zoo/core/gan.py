@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from zoo.core.ema import GeneratorEMA
 from zoo.core.manual_optimization import is_finite, only_training, step_values_reach_a_logger
-from zoo.core.optimizers import SqrtEpsAdam
+from zoo.core.optimizers import OPTIMIZERS, make_optimizer
 from zoo.core.prior import NoisePrior
 from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
 from zoo.core.resume import apply_resume_overrides
@@ -90,8 +90,7 @@ class TwoPlayerGAN(pl.LightningModule):
         super().__init__()
         require(update in ("alternating", "simultaneous"), f"model.update must be 'alternating' or 'simultaneous', got {update!r}")
         require(d_steps_per_g_step >= 1, f"model.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
-        require(optimizer in ("adam", "sgd", "adam_sqrt_eps"),
-                f"model.optimizer must be 'adam', 'sgd' or 'adam_sqrt_eps', got {optimizer!r}")
+        require(optimizer in OPTIMIZERS, f"model.optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
         require(g_lr > 0 and d_lr > 0, f"learning rates must be positive, got g_lr={g_lr}, d_lr={d_lr}")
         require(0 < lr_decay <= 1, f"model.lr_decay must lie in (0, 1], got {lr_decay}")
         require(lr_linear_decay_epochs is None or 0 <= lr_linear_decay_epochs[0] < lr_linear_decay_epochs[1],
@@ -270,11 +269,7 @@ class TwoPlayerGAN(pl.LightningModule):
 
     # ----------------------------------------------------------------------- optimizers
     def _make_optimizer(self, params: Any, lr: float) -> torch.optim.Optimizer:
-        if self.hparams.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=lr, momentum=self.hparams.momentum)
-        if self.hparams.optimizer == "adam_sqrt_eps":
-            return SqrtEpsAdam(params, lr=lr, betas=tuple(self.hparams.betas))
-        return torch.optim.Adam(params, lr=lr, betas=tuple(self.hparams.betas))
+        return make_optimizer(self.hparams.optimizer, params, lr, self.hparams.betas, self.hparams.momentum)
 
     def _schedule(self, optimizer: torch.optim.Optimizer, lr: float) -> torch.optim.lr_scheduler.LRScheduler:
         return player_schedule(optimizer, lr, self.hparams.lr_decay, self.hparams.min_lr,

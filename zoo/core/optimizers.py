@@ -1,4 +1,4 @@
-"""Optimizers that papers' released code used and torch does not offer.
+"""The players' optimizers: torch's, and those that papers' released code used and torch does not offer.
 
 :class:`SqrtEpsAdam` is Adam as the released Theano code of Salimans et al. (2016) writes it
 (``nn.adam_updates`` in openai/improved-gan): ε sits under the square root,
@@ -53,3 +53,19 @@ class SqrtEpsAdam(torch.optim.Optimizer):
                 updated, self.state[param] = sqrt_eps_adam_update(param, param.grad, self.state[param], group)
                 param.copy_(updated)
         return loss
+
+
+OPTIMIZERS = ("adam", "sgd", "adam_sqrt_eps")
+
+
+def make_optimizer(name: str, params: Iterable[Any], lr: float, betas: tuple[float, float],
+                   momentum: float = 0.0) -> torch.optim.Optimizer:
+    """The optimizer ``name`` (one of :data:`OPTIMIZERS`) over ``params``; ``betas`` for the Adams,
+    ``momentum`` for SGD."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    if name == "adam_sqrt_eps":
+        return SqrtEpsAdam(params, lr=lr, betas=tuple(betas))
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+    raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
