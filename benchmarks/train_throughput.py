@@ -49,33 +49,28 @@ A run that writes ``--out`` refuses to start from uncommitted code unless ``--qu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map
+from torch import Tensor
 from torch.utils.data import TensorDataset
-from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.throughput.plain_loop import PlainGAN, run_plain  # noqa: E402
+from benchmarks.throughput.roofline import GemmRecorder, Roofline  # noqa: E402
+from benchmarks.throughput.timing import synchronize  # noqa: E402
 from zoo.core import TwoPlayerGAN  # noqa: E402
-from zoo.core.unroll import unroll  # noqa: E402
 from zoo.data.base import ZooDataModule  # noqa: E402
-from zoo.objectives.adversarial import GENERATOR_LOSSES, discriminator_loss  # noqa: E402
-from zoo.objectives.fgan_losses import fgan_discriminator_loss, fgan_generator_loss  # noqa: E402
 from zoo.provenance import RunStart, scrub_paths, write_result  # noqa: E402
 
 MODELS = ("vanilla", "fgan", "dcgan", "unrolled")
@@ -87,8 +82,6 @@ FULL = {"width": 64, "warmup": 2, "repeats": 7}
 CPU_STEPS = {"vanilla": 16, "fgan": 10, "dcgan": 4, "unrolled": 40}
 GPU_STEPS = 30
 QUICK_BATCH = 8
-aten = torch.ops.aten
-GEMMS = {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution, aten.convolution_backward}
 
 
 # ------------------------------------------------------------------------------------- workloads
@@ -150,131 +143,6 @@ def value_range(name: str) -> tuple[float, float]:
     return {"dcgan": (-1.0, 1.0), "unrolled": (-float("inf"), float("inf"))}.get(name, (0.0, 1.0))
 
 
-# ------------------------------------------------------------------------------------ plain loop
-class PlainGAN:
-    """The model's nets and updates in a hand-written loop, without Lightning."""
-
-    def __init__(self, name: str, model: TwoPlayerGAN, args: argparse.Namespace, fast: bool) -> None:
-        hp = model.hparams
-        self.name, self.hp, self.prior = name, hp, model.prior
-        self.device = torch.device(args.device)
-        self.generator, self.discriminator = model.generator.to(self.device), model.discriminator.to(self.device)
-        self.channels_last = fast and args.channels_last
-        if self.channels_last:
-            self.generator.to(memory_format=torch.channels_last)
-            self.discriminator.to(memory_format=torch.channels_last)
-        if fast and args.compile:
-            self.generator.compile()
-            self.discriminator.compile()
-        bf16 = fast and args.precision == "bf16-mixed"
-        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
-        self.g_opt, self.g_decay = self._optimizer(self.generator, hp.g_lr)
-        self.d_opt, self.d_decay = self._optimizer(self.discriminator, hp.d_lr)
-        self.d_params = list(self.discriminator.parameters())
-        self.divergence = getattr(model, "divergence", None)
-
-    def _optimizer(self, net: nn.Module, lr: float) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-        hp = self.hp
-        if hp.optimizer == "sgd":
-            optimizer: torch.optim.Optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=hp.momentum)
-        else:
-            optimizer = torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(hp.betas))
-        floor = hp.min_lr / lr
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(hp.lr_decay**step, floor))
-
-    @contextlib.contextmanager
-    def discriminator_frozen(self) -> Iterator[None]:
-        for p in self.d_params:
-            p.requires_grad_(False)
-        yield
-        for p in self.d_params:
-            p.requires_grad_(True)
-
-    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        D = self.discriminator
-        if self.name == "fgan":
-            return fgan_discriminator_loss(D(real), D(fake), self.divergence)
-        scale = 0.5 if self.hp.discriminator_cost == "mean" else 1.0
-        return discriminator_loss(D(real), D(fake), self.hp.real_label, scale)
-
-    def generator_loss(self, fake: Tensor, real: Tensor) -> Tensor:
-        D = self.discriminator
-        if self.name == "fgan":
-            return fgan_generator_loss(D(fake), self.divergence, self.hp.practical_generator_loss)
-        objective = GENERATOR_LOSSES[self.hp.generator_objective]
-        if self.name != "unrolled":
-            return objective(D(fake))
-        lookahead = unroll(D, lambda: self.discriminator_loss(real, fake), self.d_opt, self.hp.unroll_steps,
-                           self.hp.second_order, self.hp.grad_clip_norm)
-        return lookahead(lambda x: objective(D(x)), fake)
-
-    def step(self, real: Tensor) -> None:
-        real = real.to(self.device, non_blocking=True)
-        if self.channels_last:
-            real = real.contiguous(memory_format=torch.channels_last)
-        with self.autocast():
-            if self.hp["update"] == "simultaneous":  # not hp.update: that is dict.update
-                self._simultaneous_step(real)
-            else:
-                self._alternating_step(real)
-
-    def _alternating_step(self, real: Tensor) -> None:
-        with torch.no_grad():
-            fake = self.generator(self.prior.sample(real.shape[0], self.device))
-        loss = self.discriminator_loss(real, fake)
-        self.d_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.d_opt.step()
-        self.d_decay.step()
-        with self.discriminator_frozen():
-            loss = self.generator_loss(self.generator(self.prior.sample(real.shape[0], self.device)), real)
-            self.g_opt.zero_grad(set_to_none=True)
-            loss.backward()
-        self.g_opt.step()
-        self.g_decay.step()
-
-    def _simultaneous_step(self, real: Tensor) -> None:
-        with self.discriminator_frozen():
-            fake = self.generator(self.prior.sample(real.shape[0], self.device))
-            g_loss = self.generator_loss(fake, real)
-            self.g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-        d_loss = self.discriminator_loss(real, fake.detach())
-        self.d_opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_opt.step()
-        self.g_opt.step()
-        self.d_decay.step()
-        self.g_decay.step()
-
-
-def plain_batches(samples: Tensor, batch_size: int) -> Iterator[Tensor]:
-    """Endless shuffled batches, each gathered from the tensor by one index."""
-    generator, n = torch.Generator().manual_seed(0), len(samples)
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield samples[order[start:start + batch_size]]
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def run_plain(plain: PlainGAN, samples: Tensor, args: argparse.Namespace) -> float:
-    """Seconds per step of the plain loop."""
-    batches = plain_batches(samples, args.batch_size)
-    for _ in range(args.warmup):
-        plain.step(next(batches))
-    synchronize(plain.device)
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        plain.step(next(batches))
-    synchronize(plain.device)
-    return (time.perf_counter() - started) / args.steps
-
-
 # ------------------------------------------------------------------------------------- Lightning
 class StepTimer(pl.Callback):
     """Times training batches ``warmup`` .. ``warmup + steps − 1``; records the GEMMs of batch ``record_at``."""
@@ -312,65 +180,6 @@ def run_lightning(model: TwoPlayerGAN, data: InMemoryData, args: argparse.Namesp
     trainer.fit(model, datamodule=data)
     timer.elapsed /= args.steps
     return timer
-
-
-# -------------------------------------------------------------------------------------- roofline
-@dataclass(frozen=True)
-class TensorSpec:
-    shape: tuple[int, ...]
-    stride: tuple[int, ...]
-    dtype: torch.dtype
-    device: torch.device
-
-    def materialize(self) -> Tensor:
-        span = 1 + sum((size - 1) * step for size, step in zip(self.shape, self.stride)) if all(self.shape) else 0
-        return torch.randn(span, device=self.device).to(self.dtype).as_strided(self.shape, self.stride)
-
-
-def describe(value: Any) -> Any:
-    return TensorSpec(tuple(value.shape), tuple(value.stride()), value.dtype, value.device) if isinstance(value, Tensor) else value
-
-
-class GemmRecorder(TorchDispatchMode):
-    """Records every matrix product and convolution that runs inside it, as (op, args, kwargs) specs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[Any, tuple, dict]] = []
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        if func.overloadpacket in GEMMS:
-            self.calls.append((func, tree_map(describe, args), tree_map(describe, kwargs or {})))
-        return func(*args, **(kwargs or {}))
-
-    def signature(self) -> list[str]:
-        return sorted(f"{func}{args}{kwargs}" for func, args, kwargs in self.calls)
-
-
-class Roofline:
-    """The recorded GEMMs of one step, on random tensors, ready to replay back to back."""
-
-    def __init__(self, recorder: GemmRecorder) -> None:
-        materialize = lambda spec: spec.materialize() if isinstance(spec, TensorSpec) else spec
-        self.calls = [(func, tree_map(materialize, args), tree_map(materialize, kwargs)) for func, args, kwargs in recorder.calls]
-        self.device = next((t.device for _, args, _ in self.calls for t in args if isinstance(t, Tensor)), torch.device("cpu"))
-        with FlopCounterMode(display=False) as counter:
-            self.replay()
-        self.flop = counter.get_total_flops()
-
-    @torch.no_grad()
-    def replay(self) -> None:
-        for func, args, kwargs in self.calls:
-            func(*args, **kwargs)
-
-    def seconds_per_step(self, steps: int) -> float:
-        self.replay()
-        synchronize(self.device)
-        started = time.perf_counter()
-        for _ in range(steps):
-            self.replay()
-        synchronize(self.device)
-        return (time.perf_counter() - started) / steps
 
 
 # ----------------------------------------------------------------------------------------- main

@@ -1,0 +1,1 @@
+"""Pieces of ``benchmarks/train_throughput.py``: the plain loop, the GEMM roofline, step timing."""
