@@ -11,7 +11,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from tests.conftest import REPO, quiet_trainer
 from zoo.data.semisupervised import GENERATOR_TARGETS, LabelledAndUnlabelled, TiledPairSampler
 from zoo.errors import ZooConfigError
-from zoo.models.improved import SemiSupervisedGAN, SemiSupervisedMNISTDiscriminator, SemiSupervisedMNISTGenerator
+from zoo.models.improved import SemiSupervisedGAN
+from zoo.nets.semisupervised import SemiSupervisedMNISTDiscriminator, SemiSupervisedMNISTGenerator
 from zoo.nets.tricks import GaussianNoise, weight_norm_data_init_
 from zoo.objectives.improved import feature_matching_loss
 
