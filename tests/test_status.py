@@ -33,7 +33,8 @@ def test_status_reports_epoch_runs_step_runs_kept_results_and_running_jobs(tmp_p
     (folder / "k0" / "seed1" / "checkpoints").mkdir()
     torch.save({"epoch": 0, "zoo": {"generator_steps": 7}}, folder / "k0" / "seed1" / "checkpoints" / "last.ckpt")
     (folder / "k0" / "seed0" / "logs").mkdir()
-    torch.save({}, folder / "k0" / "seed0" / "logs" / "trace.pt")  # a run's own file, not a kept result
+    torch.save({}, folder / "k0" / "seed0" / "logs" / "trace.pt")  # a run's own files, not kept results
+    torch.save({}, folder / "k0" / "seed0" / "trace.pt")
     torch.save({}, folder / "seed0_k5.pt")
 
     with table_lock(folder, "a-table", "seed3"):
@@ -63,6 +64,24 @@ def test_zoo_reproduce_status_prints_the_store_and_writes_nothing(tmp_path, caps
     assert printed[0].endswith("unrolled-stacked-mnist/full: 1 run")
     assert printed[1] == "  dhalf_k0/seed0: not started (budget 2000 generator steps)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_status_without_a_table_prints_every_table_that_has_runs(tmp_path, capsys):
+    store = tmp_path / "store"
+    _write(store / "unrolled-stacked-mnist" / "full" / "dhalf_k0" / "seed0" / "identity.json", {"generator_steps": 2000})
+    _write(store / "unrolled-mixtures" / "full" / "ring_k10" / "seed1" / "identity.json", {"generator_steps": 100_000})
+    _write(store / "fgan-table4" / "quick" / "gan-seed0" / "run.json", {"epochs_done": 0, "segments": []})  # another budget
+    assert main(["reproduce", "--status", "--runs", str(store)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"{store / 'unrolled-mixtures' / 'full'}: 1 run",
+                       "  ring_k10/seed1: not started (budget 100000 generator steps)",
+                       f"{store / 'unrolled-stacked-mnist' / 'full'}: 1 run",
+                       "  dhalf_k0/seed0: not started (budget 2000 generator steps)"]
+    assert main(["reproduce", "--status", "--runs", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr().out.strip() == f"{tmp_path / 'empty'}: no full runs of any table yet"
+    with pytest.raises(SystemExit) as stop:  # no table and no --status: a usage error naming both ways out
+        main(["reproduce", "--runs", str(store)])
+    assert stop.value.code == 2 and "name a table, or give --status alone" in capsys.readouterr().err
 
 
 def test_a_checkpoint_saved_mid_epoch_by_a_signal_counts_only_the_epochs_it_finished(tmp_path, monkeypatch):

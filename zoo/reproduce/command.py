@@ -69,9 +69,23 @@ def status_budgets(table: str, quick: bool) -> Callable[[str], int | None] | Non
     return None
 
 
+def _status_of_every_table(store: Path, quick: bool) -> int:
+    """``--status`` of each table that has runs in ``store``; the exit code (0)."""
+    from zoo.reproduce.status import print_status
+
+    budget = "quick" if quick else "full"
+    folders = {table: store / table / budget for table in sorted(KINDS)}
+    started = [table for table, folder in folders.items() if folder.is_dir()]
+    if not started:
+        print(f"{store}: no {budget} runs of any table yet")
+    for table in started:
+        print_status(folders[table], status_budgets(table, quick))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="zoo reproduce", description="Reproduce a paper's table with the zoo.")
-    parser.add_argument("table", choices=sorted(KINDS))
+    parser.add_argument("table", nargs="?", choices=sorted(KINDS), help="the table; omitted with --status: every table")
     parser.add_argument("--quick", action="store_true", help="tiny budgets: check the pipeline, not the numbers")
     parser.add_argument("--out", default=None, help="folder for the result files (default: results/, or runs/reproduce/quick/ with --quick)")
     parser.add_argument("--runs", default=None, help="run store for the rows' training runs (default: $ZOO_RUNS, else ~/.cache/zoo/runs)")
@@ -112,6 +126,10 @@ def main(argv: list[str]) -> int:
                              "then write the table; SIGTERM and Ctrl-C reach every job")
     args = parser.parse_args(argv)
     store = Path(args.runs).expanduser() if args.runs else run_store()
+    if args.table is None:
+        if not args.status:
+            parser.error("name a table, or give --status alone to see where every table's runs stand")
+        return _status_of_every_table(store, args.quick)
     folder = store / args.table / ("quick" if args.quick else "full")
     if args.status:
         from zoo.reproduce.status import print_status

@@ -95,6 +95,11 @@ def _step_run(folder: Path) -> str:
     return f"partial: {done} of {target} generator steps{trained}"
 
 
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` is a run's own (its ``.pt`` files are the run's, such as a step run's trace)."""
+    return (folder / "run.json").exists() or (folder / "identity.json").exists()
+
+
 def describe(folder: Path, budget_of: Callable[[str], int | None] | None = None) -> list[str]:
     """One line per run under ``folder`` (a table's folder in the run store), paths relative to it,
     then the jobs training there now. ``budget_of`` gives the epochs of a row's budget from its run
@@ -110,7 +115,7 @@ def describe(folder: Path, budget_of: Callable[[str], int | None] | None = None)
             lines.append(f"{where.as_posix()}: {_epoch_run(path.parent, budget)}")
         elif path.name == "identity.json":
             lines.append(f"{where.as_posix()}: {_step_run(path.parent)}")
-        elif path.suffix == ".pt" and not {"logs", "checkpoints"} & set(where.parts):
+        elif path.suffix == ".pt" and not {"logs", "checkpoints"} & set(where.parts) and not _is_run(path.parent):
             lines.append(f"{path.relative_to(folder).as_posix()}: kept result")
     return lines + [f"running now: {job}" for job in running_jobs(folder)]
 
