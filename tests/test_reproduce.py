@@ -145,6 +145,40 @@ def test_a_row_stopped_by_its_deadline_resumes_where_it_stopped_and_is_then_reus
         other_seed.train(row.budget, curve, deadline=None, resume=True, retrain=False)
 
 
+def test_a_session_killed_outright_gets_its_segment_from_its_session_file_when_the_run_goes_on(tmp_path, monkeypatch):
+    from zoo.reproduce.report import segment_epochs
+    from zoo.reproduce.runs import SESSION_FILE
+
+    monkeypatch.chdir(tmp_path)
+    row = Row("quickstart", str(REPO / "configs" / "quickstart.yaml"), None, None, Budget(3, 2))
+    run = RowRun(tmp_path / "run", row, seed=0, extra=["--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "1"])
+    curve = CurveSpec(every_n_epochs=1, protocol=None, num_samples=64)
+    run.train(row.budget, curve, deadline=time.time(), resume=False, retrain=False)  # one epoch, recorded
+    session = {}
+
+    def kill_at_the_third_epoch_end(*args, **kwargs):  # what SIGKILL leaves: a checkpoint and a session file
+        session.update(json.loads((run.dir / SESSION_FILE).read_text()))
+        raise SystemExit("killed")
+
+    import zoo.cli
+
+    fit = zoo.cli.run_lightning_cli
+    monkeypatch.setattr(zoo.cli, "run_lightning_cli", lambda args, extra_callbacks: (fit(args, extra_callbacks=extra_callbacks), kill_at_the_third_epoch_end()))
+    before_kill = json.loads(run.record_path.read_text())
+    with pytest.raises(SystemExit):
+        run.train(row.budget, curve, deadline=None, resume=True, retrain=False)
+    assert session["from_epoch"] == 1 and session["device"].startswith("cpu: ") and session["commit"]
+    run.record_path.write_text(json.dumps(before_kill))  # SIGKILL runs no finally: the record never heard of it
+    (run.dir / SESSION_FILE).write_text(json.dumps(session))
+    monkeypatch.setattr(zoo.cli, "run_lightning_cli", fit)
+
+    done = run.train(row.budget, curve, deadline=None, resume=True, retrain=False)
+    first, killed, last = done.segments
+    assert segment_epochs(first) == (0, 1) and segment_epochs(killed) == (1, 3) and segment_epochs(last) == (3, 3)
+    assert killed["killed"] and (killed["commit"], killed["device"]) == (session["commit"], session["device"])
+    assert 0 < killed["wall_time_s"] < 600 and done.complete and not (run.dir / SESSION_FILE).exists()
+
+
 def test_a_session_a_signal_stops_still_names_its_device(tmp_path, monkeypatch):
     import pytorch_lightning as pl
 

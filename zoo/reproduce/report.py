@@ -68,6 +68,12 @@ def segment_epochs(segment: dict[str, Any]) -> tuple[int, int]:
     return start, max(end, segment.get("epochs_finished", end)) if segment.get("interrupted") else end
 
 
+def _ending(segment: dict[str, Any]) -> str:
+    if segment.get("killed"):
+        return " (killed; recorded when the run went on)"
+    return " (interrupted)" if segment.get("interrupted") else ""
+
+
 def describe_trend(trend: dict[str, Any]) -> str:
     """``trend`` in words, e.g. "rising (+36.8 against a spread of 21.0)"."""
     if "shift" not in trend:
@@ -126,7 +132,7 @@ def markdown(record: dict[str, Any]) -> str:
         for segment in row.get("trained_in", []):
             start, end = segment_epochs(segment)
             lines.append(f"- {row['name']}: epochs {start}–{end} trained at commit "
-                         f"`{segment['commit']}`{' on ' + segment['device'] if 'device' in segment else ''} in {segment['wall_time_s']:.0f} s{' (interrupted)' if segment.get('interrupted') else ''}")
+                         f"`{segment['commit']}`{' on ' + segment['device'] if 'device' in segment else ''} in {segment['wall_time_s']:.0f} s{_ending(segment)}")
     lines += [f"- {note}" for note in carried_row_notes(record["rows"])]
     lines += [f"- {note}" for note in record.get("notes", [])]
     return "\n".join(lines) + "\n"

@@ -4,8 +4,9 @@ long reproduction survives a fresh checkout, and continued where it stopped with
 A row's folder holds ``checkpoints/last.ckpt``, ``curve.json`` (the learning curve) and
 ``run.json``: what the row trains (config hash, seed, extra options) and one segment per
 invocation (the commit it ran at, epochs before and after, wall time). While a session trains,
-``session.json`` says when it began, from which epoch and towards how many, so that ``--status``
-can give its pace; it goes when the session ends (a killed session leaves it behind).
+``session.json`` says when it began, at which commit and on which device, from which epoch and
+towards how many, so that ``--status`` can give its pace; it goes when the session ends. A session
+killed outright leaves it behind, and the next session records from it the killed one's segment.
 """
 
 from __future__ import annotations
@@ -162,6 +163,25 @@ class RowRun:
                 f"{self.dir} was trained with another {', '.join(changed)}: pass --retrain to start it over"
             )
 
+    def _record_killed_session(self) -> None:
+        """Add the segment of a session killed outright (SIGKILL, a machine taken away), which had no
+        chance to write it: its session file still names its commit, device and start, and the
+        checkpoint how far it got. A killed session that saved no epoch trained nothing that lasts."""
+        session_file = self.dir / SESSION_FILE
+        if not session_file.exists() or not self.record_path.exists():
+            return
+        session = json.loads(session_file.read_text())
+        position = saved_position(self.checkpoint)
+        if position.get("epochs_finished", 0) > session["from_epoch"]:
+            segment = {"commit": session.get("commit", "unknown (its session file predates commits)"),
+                       **({"device": session["device"]} if "device" in session else {}),
+                       "epochs": [session["from_epoch"], session["from_epoch"]], "interrupted": True, "killed": True,
+                       **position, "wall_time_s": round(self.checkpoint.stat().st_mtime - session["started_at"], 1)}
+            record = self.record()
+            record["segments"].append(segment)
+            self._save_record(record)
+        session_file.unlink()
+
     def train(self, budget: Budget, curve: CurveSpec, deadline: float | None, resume: bool, retrain: bool) -> RowState:
         """Train until ``budget`` or ``deadline``, continuing the saved run when ``resume``."""
         from zoo.callbacks.curve import LearningCurve
@@ -169,6 +189,7 @@ class RowRun:
         from zoo.callbacks.interrupts import GracefulStop
         from zoo.cli import run_lightning_cli
 
+        self._record_killed_session()
         state = self.state(budget)
         if state is not None and not retrain:
             self.check_resumable()
@@ -199,11 +220,16 @@ class RowRun:
         started, commit = time.time(), git_commit()
         segment: dict[str, Any] = {"commit": commit, "epochs": [before, before]}
         session = self.dir / SESSION_FILE
-        session.write_text(json.dumps({"started_at": started, "from_epoch": before, "budget_epochs": budget.max_epochs}))
+        session_record = {"started_at": started, "from_epoch": before, "budget_epochs": budget.max_epochs, "commit": commit}
+        session.write_text(json.dumps(session_record))
+
+        def note_device(trainer: Any) -> None:
+            # as fit starts, so that a session a signal stops names it too, and one killed outright
+            segment["device"] = session_record["device"] = device_description(trainer.strategy.root_device)
+            session.write_text(json.dumps(session_record))
+
         try:
-            # the device goes in as fit starts, so a session a signal stops names it too
-            note_device = OnFitStart(lambda trainer: segment.update(device=device_description(trainer.strategy.root_device)))
-            cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve, note_device])
+            cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve, OnFitStart(note_device)])
             segment["epochs"][1] = int(cli.trainer.current_epoch)
         except BaseException:
             segment.update(interrupted=True, **saved_position(self.checkpoint))  # the mid-epoch state a signal saved
