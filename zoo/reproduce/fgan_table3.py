@@ -4,7 +4,7 @@ A single Gaussian ``Q_θ = N(μ, σ²)`` is fitted to a two-component Gaussian m
 P under each f-divergence, in two ways:
 
 * θ* ("numerically optimal"): ``D_f(P||Q_θ) = ∫ q f(p/q)`` (Eq. 1) by quadrature,
-  minimised over (μ, log σ) with Nelder-Mead from several starts;
+  minimised over (μ, log σ) with Nelder-Mead from several starts (:mod:`zoo.eval.gaussian_fit`);
 * θ̂ ("learned"): the f-GAN game of Eq. 6 with single-step simultaneous updates
   (Algorithm 1): ``x = μ + σ ε`` (reparameterised), the variational function V_ω an
   MLP with two hidden layers of 64 tanh units (as in the paper), both trained with
@@ -20,62 +20,29 @@ finite (it diverges once σ > 0.5·√2) and Pearson χ² too (it needs σ > 0.5
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from scipy import integrate, optimize
-from torch import Tensor, nn
+from torch import nn
 
-from zoo.objectives.divergences import DIVERGENCES, fdivergence_integrand, resolve_divergence
+from zoo.eval.gaussian_fit import (
+    GaussianMixture1D,
+    divergence_to_gaussian,
+    gaussian_log_density,
+    numerically_optimal_gaussian,
+    one_cpu_thread,
+)
+from zoo.objectives.divergences import DIVERGENCES, resolve_divergence
 from zoo.objectives.fgan_losses import fgan_discriminator_loss, fgan_generator_loss, fgan_objective
 from zoo.provenance import git_commit
 from zoo.reproduce.report import write_result_files
 
 PAPER = "Nowozin, Cseke & Tomioka (2016), f-GAN, Section 4.1 / Table 3"
 RESULT_STEM = "fgan-table3"
-_SIGMA_RANGE = (0.05, 20.0)
-# The integrand caps density ratios at e^±300, so a divergent integral comes out
-# finite but astronomically large; anything above this is reported as infinite.
-_DIVERGES_ABOVE = 1e30
-
-
-@dataclass(frozen=True)
-class GaussianMixture1D:
-    """A 1-D mixture of Gaussians with the given weights, means and standard deviations."""
-
-    weights: tuple[float, ...]
-    means: tuple[float, ...]
-    stds: tuple[float, ...]
-
-    def log_density(self, x: Tensor) -> Tensor:
-        parts = [math.log(w) + gaussian_log_density(x, m, s)
-                 for w, m, s in zip(self.weights, self.means, self.stds)]
-        return torch.logsumexp(torch.stack(parts), dim=0)
-
-    def sample(self, n: int, generator: torch.Generator, device: str | torch.device) -> Tensor:
-        weights = torch.tensor(self.weights, device=device)
-        component = torch.multinomial(weights, n, replacement=True, generator=generator)
-        means = torch.tensor(self.means, device=device)[component]
-        stds = torch.tensor(self.stds, device=device)[component]
-        return means + stds * torch.randn(n, generator=generator, device=device)
-
-    @property
-    def mean(self) -> float:
-        return float(np.dot(self.weights, self.means))
-
-    @property
-    def std(self) -> float:
-        second = np.dot(self.weights, np.square(self.stds) + np.square(self.means))
-        return float(math.sqrt(second - self.mean**2))
-
-
 TARGET = GaussianMixture1D(weights=(0.7, 0.3), means=(-1.25, 1.25), stds=(0.5, 0.5))
 
 
@@ -98,78 +65,6 @@ FULL_SETTINGS = Table3Settings(steps=8000, batch_size=512)
 QUICK_SETTINGS = Table3Settings(steps=300, batch_size=256, eval_samples=20_000)
 
 
-def gaussian_log_density(x: Tensor, mu: float | Tensor, sigma: float | Tensor) -> Tensor:
-    """``log N(x; μ, σ²)``, elementwise."""
-    z = (x - mu) / sigma
-    log_sigma = torch.log(torch.as_tensor(sigma, dtype=x.dtype))
-    return -0.5 * z * z - log_sigma - 0.5 * math.log(2 * math.pi)
-
-
-def _integration_range(mu: float, sigma: float, target: GaussianMixture1D) -> tuple[float, float]:
-    low = min([m - 12 * s for m, s in zip(target.means, target.stds)] + [mu - 12 * sigma])
-    high = max([m + 12 * s for m, s in zip(target.means, target.stds)] + [mu + 12 * sigma])
-    return low, high
-
-
-def divergence_to_gaussian(divergence: str, mu: float, sigma: float,
-                           target: GaussianMixture1D = TARGET, exact: bool = False) -> float:
-    """``D_f(P||N(μ, σ²))`` by quadrature: trapezoid on 4001 points (fast, for the
-    optimiser) or, with ``exact=True``, adaptive ``scipy.integrate.quad``, over ±12
-    standard deviations of every component. Returns ``inf`` where the integral
-    clearly diverges (e.g. Neyman χ² for σ well above √2 times P's sd); just past
-    such a boundary the truncated integral is still finite."""
-    row = resolve_divergence(divergence)
-    low, high = _integration_range(mu, sigma, target)
-
-    def integrand(x: Tensor) -> Tensor:
-        return fdivergence_integrand(row, target.log_density(x), gaussian_log_density(x, mu, sigma))
-
-    if not exact:
-        grid = torch.linspace(low, high, 4001, dtype=torch.float64)
-        value = float(torch.trapezoid(integrand(grid), grid))
-    else:
-        value, _ = integrate.quad(
-            lambda x: float(integrand(torch.tensor([x], dtype=torch.float64))), low, high,
-            points=sorted(set(target.means) | {mu}), limit=500, epsabs=1e-12, epsrel=1e-10)
-    return math.inf if value > _DIVERGES_ABOVE else float(value)
-
-
-@contextlib.contextmanager
-def _one_cpu_thread(device: str) -> Iterator[None]:
-    """Tiny networks run fastest on one thread (and do not oversubscribe shared CPUs)."""
-    previous = torch.get_num_threads()
-    if torch.device(device).type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def numerically_optimal_gaussian(divergence: str,
-                                 target: GaussianMixture1D = TARGET) -> tuple[float, float]:
-    """θ* = argmin over (μ, σ) of the quadrature divergence (best of several starts)."""
-
-    def objective(params: np.ndarray) -> float:
-        mu, log_sigma = float(params[0]), float(params[1])
-        if not math.log(_SIGMA_RANGE[0]) <= log_sigma <= math.log(_SIGMA_RANGE[1]):
-            return 1e300
-        value = divergence_to_gaussian(divergence, mu, math.exp(log_sigma), target)
-        # A finite stand-in for inf keeps Nelder-Mead's convergence test (f differences) valid.
-        return value if math.isfinite(value) else 1e300
-
-    starts = [(target.mean, target.std)] + list(zip(target.means, target.stds))
-    best = None
-    with _one_cpu_thread("cpu"):
-        for mu0, sigma0 in starts:
-            fit = optimize.minimize(objective, np.array([mu0, math.log(sigma0)]),
-                                    method="Nelder-Mead",
-                                    options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 2000})
-            if best is None or fit.fun < best.fun:
-                best = fit
-    return float(best.x[0]), float(math.exp(best.x[1]))
-
-
 def _variational_mlp(hidden: int) -> nn.Module:
     return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                          nn.Linear(hidden, 1))
@@ -179,7 +74,7 @@ def train_fgan_gaussian(divergence: str, settings: Table3Settings, seed: int = 0
                         device: str = "cpu", target: GaussianMixture1D = TARGET) -> dict[str, float]:
     """Learn θ̂ = (μ, σ) by the f-GAN saddle (Eq. 6, Algorithm 1); returns θ̂ and the
     final Monte-Carlo estimate of F at θ̂, a lower bound on D_f(P||Q_θ̂) for any V."""
-    with _one_cpu_thread(device):
+    with one_cpu_thread(device):
         return _train_fgan_gaussian(divergence, settings, seed, device, target)
 
 
@@ -231,17 +126,17 @@ def _json_float(value: float) -> float | None:
 
 
 def _table3_row(name: str, settings: Table3Settings, seed: int, device: str) -> dict[str, Any]:
-    mu_star, sigma_star = numerically_optimal_gaussian(name)
+    mu_star, sigma_star = numerically_optimal_gaussian(name, TARGET)
     learned = train_fgan_gaussian(name, settings, seed=seed, device=device)
     mu_hat, sigma_hat = learned["mu_hat"], learned["sigma_hat"]
     return {
         "divergence": name, "label": DIVERGENCES[name].label,
         "mu_star": _json_float(mu_star), "sigma_star": _json_float(sigma_star),
         "divergence_at_star": _json_float(
-            divergence_to_gaussian(name, mu_star, sigma_star, exact=True)),
+            divergence_to_gaussian(name, mu_star, sigma_star, TARGET, exact=True)),
         "mu_hat": _json_float(mu_hat), "sigma_hat": _json_float(sigma_hat),
         "divergence_at_hat": _json_float(
-            divergence_to_gaussian(name, mu_hat, sigma_hat, exact=True)),
+            divergence_to_gaussian(name, mu_hat, sigma_hat, TARGET, exact=True)),
         "variational_bound_at_hat": _json_float(learned["variational_bound_at_hat"]),
     }
 
@@ -254,7 +149,7 @@ def run_table3(quick: bool = False, seed: int = 0, device: str = "cpu",
         resolve_divergence(name)
     settings = QUICK_SETTINGS if quick else FULL_SETTINGS
     started, commit = time.perf_counter(), git_commit()  # the commit the run began at
-    with _one_cpu_thread(device):
+    with one_cpu_thread(device):
         rows = [_table3_row(name, settings, seed, device) for name in names]
     return {
         "experiment": RESULT_STEM, "paper": PAPER,
