@@ -22,9 +22,6 @@ their header).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +31,7 @@ import torch
 from torch import Tensor
 
 from zoo.errors import ZooConfigError
+from zoo.latent.kept import checkpoint_sha256, keep_inversion, read_kept_inversion
 from zoo.provenance import REPO, RunStart, compute_device
 from zoo.reproduce import unrolled_stacked
 from zoo.reproduce.report import write_result_files
@@ -153,10 +151,10 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
         for k, steps in enumerate(UNROLL_STEPS):
             checkpoint = checkpoints[(train_seed, steps)]
             model = _load(checkpoint, d_size, steps, device)
-            identity = {"checkpoint_sha256": _sha256(checkpoint), "budget": asdict(budget), "images": source,
+            identity = {"checkpoint_sha256": checkpoint_sha256(checkpoint), "budget": asdict(budget), "images": source,
                         "start_codes_seed": seed}
             cache = cache_dir / f"seed{train_seed}_k{steps}.pt"
-            found = None if retrain else _read_inversion(cache, identity)
+            found = None if retrain else read_kept_inversion(cache, identity)
             if found is None:
                 if deadline is not None and seconds and time.time() + max(seconds) > deadline:
                     return None, None  # the next model would overrun --max-time; those done are kept
@@ -164,7 +162,7 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
                 codes, mse = invert(model, images, budget.steps, budget.lr, seed, batch_size=budget.batch_size)
                 found = {"codes": codes, "errors": mse, "wall_time_s": round(time.time() - started, 1), "commit": run.commit}
                 seconds.append(found["wall_time_s"])
-                _write_inversion(cache, identity, found)
+                keep_inversion(cache, identity, found)
             errors[s, :, k] = found["errors"].double()
             ema.add(model.ema is not None)
             saved[(train_seed, steps)] = {"generator_steps": model.generator_steps, "invert_wall_time_s": found["wall_time_s"],
@@ -218,28 +216,6 @@ def reproduce(budget: InvertBudget, runs: Path, store: Path, d_size: str, seeds:
         **run.provenance(seeds={"training": list(seeds), "images_and_start_codes": seed}, device=device),
     }
     return record, panels
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _read_inversion(cache: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
-    """A kept inversion of the same checkpoint, budget and images, else ``None``."""
-    if not cache.is_file():
-        return None
-    kept = torch.load(cache, map_location="cpu", weights_only=True)
-    if json.loads(kept["identity"]) != identity:
-        print(f"{cache.name}: kept inversion is of another checkpoint, budget or image set; inverting again")
-        return None
-    return kept
-
-
-def _write_inversion(cache: Path, identity: dict[str, Any], found: dict[str, Any]) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".partial")
-    torch.save({"identity": json.dumps(identity), **found}, partial)
-    os.replace(partial, cache)  # a run killed mid-write leaves no half file under the real name
 
 
 def markdown(record: dict[str, Any]) -> str:
