@@ -3,6 +3,7 @@ non-zero, saves are atomic, runs never share folders, and resuming applies new l
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +17,8 @@ import torch
 import yaml
 
 from tests.conftest import REPO, quiet_trainer, subprocess_env, tiny_vanilla
-from zoo.callbacks.checkpoint import ZooCheckpoint, atomic_torch_save
+from zoo.atomic import atomic_torch_save, atomic_write, atomic_write_json
+from zoo.callbacks.checkpoint import ZooCheckpoint
 from zoo.data.digits import DigitsDataModule
 from zoo.callbacks.interrupts import GracefulStop
 from zoo.errors import ZooInterrupted, ZooNonFiniteError
@@ -158,6 +160,24 @@ def test_a_save_cut_short_leaves_the_previous_checkpoint_whole(tmp_path, monkeyp
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary left behind
+
+
+def test_a_record_write_cut_short_leaves_the_previous_record_whole(tmp_path):
+    # run records (train clock, session, curve) are written as a SIGTERM lands; a torn one would
+    # make the next --resume fail to parse it
+    path = tmp_path / "train_seconds.json"
+    atomic_write_json(path, {"seconds": 1.0})
+
+    def dies_halfway(handle):
+        handle.write(b'{"seconds": 2')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, dies_halfway)
+    assert json.loads(path.read_text()) == {"seconds": 1.0}
+    atomic_write_json(path, {"seconds": 3.0})
+    assert json.loads(path.read_text()) == {"seconds": 3.0}
+    assert [p.name for p in tmp_path.iterdir()] == ["train_seconds.json"]
 
 
 def test_checkpoints_written_by_zoo_fit_go_through_the_atomic_writer(tmp_path, monkeypatch):

@@ -4,12 +4,12 @@ JSON file in the run's folder so a resumed run appends to the curve of the run i
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 
+from zoo.atomic import atomic_write_json
 from zoo.errors import require
 from zoo.eval.harness import evaluate
 
@@ -48,10 +48,7 @@ class LearningCurve(pl.Callback):
         return json.loads(self.path.read_text()) if self.path.exists() else []
 
     def _write(self, points: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        temporary.write_text(json.dumps(points, indent=1))
-        os.replace(temporary, self.path)
+        atomic_write_json(self.path, points, indent=1)
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.is_global_zero:  # the restored step counter says how far the weights got

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from zoo.atomic import atomic_torch_save
 
 
 def checkpoint_sha256(path: Path) -> str:
@@ -30,7 +31,4 @@ def read_kept_inversion(path: Path, identity: dict[str, Any]) -> dict[str, Any] 
 
 def keep_inversion(path: Path, identity: dict[str, Any], found: dict[str, Any]) -> None:
     """Write ``found`` (tensors and plain values) under ``identity``, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save({"identity": json.dumps(identity), **found}, partial)
-    os.replace(partial, path)  # a run killed mid-write leaves no half file under the real name
+    atomic_torch_save({"identity": json.dumps(identity), **found}, path)

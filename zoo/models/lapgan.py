@@ -17,7 +17,6 @@ coarse image, each generated residual and each refined image, as the paper's coa
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.atomic import atomic_torch_save
 from zoo.core.gan import TwoPlayerGAN
 from zoo.core.prior import NoisePrior
 from zoo.errors import ZooConfigError, require
@@ -152,12 +152,7 @@ class LAPGAN(TwoPlayerGAN):
                     "discriminator_steps": model.discriminator_steps},
             "pytorch-lightning_version": pl.__version__,
         }
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.with_name(f".{out.name}.tmp")
-        torch.save(checkpoint, temporary)
-        os.replace(temporary, out)
-        return out
+        return atomic_torch_save(checkpoint, out)
 
 
 def _displayable(image: Tensor, low: float, high: float) -> Tensor:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo.atomic import atomic_write_json
 from zoo.errors import ZooConfigError
 from zoo.provenance import REPO, device_description, git_commit
 from zoo.reproduce.tables import Budget, Row
@@ -146,9 +147,7 @@ class RowRun:
         return json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
 
     def _save_record(self, record: dict[str, Any]) -> None:
-        temporary = self.record_path.with_name(".run.json.tmp")
-        temporary.write_text(json.dumps(record, indent=2))
-        os.replace(temporary, self.record_path)
+        atomic_write_json(self.record_path, record)
 
     def state(self, budget: Budget) -> RowState | None:
         return stored_state(self.dir, budget.max_epochs)
@@ -221,12 +220,12 @@ class RowRun:
         segment: dict[str, Any] = {"commit": commit, "epochs": [before, before]}
         session = self.dir / SESSION_FILE
         session_record = {"started_at": started, "from_epoch": before, "budget_epochs": budget.max_epochs, "commit": commit}
-        session.write_text(json.dumps(session_record))
+        atomic_write_json(session, session_record)
 
         def note_device(trainer: Any) -> None:
             # as fit starts, so that a session a signal stops names it too, and one killed outright
             segment["device"] = session_record["device"] = device_description(trainer.strategy.root_device)
-            session.write_text(json.dumps(session_record))
+            atomic_write_json(session, session_record)
 
         try:
             cli = run_lightning_cli(args, extra_callbacks=[stop, learning_curve, OnFitStart(note_device)])

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 
+from zoo.atomic import atomic_write_json
 from zoo.errors import ZooConfigError, ZooDeadlineReached
 from zoo.provenance import device_description, git_commit
 
@@ -64,7 +65,7 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
     if retrain or not last.exists():
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
-        marker.write_text(json.dumps(identity, indent=2))
+        atomic_write_json(marker, identity)
     if deadline is not None and time.time() >= deadline:
         return None
     continued = last.exists()
@@ -86,12 +87,12 @@ def train_seed(config: Path, seed: int, budget: StepBudget, run_dir: Path, score
         return None
     finally:
         trained = round(trained_before + time.time() - started, 1)
-        clock.write_text(json.dumps({"seconds": trained}))
+        atomic_write_json(clock, {"seconds": trained})
     record = {"seed": seed, **score(last, budget.samples), "train_wall_time_s": trained,
               "continued_from_checkpoint": continued,
               # a table assembled later (--no-train) still says what trained each seed, and where
               "trained_at_commit": git_commit(), "trained_on": device_description(cli.trainer.strategy.root_device)}
-    result.write_text(json.dumps(record, indent=2))
+    atomic_write_json(result, record)
     return record
 
 
