@@ -29,3 +29,27 @@ def flat_size(shape: tuple[int, ...] | list[int]) -> int:
 
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
 OUTPUTS = {"sigmoid": (nn.Sigmoid, (0.0, 1.0)), "tanh": (nn.Tanh, (-1.0, 1.0)), "linear": (nn.Identity, None)}
+
+
+class SequentialScore(nn.Module):
+    """A discriminator whose ``net`` is a Sequential ending in its one-unit score layer.
+
+    It offers the split every zoo discriminator offers, ``forward(x) = head(hidden_features(x))``:
+    ``hidden_features`` is all but the last layer (what feature matching and minibatch discrimination
+    read), ``head`` the last. A subclass that transforms its input first overrides :meth:`prepare`.
+    """
+
+    net: nn.Sequential
+
+    def prepare(self, x: Tensor) -> Tensor:
+        return x
+
+    def hidden_features(self, x: Tensor) -> Tensor:
+        return self.net[:-1](self.prepare(x))
+
+    def head(self, features: Tensor) -> Tensor:
+        return self.net[-1](features).squeeze(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.hidden_features(x))
+

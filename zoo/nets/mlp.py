@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from zoo.errors import require
-from zoo.nets.layers import ACTIVATIONS, OUTPUTS, Maxout, flat_size
+from zoo.nets.layers import ACTIVATIONS, OUTPUTS, Maxout, SequentialScore, flat_size
 
 
 def check_mlp_options(
@@ -64,7 +64,7 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(z.shape[0], *self.data_shape)
 
 
-class MaxoutDiscriminator(nn.Module):
+class MaxoutDiscriminator(SequentialScore):
     """Goodfellow et al.'s (2014) MNIST discriminator: dropout, maxout layers, one logit.
 
     The paper's code keeps inputs with probability 0.8 and hidden units with probability 0.5.
@@ -87,18 +87,8 @@ class MaxoutDiscriminator(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
-    def hidden_features(self, x: Tensor) -> Tensor:
-        """The last hidden layer (after its dropout): the features of feature matching."""
-        return self.net[:-1](x)
 
-    def head(self, features: Tensor) -> Tensor:
-        return self.net[-1](features).squeeze(-1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(-1)
-
-
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(SequentialScore):
     """x ↦ one score through fully connected layers (f-GAN's variational function V_ω)."""
 
     def __init__(
@@ -117,15 +107,6 @@ class MLPDiscriminator(nn.Module):
             width = units
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
-
-    def hidden_features(self, x: Tensor) -> Tensor:
-        return self.net[:-1](x)
-
-    def head(self, features: Tensor) -> Tensor:
-        return self.net[-1](features).squeeze(-1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).squeeze(-1)
 
 
 @torch.no_grad()

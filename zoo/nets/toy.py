@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from zoo.nets.layers import SequentialScore
+
 
 def orthogonal_init_(module: nn.Module, gain: float) -> nn.Module:
     """Orthogonal weights with ``gain`` and zero biases for every linear layer of ``module``."""
@@ -42,7 +44,7 @@ class ToyGenerator(nn.Module):
         return self.net(z)
 
 
-class ToyDiscriminator(nn.Module):
+class ToyDiscriminator(SequentialScore):
     """x ↦ one logit: the input times ``input_scale``, then ReLU layers."""
 
     def __init__(self, hidden: Sequence[int] = (128,), dim: int = 2, input_scale: float = 0.25, gain: float = 0.8) -> None:
@@ -50,11 +52,5 @@ class ToyDiscriminator(nn.Module):
         self.input_scale = input_scale
         self.net = orthogonal_init_(_relu_mlp(dim, hidden, 1), gain)
 
-    def hidden_features(self, x: Tensor) -> Tensor:
-        return self.net[:-1](x * self.input_scale)
-
-    def head(self, features: Tensor) -> Tensor:
-        return self.net[-1](features).squeeze(-1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x * self.input_scale).squeeze(-1)
+    def prepare(self, x: Tensor) -> Tensor:
+        return x * self.input_scale
