@@ -52,4 +52,3 @@ class SequentialScore(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.hidden_features(x))
-
