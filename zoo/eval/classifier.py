@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.atomic import atomic_torch_save
 from zoo.errors import ZooConfigError, ZooWeightsError, require
 from zoo.eval.cache import cache_dir, file_hash, state_dict_hash
 
@@ -172,8 +173,7 @@ def train_mnist_classifier(
         warnings.warn(f"MNIST classifier reached {metadata['test_accuracy']:.4f} test accuracy, below "
                       f"{TARGET_ACCURACY}; train longer (epochs={epochs + 2})", stacklevel=2)
     path = Path(out_path).expanduser() if out_path is not None else default_classifier_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": classifier.state_dict(), "metadata": metadata}, path)
+    atomic_torch_save({"state_dict": classifier.state_dict(), "metadata": metadata}, path)
     return {**metadata, "path": str(path), "sha256": file_hash(path), "weights_sha256": state_dict_hash(classifier.state_dict())}
 
 

@@ -33,6 +33,7 @@ import warnings
 
 import torch
 
+from zoo.atomic import atomic_torch_save
 from zoo.errors import require
 from zoo.eval.image_sources import ImageSource, iterate_batches, pick_device, resolve_real, statistics_path
 from zoo.eval.inception import Extractor, FeatureExtractor
@@ -94,9 +95,9 @@ def _torchmetrics_pair(kind, fake, real, extractor, n_fake, n_real, cache_key, v
                 count = metric.real_features_num_samples.item()
                 mean = metric.real_features_sum / count
                 cov = (metric.real_features_cov_sum - count * torch.outer(mean, mean)) / (count - 1)
-                torch.save({"mean": mean.cpu(), "cov": cov.cpu(), "n": count}, path)
+                atomic_torch_save({"mean": mean.cpu(), "cov": cov.cpu(), "n": count}, path)
             else:
-                torch.save({"features": torch.cat(metric.real_features).cpu(), "n": real_count}, path)
+                atomic_torch_save({"features": torch.cat(metric.real_features).cpu(), "n": real_count}, path)
     fake_count = _feed(metric, fake, n_fake, batch_size, extractor, value_range, device, real=False)
     if kind == "kid":
         metric.subset_size = min(metric.subset_size, real_count, fake_count)
