@@ -15,15 +15,14 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from zoo.core.ema import GeneratorEMA
 from zoo.core.manual_optimization import is_finite, only_training, step_values_reach_a_logger
 from zoo.core.optimizers import OPTIMIZERS, make_optimizer
 from zoo.core.prior import NoisePrior
-from zoo.core.randomness import collect_rng_states, restore_rng_states, seed_rank_stream
-from zoo.core.resume import apply_resume_overrides
+from zoo.core.game_state import game_state, restore_game_state
+from zoo.core.randomness import seed_rank_stream
 from zoo.core.schedules import player_schedule, reapply
 from zoo.core.strategy import check_ddp_strategy
 from zoo.core.techniques import InstanceNoise, historical_averages, with_minibatch_discrimination
@@ -316,29 +315,7 @@ class TwoPlayerGAN(pl.LightningModule):
                 average.restart(getattr(self, player))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        trainer = self._trainer
-        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
-        checkpoint["zoo"] = {
-            "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
-            "datamodule_class": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}" if datamodule else None,
-            "datamodule_hparams": dict(datamodule.hparams) if datamodule is not None else None,
-            "generator_steps": self.generator_steps,
-            "discriminator_steps": self.discriminator_steps,
-            "rng": collect_rng_states(trainer.strategy if trainer is not None else None, self.device),
-        }
+        checkpoint["zoo"] = game_state(self)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("zoo", {})
-        self.generator_steps = state.get("generator_steps", 0)
-        self.discriminator_steps = state.get("discriminator_steps", 0)
-        if self._trainer is None:  # loading weights for evaluation, not resuming
-            return
-        for note in apply_resume_overrides(checkpoint, dict(self.hparams), self.state_dict()):
-            rank_zero_info(f"resuming with a changed option: {note}")
-        if "rng" in state:
-            self._rng_restored = restore_rng_states(state["rng"], self.global_rank, self.trainer.world_size, self.device)
-            if not self._rng_restored:
-                rank_zero_info("resuming on another number of processes: each rank starts a new random stream")
-        elif "cpu_rng" in state and self.trainer.world_size == 1:  # checkpoints written before per-rank streams
-            torch.set_rng_state(state["cpu_rng"])
-            self._rng_restored = True
+        self._rng_restored = restore_game_state(self, checkpoint)
