@@ -242,6 +242,26 @@ def test_a_table_is_assembled_from_the_parts_that_parallel_jobs_wrote(tmp_path):
     assert steps == [100, 101] + [None] * (len(table.rows) - 2)
 
 
+def test_a_carried_row_reads_its_curves_trend_by_todays_rule(tmp_path):
+    # a file written before rows carried a trend (or under an older rule) still has its curve
+    from zoo.reproduce.parzen import reproduce_parzen_table
+    from zoo.reproduce.report import curve_trend
+    from zoo.reproduce.tables import TABLES
+
+    table = TABLES["fgan-table4-alternating"]
+    rising = [{"epoch": e, "generator_steps": 10 * e, "mean": float(e), "stderr": 0.1} for e in range(1, 13)]
+    rows = [{"name": row.name, "config": row.config, "options": list(row.extra), "budget": vars(row.budget),
+             "seed": row.seed(0), "status": "partial", "curve": curve,
+             "ours": {"mean": 1.0, "stderr": 1.0, "sigma": 0.2, "n_samples": 16384, "n_points": 10000, "generator_steps": 120, "epochs": 12},
+             **extra}
+            for row, curve, extra in zip(table.rows, (rising, rising, []),
+                                         ({}, {"trend": {"direction": "flat"}}, {}))]
+    record = reproduce_parzen_table(table, False, tmp_path / "empty", 0, retrain=False, train=False,
+                                    carry=CarriedRows(ResultFile(_table(rows=rows), {"file": "results/x.json", "commit": _head()})))
+    assert [row.get("trend") for row in record["rows"][:3]] == [curve_trend(rising), curve_trend(rising), None]
+    assert record["rows"][0]["trend"]["direction"] == "rising"
+
+
 def test_nothing_that_trains_reads_max_epochs():
     # a row lent to a raised budget stands for the longer run's first epochs only if the budget changes
     # nothing but where training stops; the learning curve may read it (it scores, it does not train)

@@ -142,8 +142,10 @@ def reproduce_parzen_table(
         state = runs[row.name].state(budgets[row.name])
         earlier = carry.parzen_row(row.name, row.config, vars(budgets[row.name]), row.seed(seed), list(row.extra)) if carry else None
         if earlier is not None and (state is None or earlier["ours"]["epochs"] > state.epochs_reached):
-            # trained further than the store's run (or the store lost it): scored as before, the verdict in today's words
-            entries.append({**earlier, "verdict": _row_verdict(row, earlier["ours"], ceiling, earlier["status"] == "complete", budgets[row.name])})
+            # trained further than the store's run (or the store lost it): scored as before, the verdict
+            # and the curve's trend in today's words (a file may predate the trend rule, or a change to it)
+            entries.append({**earlier, "verdict": _row_verdict(row, earlier["ours"], ceiling, earlier["status"] == "complete", budgets[row.name]),
+                            **({"trend": curve_trend(earlier["curve"])} if earlier.get("curve") else {})})
             continue
         score = None if state is None else score_row(state.checkpoint, table.protocol, n_samples, row.seed(seed),
                                                       QUICK_TEST_POINTS if quick else None)
