@@ -128,6 +128,22 @@ def test_negative_unroll_steps_is_a_config_error():
         UnrolledGAN(unroll_steps=-1)
 
 
+def test_the_small_stacked_mnist_nets_have_pacgans_shapes():
+    # PacGAN's re-implementation: G 4×4×64 → 7×7×32 → 14×14×16 → 28×28×8 → 3; D (2, 4, 8) or (4, 8, 16) filters
+    from zoo.models.unrolled import UnrolledStackedMNISTGAN
+
+    quarter, half = (UnrolledStackedMNISTGAN(unroll_steps=1, d_size=size) for size in ("quarter", "half"))
+    images = quarter.generator(torch.randn(5, 256))
+    assert images.shape == (5, 3, 28, 28) and images.abs().max() < 1
+    assert quarter.discriminator(images).shape == half.discriminator(images).shape == (5,)
+    convs = [[m.out_channels for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+             for model in (quarter.generator, quarter.discriminator, half.discriminator)]
+    assert convs == [[32, 16, 8, 3], [2, 4, 8], [4, 8, 16]]
+    assert quarter.hparams.betas == (0.5, 0.99) and (quarter.hparams.g_lr, quarter.hparams.d_lr) == (1e-4, 2e-4)
+    with pytest.raises(ZooConfigError, match="d_size must be one of quarter, half"):
+        UnrolledStackedMNISTGAN(d_size="third")
+
+
 @pytest.mark.parametrize("config", sorted((REPO / "configs" / "unrolled").glob("*.yaml")), ids=lambda p: p.stem)
 def test_configs_train_through_zoo_fit(config, tmp_path):
     from tests.test_image_data import write_cifar10
@@ -139,7 +155,7 @@ def test_configs_train_through_zoo_fit(config, tmp_path):
                 "--data.init_args.batch_size", "4", "--data.init_args.num_workers", "0", "--model.init_args.g_width", "8"]
     else:
         data = ["--data.init_args.train_size", "2048"]
-    if config.stem.startswith("stacked_mnist"):  # narrow nets: the config, not DCGAN's arithmetic, is under test
+    if config.stem.startswith("stacked_mnist_"):  # narrow nets: the config, not DCGAN's arithmetic, is under test
         data += ["--model.init_args.g_width", "8"]
     cli = run_lightning_cli([
         "fit", "--config", str(config), "--trainer.max_steps", "4", "--trainer.enable_progress_bar", "false",

@@ -28,6 +28,7 @@ from zoo.core import MinimaxGAN
 from zoo.core.unroll import unroll
 from zoo.errors import require
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from zoo.nets.stacked_mnist import D_WIDTHS, StackedMNISTDiscriminator, StackedMNISTGenerator
 from zoo.nets.toy import ToyDiscriminator, ToyGenerator
 
 
@@ -135,4 +136,36 @@ class UnrolledDCGAN(UnrolledMinimaxGAN):
         super().__init__(
             generator, discriminator, unroll_steps, generator_objective=generator_objective, latent_dim=latent_dim,
             optimizer=optimizer, g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
+        )
+
+
+class UnrolledStackedMNISTGAN(UnrolledMinimaxGAN):
+    """Stacked MNIST at 28×28 with the small nets of :mod:`zoo.nets.stacked_mnist`, in the setting
+    PacGAN's authors used to re-run Table 2 (their code's config): Adam with D at 2e-4, G at 1e-4,
+    β = (0.5, 0.99), batch 128, z ∈ ℝ^256, the non-saturating G loss; 500,000 iterations there.
+
+    Args:
+        unroll_steps: K, the discriminator steps G looks ahead (0: a plain GAN).
+        d_size: ``"quarter"`` or ``"half"``: D's widths (2, 4, 8) or (4, 8, 16) filters.
+        **kwargs: ``second_order`` and the options of :class:`zoo.core.MinimaxGAN` and
+            :class:`zoo.core.TwoPlayerGAN`.
+    """
+
+    def __init__(
+        self,
+        unroll_steps: int = 10,
+        d_size: str = "quarter",
+        latent_dim: int = 256,
+        generator_objective: str = "nonsaturating",
+        optimizer: str = "adam",
+        g_lr: float = 1e-4,
+        d_lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.99),
+        **kwargs: Any,
+    ) -> None:
+        require(d_size in D_WIDTHS, f"model.d_size must be one of {', '.join(D_WIDTHS)}, got {d_size!r}")
+        super().__init__(
+            StackedMNISTGenerator(latent_dim), StackedMNISTDiscriminator(D_WIDTHS[d_size]), unroll_steps,
+            generator_objective=generator_objective, latent_dim=latent_dim, optimizer=optimizer,
+            g_lr=g_lr, d_lr=d_lr, betas=betas, **kwargs,
         )

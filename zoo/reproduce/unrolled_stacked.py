@@ -58,7 +58,8 @@ def row_name(d_size: str, steps: int, first_order: bool) -> str:
 ROW_NAMES = tuple(row_name(*variant) for variant in variants(tuple(D_SIZES), UNROLL_STEPS))  # for --rows
 
 # Table 2 of the paper as ../shared/papers/targets.md §5.3 transcribes it, every cell marked there as
-# unverified: (modes mean, ±, KL mean, ±) per (D size, K). Leads to compare beside ours, not targets.
+# unverified: (modes mean, ±, KL mean, ±) per (D size, K). PacGAN's Table 3 reprints the same cells (5.91 for
+# 5.911), a second source but not the paper. Leads to compare beside ours, not targets.
 PAPER_UNVERIFIED = {
     ("quarter", 0): (30.6, 20.73, 5.99, 0.42), ("quarter", 1): (65.4, 34.75, 5.911, 0.14),
     ("quarter", 5): (236.4, 63.30, 4.67, 0.43), ("quarter", 10): (327.2, 74.67, 4.66, 0.46),
