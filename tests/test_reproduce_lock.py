@@ -64,7 +64,7 @@ def test_each_invocation_locks_the_rows_or_seeds_it_trains_and_nothing_when_it_o
     assert len(parts(("table", "unrolled-stacked-mnist"))) == (8 + len(FIRST_ORDER_ROWS)) * 3
     assert parts(("table", "lapgan-mnist")) == [""]  # the whole table
     for wrong, message in ((("rows", ["kl"]), "no row 'kl': choose from gan, kullback-leibler"),
-                           (("seeds", [1]), "--seeds applies to improved-gan-mnist, .*, unrolled-stacked-mnist, not fgan-table4")):
+                           (("seeds", [1]), "--seeds applies to improved-gan-mnist, .*, unrolled-stacked-mnist-28, not fgan-table4")):
         with pytest.raises(ZooConfigError, match=message):
             parts(("table", "fgan-table4"), wrong)
     with pytest.raises(ZooConfigError, match="--rows applies to .*, not lapgan-mnist"):
@@ -77,7 +77,7 @@ def test_every_table_module_is_registered_with_the_kind_its_options_follow_from(
     from zoo.reproduce import improved, improved_ablation, lapgan, tables, unrolled, unrolled_reconstruction, unrolled_stacked
 
     expected = {**{name: "parzen" for name in tables.TABLES}, **{name: "seeds" for name in improved.TABLES},
-                unrolled.TABLE: "steps", unrolled_stacked.TABLE: "steps", lapgan.TABLE: "whole",
+                unrolled.TABLE: "steps", **{name: "steps" for name in unrolled_stacked.STACKED_TABLES}, lapgan.TABLE: "whole",
                 improved_ablation.TABLE: "whole", unrolled_reconstruction.TABLE: "read-only",
                 "fgan-table3": "read-only", "kde-real": "read-only"}
     assert tables.KINDS == expected
@@ -86,5 +86,5 @@ def test_every_table_module_is_registered_with_the_kind_its_options_follow_from(
         assert set(tables.tables_taking(option)) == {name for name, kind in expected.items() if kind in ("parzen", "steps", "seeds")}
     assert tables.tables_taking("--data-seed") == tuple(sorted(improved.TABLES))
     tables.check_option("unrolled-mixtures", "--seeds")
-    with pytest.raises(ZooConfigError, match=r"^--rows applies to fgan-table4, .*, unrolled-stacked-mnist, not improved-gan-mnist$"):
+    with pytest.raises(ZooConfigError, match=r"^--rows applies to fgan-table4, .*, unrolled-stacked-mnist-28, not improved-gan-mnist$"):
         tables.check_option("improved-gan-mnist", "--rows")

@@ -132,7 +132,7 @@ def test_the_small_stacked_mnist_nets_have_pacgans_shapes():
     # PacGAN's re-implementation: G 4×4×64 → 7×7×32 → 14×14×16 → 28×28×8 → 3; D (2, 4, 8) or (4, 8, 16) filters
     from zoo.models.unrolled import UnrolledStackedMNISTGAN
 
-    quarter, half = (UnrolledStackedMNISTGAN(unroll_steps=1, d_size=size) for size in ("quarter", "half"))
+    quarter, half = (UnrolledStackedMNISTGAN(unroll_steps=1, d_size=size) for size in (0.25, 0.5))
     images = quarter.generator(torch.randn(5, 256))
     assert images.shape == (5, 3, 28, 28) and images.abs().max() < 1
     assert quarter.discriminator(images).shape == half.discriminator(images).shape == (5,)
@@ -140,8 +140,8 @@ def test_the_small_stacked_mnist_nets_have_pacgans_shapes():
              for model in (quarter.generator, quarter.discriminator, half.discriminator)]
     assert convs == [[32, 16, 8, 3], [2, 4, 8], [4, 8, 16]]
     assert quarter.hparams.betas == (0.5, 0.99) and (quarter.hparams.g_lr, quarter.hparams.d_lr) == (1e-4, 2e-4)
-    with pytest.raises(ZooConfigError, match="d_size must be one of quarter, half"):
-        UnrolledStackedMNISTGAN(d_size="third")
+    with pytest.raises(ZooConfigError, match="d_size must be one of 0.25, 0.5"):
+        UnrolledStackedMNISTGAN(d_size=0.3)
 
 
 @pytest.mark.parametrize("config", sorted((REPO / "configs" / "unrolled").glob("*.yaml")), ids=lambda p: p.stem)

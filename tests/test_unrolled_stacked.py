@@ -10,6 +10,7 @@ import torch
 
 from tests.conftest import quiet_trainer
 from zoo.data.stacked_mnist import StackedMNISTDataModule
+from zoo.errors import ZooConfigError
 from zoo.eval.stacked_modes import count_stacked_modes, histogram_scores, mode_histogram
 from zoo.models.unrolled import UnrolledDCGAN
 from zoo.reproduce.step_runs import StepBudget
@@ -208,3 +209,24 @@ def test_the_trend_checks_each_line_from_the_shared_k0_row():
     assert not dipped["first_order"]["modes_rise_with_k"] and not dipped["first_order"]["kl_falls_with_k"]
     assert list(trend([rows[0], rows[1]])["0.25"]) == ["second_order"]  # no first-order row trained: no such line
     assert trend_lines(trend(rows))[1].startswith("- D 0.25, first order (K = 0, 5, 10): modes 300 → 810 → 855 (rise: True)")
+
+
+@pytest.mark.parametrize("table", ["unrolled-stacked-mnist", "unrolled-stacked-mnist-28"])
+def test_each_stacked_table_trains_its_own_configs_for_every_row(table):
+    import yaml
+
+    from zoo.reproduce.selection import step_table_rows, step_table_seeds
+    from zoo.reproduce.unrolled_stacked import STACKED_TABLES, config_path, variants
+
+    setting = STACKED_TABLES[table]
+    rows = variants(("quarter", "half"), (0, 1, 5, 10), setting.first_order_rows)
+    model = {"unrolled-stacked-mnist": "UnrolledDCGAN", "unrolled-stacked-mnist-28": "UnrolledStackedMNISTGAN"}[table]
+    for d_size, steps, first_order in rows:
+        config = yaml.safe_load(config_path(d_size, steps, first_order, setting.config_stem).read_text())
+        assert config["model"]["class_path"] == f"zoo.models.unrolled.{model}"
+        assert (config["model"]["init_args"]["unroll_steps"], config["model"]["init_args"]["d_size"]) == \
+            (steps, {"quarter": 0.25, "half": 0.5}[d_size])
+    assert step_table_rows(table, None) == setting.row_names and len(setting.row_names) == len(rows)
+    assert step_table_seeds(table, False, None) == setting.full.seeds
+    with pytest.raises(ZooConfigError, match=f"{table} has no row 'quarter-k3'"):
+        step_table_rows(table, ["quarter-k3"])

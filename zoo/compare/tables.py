@@ -143,6 +143,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], Rows]] = {
     "improved-ablation": improved_ablation_rows,
     "unrolled-mixtures": unrolled_mixture_rows,
     "unrolled-stacked-mnist": unrolled_stacked_rows,
+    "unrolled-stacked-mnist-28": unrolled_stacked_rows,
 }
 
 

@@ -146,7 +146,7 @@ class UnrolledStackedMNISTGAN(UnrolledMinimaxGAN):
 
     Args:
         unroll_steps: K, the discriminator steps G looks ahead (0: a plain GAN).
-        d_size: ``"quarter"`` or ``"half"``: D's widths (2, 4, 8) or (4, 8, 16) filters.
+        d_size: 0.25 or 0.5, D "¼" or "½ the size of G": (2, 4, 8) or (4, 8, 16) filters.
         **kwargs: ``second_order`` and the options of :class:`zoo.core.MinimaxGAN` and
             :class:`zoo.core.TwoPlayerGAN`.
     """
@@ -154,7 +154,7 @@ class UnrolledStackedMNISTGAN(UnrolledMinimaxGAN):
     def __init__(
         self,
         unroll_steps: int = 10,
-        d_size: str = "quarter",
+        d_size: float = 0.25,
         latent_dim: int = 256,
         generator_objective: str = "nonsaturating",
         optimizer: str = "adam",
@@ -163,7 +163,7 @@ class UnrolledStackedMNISTGAN(UnrolledMinimaxGAN):
         betas: tuple[float, float] = (0.5, 0.99),
         **kwargs: Any,
     ) -> None:
-        require(d_size in D_WIDTHS, f"model.d_size must be one of {', '.join(D_WIDTHS)}, got {d_size!r}")
+        require(d_size in D_WIDTHS, f"model.d_size must be one of {', '.join(map(str, D_WIDTHS))}, got {d_size!r}")
         super().__init__(
             StackedMNISTGenerator(latent_dim), StackedMNISTDiscriminator(D_WIDTHS[d_size]), unroll_steps,
             generator_objective=generator_objective, latent_dim=latent_dim, optimizer=optimizer,

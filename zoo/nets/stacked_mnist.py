@@ -25,7 +25,7 @@ from zoo.nets.dcgan import INIT_STD
 
 IMAGE_SIZE = 28
 G_WIDTHS = (64, 32, 16, 8)
-D_WIDTHS = {"quarter": (2, 4, 8), "half": (4, 8, 16)}
+D_WIDTHS = {0.25: (2, 4, 8), 0.5: (4, 8, 16)}  # D "¼" and "½ the size of G", by its filters
 D_LEAKY_SLOPE = 0.3
 
 
@@ -67,7 +67,7 @@ class StackedMNISTGenerator(nn.Module):
 class StackedMNISTDiscriminator(nn.Module):
     """Maps ``(B, channels, 28, 28)`` images to one logit each."""
 
-    def __init__(self, widths: Sequence[int] = D_WIDTHS["quarter"], channels: int = 3) -> None:
+    def __init__(self, widths: Sequence[int] = D_WIDTHS[0.25], channels: int = 3) -> None:
         super().__init__()
         require(len(widths) == 3 and all(w >= 1 for w in widths),
                 f"model.d_widths must be three positive widths (14×14, 7×7, 4×4), got {list(widths)}")

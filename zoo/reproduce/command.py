@@ -17,6 +17,7 @@ This module reads the command line, holds the locks and hands each table to its 
     zoo reproduce improved-ablation          # Improved GAN's techniques removed in turn (zoo/reproduce/improved_ablation.py)
     zoo reproduce unrolled-mixtures          # Unrolled GAN's 2-D mixtures (zoo/reproduce/unrolled.py)
     zoo reproduce unrolled-stacked-mnist     # Unrolled GAN's Stacked MNIST (zoo/reproduce/unrolled_stacked.py)
+    zoo reproduce unrolled-stacked-mnist-28  # the same rows with the 28×28 nets of PacGAN's re-run of Table 2
     zoo reproduce unrolled-reconstruction    # its K = 0/1/5/10 models reconstructing training images (zoo/reproduce/unrolled_reconstruction.py)
     zoo reproduce lapgan-mnist               # LAPGAN vs GAN on MNIST, matched budget (zoo/reproduce/lapgan.py)
 """
@@ -191,8 +192,10 @@ def run_table(args: argparse.Namespace, store: Path, out: Path, deadline: float 
         options = {"require_clean": not (args.quick or args.allow_dirty), "deadline": deadline,
                    "rows": step_table_rows(args.table, args.rows) if args.rows else None, "train": not args.no_train,
                    "seeds": tuple(args.seeds) if args.seeds else None}
-        module = unrolled if args.table == "unrolled-mixtures" else unrolled_stacked
-        paths = module.run(args.quick, store, args.resume, args.retrain, out, carry=carry, **options)
+        if args.table == "unrolled-mixtures":
+            paths = unrolled.run(args.quick, store, args.resume, args.retrain, out, carry=carry, **options)
+        else:
+            paths = unrolled_stacked.run(args.quick, store, args.resume, args.retrain, out, carry=carry, table=args.table, **options)
         record = json.loads(paths["json"].read_text())
     elif args.table == "unrolled-reconstruction":
         from zoo.reproduce import unrolled_reconstruction

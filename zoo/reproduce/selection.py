@@ -31,7 +31,7 @@ def step_table_rows(table: str, wanted: list[str] | None) -> tuple[str, ...]:
     """The rows of an unrolled table named in ``wanted`` (e.g. ``ring-k10``, ``quarter-k5``), or all of them."""
     from zoo.reproduce import unrolled, unrolled_stacked
 
-    names = (unrolled if table == "unrolled-mixtures" else unrolled_stacked).ROW_NAMES
+    names = unrolled.ROW_NAMES if table == "unrolled-mixtures" else unrolled_stacked.STACKED_TABLES[table].row_names
     unknown = [name for name in wanted or () if slug(name) not in names]
     if unknown:
         raise ZooConfigError(f"{table} has no row {', '.join(map(repr, unknown))}: choose from {', '.join(names)}")
@@ -46,7 +46,7 @@ def step_table_seeds(table: str, quick: bool, wanted: list[int] | None) -> tuple
         return tuple(dict.fromkeys(wanted))
     if table == "unrolled-mixtures":  # a budget per mixture
         return unrolled.all_seeds([unrolled.QUICK] if quick else unrolled.FULL.values())
-    return (unrolled_stacked.QUICK if quick else unrolled_stacked.FULL).seeds
+    return (unrolled_stacked.QUICK if quick else unrolled_stacked.STACKED_TABLES[table].full).seeds
 
 
 def table_parts(table: str, rows: list[str] | None = None, seeds: list[int] | None = None,

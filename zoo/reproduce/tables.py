@@ -174,7 +174,7 @@ TABLES: dict[str, ParzenTable] = {table.name: table for table in
 TableKind = Literal["parzen", "steps", "seeds", "whole", "read-only"]
 KINDS: dict[str, TableKind] = {
     **{name: "parzen" for name in TABLES},
-    "unrolled-mixtures": "steps", "unrolled-stacked-mnist": "steps",
+    "unrolled-mixtures": "steps", "unrolled-stacked-mnist": "steps", "unrolled-stacked-mnist-28": "steps",
     "improved-gan-mnist": "seeds", "improved-gan-mnist-softplus": "seeds", "improved-gan-mnist-first-schedule": "seeds",
     "lapgan-mnist": "whole", "improved-ablation": "whole",
     "fgan-table3": "read-only", "kde-real": "read-only", "unrolled-reconstruction": "read-only",

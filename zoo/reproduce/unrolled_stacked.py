@@ -10,6 +10,11 @@ to tell whether the second-order term is what collapses K = 1 here; the trend is
 lines.
 
     zoo reproduce unrolled-stacked-mnist [--resume] [--quick]
+    zoo reproduce unrolled-stacked-mnist-28 [--resume] [--quick]
+
+The second table trains the same rows with the small 28×28 nets and recipe that PacGAN's authors
+used to re-run Table 2 (``configs/unrolled/stacked_mnist28_*.yaml``), the setting nearest the
+paper's that we know of; it has no first-order rows.
 
 Run state lives in the run store (``$ZOO_RUNS``, else ``~/.cache/zoo/runs``) under
 ``unrolled-stacked-mnist/``, as for ``unrolled-mixtures``.
@@ -17,7 +22,7 @@ Run state lives in the run store (``$ZOO_RUNS``, else ``~/.cache/zoo/runs``) und
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +49,11 @@ QUICK = StepBudget(generator_steps=4, trace_every=2, samples=1_000, seeds=(0,))
 Variant = tuple[str, int, bool]  # (D size, K, first order)
 
 
-def variants(d_sizes: tuple[str, ...], unroll_steps: tuple[int, ...]) -> list[Variant]:
+def variants(d_sizes: tuple[str, ...], unroll_steps: tuple[int, ...],
+             first_order_rows: tuple[tuple[str, int], ...] = FIRST_ORDER_ROWS) -> list[Variant]:
     """The table's rows: every (D size, K), then the first-order rows."""
     return [(d, k, False) for d in d_sizes for k in unroll_steps] + \
-        [(d, k, True) for d, k in FIRST_ORDER_ROWS if d in d_sizes and k in unroll_steps]
+        [(d, k, True) for d, k in first_order_rows if d in d_sizes and k in unroll_steps]
 
 
 def row_name(d_size: str, steps: int, first_order: bool) -> str:
@@ -55,7 +61,30 @@ def row_name(d_size: str, steps: int, first_order: bool) -> str:
     return f"{d_size}-k{steps}" + ("-first-order" if first_order else "")
 
 
-ROW_NAMES = tuple(row_name(*variant) for variant in variants(tuple(D_SIZES), UNROLL_STEPS))  # for --rows
+@dataclass(frozen=True)
+class StackedTable:
+    """One Stacked MNIST table: the file stem of its configs, its full budget, its first-order rows."""
+
+    name: str
+    config_stem: str
+    full: StepBudget
+    first_order_rows: tuple[tuple[str, int], ...]
+    nets: str  # which nets and budget, for the title and notes
+
+    @property
+    def row_names(self) -> tuple[str, ...]:
+        """The rows' names, for --rows."""
+        return tuple(row_name(*v) for v in variants(tuple(D_SIZES), UNROLL_STEPS, self.first_order_rows))
+
+
+STACKED_TABLES = {
+    TABLE: StackedTable(TABLE, "stacked_mnist", FULL, FIRST_ORDER_ROWS, "DCGAN nets at 32×32, G width 32, 2,000 generator steps"),
+    # PacGAN's re-run trained 500,000 iterations; 10,000 generator steps is what a CPU affords.
+    f"{TABLE}-28": StackedTable(f"{TABLE}-28", "stacked_mnist28",
+                                StepBudget(generator_steps=10_000, trace_every=2_500, samples=25_600, seeds=(0, 1, 2)), (),
+                                "PacGAN's 28×28 nets and recipe, 10,000 generator steps against its 500,000 iterations"),
+}
+ROW_NAMES = STACKED_TABLES[TABLE].row_names  # for --rows
 
 # Table 2 of the paper as ../shared/papers/targets.md §5.3 transcribes it, every cell marked there as
 # unverified: (modes mean, ±, KL mean, ±) per (D size, K). PacGAN's Table 3 reprints the same cells (5.91 for
@@ -73,8 +102,8 @@ def d_size_name(value: float) -> str:
     return {ratio: name for name, ratio in D_SIZES.items()}[value]
 
 
-def config_path(d_size: str, steps: int, first_order: bool = False) -> Path:
-    return REPO / "configs" / "unrolled" / f"stacked_mnist_d{d_size}_k{steps}{'_first_order' if first_order else ''}.yaml"
+def config_path(d_size: str, steps: int, first_order: bool = False, stem: str = "stacked_mnist") -> Path:
+    return REPO / "configs" / "unrolled" / f"{stem}_d{d_size}_k{steps}{'_first_order' if first_order else ''}.yaml"
 
 
 def run_folder(runs: Path, d_size: str, steps: int, first_order: bool = False) -> Path:
@@ -96,12 +125,12 @@ def score(checkpoint: Path, n_samples: int) -> dict[str, Any]:
     return {"generator_steps": model.generator_steps, **counted, "classifier_weights_sha256": classifier.metadata["weights_sha256"]}
 
 
-def row(d_size: str, steps: int, first_order: bool, seeds: list[dict[str, Any]]) -> dict[str, Any]:
+def row(d_size: str, steps: int, first_order: bool, seeds: list[dict[str, Any]], stem: str = "stacked_mnist") -> dict[str, Any]:
     paper = None if first_order else dict(zip(("modes_covered", "modes_covered_pm", "kl_to_uniform", "kl_to_uniform_pm"),
                                               PAPER_UNVERIFIED[d_size, steps]))
     return {
         "d_size": D_SIZES[d_size], "unroll_steps": steps, "second_order": not first_order,
-        "config": str(config_path(d_size, steps, first_order).relative_to(REPO)),
+        "config": str(config_path(d_size, steps, first_order, stem).relative_to(REPO)),
         "generator_steps": seeds[0]["generator_steps"],
         **{key: summary([s[key] for s in seeds]) for key in ("modes_covered", "kl_to_uniform")},
         "paper_unverified": paper, "seeds": seeds,
@@ -156,23 +185,23 @@ def trend_lines(checks: dict[str, dict[str, Any]]) -> list[str]:
 def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: bool = False,
               d_sizes: tuple[str, ...] = tuple(D_SIZES), unroll_steps: tuple[int, ...] = UNROLL_STEPS,
               require_clean: bool = False, deadline: float | None = None, rows: tuple[str, ...] | None = None,
-              train: bool = True, carry: CarriedRows | None = None) -> dict[str, Any]:
-    """Train and score every (D size, K) row (or those of ``rows``, named as in :data:`ROW_NAMES`),
+              train: bool = True, carry: CarriedRows | None = None, table: StackedTable = STACKED_TABLES[TABLE]) -> dict[str, Any]:
+    """Train and score every (D size, K) row of ``table`` (or those of ``rows``, named as in :data:`ROW_NAMES`),
     seed by seed, into ``runs`` until done or ``deadline`` (with ``train=False``, only read what
     finished, and take the seeds the store lacks from ``carry`` where it holds them); the
     JSON-able record of the finished rows."""
     run = RunStart(require_clean=require_clean)
-    jobs = {variant: (config_path(*variant), run_folder(runs, *variant)) for variant in variants(d_sizes, unroll_steps)
-            if rows is None or row_name(*variant) in rows}
+    jobs = {variant: (config_path(*variant, table.config_stem), run_folder(runs, *variant))
+            for variant in variants(d_sizes, unroll_steps, table.first_order_rows) if rows is None or row_name(*variant) in rows}
     carried = None if carry is None else (
         lambda config, seed: carry.step_seed(str(config.relative_to(REPO)), seed, asdict(budget)))
     finished, unfinished = train_rows(jobs, budget, score, resume, retrain, deadline, train, carried)
-    rows = [row(*variant, seeds) for variant, seeds in finished.items()]
+    rows = [row(*variant, seeds, table.config_stem) for variant, seeds in finished.items()]
     carried_lines = carried_seed_notes(rows, row_label) + classifier_note(rows)
     return {
-        "table": TABLE, "complete": not unfinished,
+        "table": table.name, "complete": not unfinished,
         "unfinished_rows": [f"D {d}, K = {k}{' (first order)' if first else ''}" for d, k, first in unfinished],
-        "title": "Metz et al. (2017), Unrolled GAN, §3.3.1 / Table 2: modes of Stacked MNIST (1000)",
+        "title": f"Metz et al. (2017), Unrolled GAN, §3.3.1 / Table 2: modes of Stacked MNIST (1000); {table.nets}",
         "citation": "Metz, Poole, Pfau & Sohl-Dickstein, Unrolled Generative Adversarial Networks, ICLR 2017",
         "paper": "Table 2: with D at 1/4 and at 1/2 of G's size, modes covered rise and KL falls as K goes 0, 1, 5, 10 "
                  "(the first-order rows are ours, outside the table and its trend)",
@@ -180,7 +209,7 @@ def reproduce(budget: StepBudget, runs: Path, resume: bool = False, retrain: boo
         "sample_counts": {"scored_per_seed": budget.samples},
         "notes": [*carried_lines, TRAIN_TIME_NOTE,
                   "a mode is covered with at least one sample; KL is Σ p log(1000 p) over the samples' mode histogram",
-                  "CPU budget (G width 32, 2,000 generator steps): compare the trend with the paper, not the numbers",
+                  f"CPU budget ({table.nets}): compare the trend with the paper, not the numbers",
                   "paper_unverified: Table 2 as ../shared/papers/targets.md §5.3 transcribes it, every cell marked "
                   "unverified there (± as printed, likely a std over about 5 runs): leads, not targets"],
         **run.provenance(seeds={"training": list(budget.seeds), "scored_codes": SCORE_SEED}),
@@ -289,12 +318,13 @@ def figure(record: dict[str, Any], runs: Path, path: Path) -> None:
 
 def run(quick: bool, store: Path, resume: bool, retrain: bool, out: Path, require_clean: bool = False,
         deadline: float | None = None, rows: tuple[str, ...] | None = None, train: bool = True,
-        seeds: tuple[int, ...] | None = None, carry: CarriedRows | None = None) -> dict[str, Path]:
-    """``zoo reproduce unrolled-stacked-mnist``: train what is missing, then write the JSON, markdown and figure."""
-    budget = (QUICK if quick else FULL).for_seeds(seeds)
-    runs = store / TABLE / ("quick" if quick else "full")
-    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train, carry),
-              "quick": quick}
+        seeds: tuple[int, ...] | None = None, carry: CarriedRows | None = None, table: str = TABLE) -> dict[str, Path]:
+    """``zoo reproduce unrolled-stacked-mnist[-28]``: train what is missing, then write the JSON, markdown and figure."""
+    setting = STACKED_TABLES[table]
+    budget = (QUICK if quick else setting.full).for_seeds(seeds)
+    runs = store / table / ("quick" if quick else "full")
+    record = {**reproduce(budget, runs, resume, retrain, tuple(D_SIZES), UNROLL_STEPS, require_clean, deadline, rows, train, carry,
+                          setting), "quick": quick}
     text = markdown(record)
     print(text)
-    return write_result_files(record, out, TABLE, text, (lambda png: figure(record, runs, png)) if record["rows"] else None)
+    return write_result_files(record, out, table, text, (lambda png: figure(record, runs, png)) if record["rows"] else None)
