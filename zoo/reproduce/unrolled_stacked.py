@@ -17,7 +17,7 @@ used to re-run Table 2 (``configs/unrolled/stacked_mnist28_*.yaml``), the settin
 paper's that we know of; it has no first-order rows.
 
 Run state lives in the run store (``$ZOO_RUNS``, else ``~/.cache/zoo/runs``) under
-``unrolled-stacked-mnist/``, as for ``unrolled-mixtures``.
+``unrolled-stacked-mnist/`` (``unrolled-stacked-mnist-28/``), as for ``unrolled-mixtures``.
 """
 
 from __future__ import annotations
