@@ -136,6 +136,9 @@ def test_the_small_stacked_mnist_nets_have_pacgans_shapes():
     images = quarter.generator(torch.randn(5, 256))
     assert images.shape == (5, 3, 28, 28) and images.abs().max() < 1
     assert quarter.discriminator(images).shape == half.discriminator(images).shape == (5,)
+    features = quarter.discriminator.hidden_features(images)  # what feature matching and minibatch discrimination read
+    assert features.shape == (5, 8 * 4 * 4)
+    assert torch.equal(quarter.discriminator.head(features), quarter.discriminator(images))
     convs = [[m.out_channels for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
              for model in (quarter.generator, quarter.discriminator, half.discriminator)]
     assert convs == [[32, 16, 8, 3], [2, 4, 8], [4, 8, 16]]

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from zoo.errors import require
 from zoo.nets.dcgan import INIT_STD
+from zoo.nets.layers import SequentialScore
 
 IMAGE_SIZE = 28
 G_WIDTHS = (64, 32, 16, 8)
@@ -64,8 +65,9 @@ class StackedMNISTGenerator(nn.Module):
         return self.body(self.project(z))
 
 
-class StackedMNISTDiscriminator(nn.Module):
-    """Maps ``(B, channels, 28, 28)`` images to one logit each."""
+class StackedMNISTDiscriminator(SequentialScore):
+    """Maps ``(B, channels, 28, 28)`` images to one logit each; ``hidden_features`` is the flattened
+    last convolution, for feature matching and minibatch discrimination."""
 
     def __init__(self, widths: Sequence[int] = D_WIDTHS[0.25], channels: int = 3) -> None:
         super().__init__()
@@ -75,8 +77,5 @@ class StackedMNISTDiscriminator(nn.Module):
         for width_in, width_out in zip((channels, *widths), widths):
             layers += [nn.Conv2d(width_in, width_out, 3, stride=2, padding=1),
                        nn.BatchNorm2d(width_out), nn.LeakyReLU(D_LEAKY_SLOPE)]
-        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(widths[-1] * 4 * 4, 1))
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(widths[-1] * 4 * 4, 1))
         _init_(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.body(x).squeeze(1)
